@@ -1,0 +1,5 @@
+import sys
+
+from racekit.cli import main
+
+sys.exit(main())
