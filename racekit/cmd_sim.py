@@ -1,0 +1,55 @@
+"""`racekit sim demo`: watch the expert driver lap a track, as a video with the car's camera inset."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from racekit.cli import UserError
+
+
+def register(subparsers) -> None:
+    sim = subparsers.add_parser("sim", help="the simulator")
+    sub = sim.add_subparsers(dest="sim_command", required=True)
+    demo = sub.add_parser("demo", help="video of the expert driver's lap, with the camera view inset")
+    demo.add_argument("--track", default=None, help="built-in track name or track file (default: the default track)")
+    demo.add_argument("--out", required=True, help="MP4 file to write")
+    demo.add_argument("--reverse", action="store_true", help="drive the track the other way")
+    demo.add_argument("--max-speed", type=float, default=4.0, help="expert's speed limit in m/s (default 4)")
+    demo.add_argument("--size", default="640x480", help="video size WxH (default 640x480)")
+    demo.set_defaults(func=run_demo)
+
+
+def run_demo(args) -> int:
+    from sim.camera import chase_camera
+    from sim.env import TimeTrialEnv
+    from sim.expert import ExpertDriver, drive_lap
+    from sim.video import VideoWriter, compose
+    from tracks import DEFAULT_TRACK
+
+    from racekit.tracking import track_argument
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise UserError(f"--size must look like 640x480, got {args.size!r}") from None
+    if args.max_speed <= 0.5:
+        raise UserError(f"--max-speed must be above 0.5 m/s, got {args.max_speed}")
+    track = track_argument(args.track or DEFAULT_TRACK, reverse=args.reverse)
+    env = TimeTrialEnv(track=track, camera_width=160, camera_height=120, grayscale=False)
+    out = Path(args.out)
+    try:
+        with VideoWriter(out, (width, height), fps=env.metadata["render_fps"]) as video:
+            def record(obs, reward, info):
+                view = chase_camera(env.world.client, env.world.car, width, height)
+                lines = [f"{track.name}  t = {info['sim_time']:5.2f} s", f"progress {info['progress']:5.1f} %",
+                         f"speed {env.world.car.speed():4.2f} m/s"]
+                video.write(compose(view, obs, lines))
+
+            result = drive_lap(env, ExpertDriver(env, max_speed=args.max_speed), on_step=record)
+    finally:
+        env.close()
+    if result["lap_time"] is None:
+        print(f"the expert did not finish: {result['termination']} after {result['steps']} steps")
+        return 1
+    print(f"{track.name}: lap in {result['lap_time']:.2f} s of simulated time ({result['steps']} steps), "
+          f"video written to {out}")
+    return 0

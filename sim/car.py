@@ -1,0 +1,126 @@
+"""The 1/18th-scale car in PyBullet: a chassis, two steering hinges and four driven wheels.
+
+Geometry follows DeepRacer's simulator car (see assets/car.urdf). Steering is
+Ackermann: each front hinge turns to its own angle so both wheels roll around
+the same centre. Speed commands set the wheels' angular velocity (all four
+driven, as on DeepRacer) through motors of limited torque, so the car
+accelerates, brakes and, if asked to corner too fast, slides on real contacts.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import pybullet as p
+
+
+@dataclass(frozen=True)
+class CarSpec:
+    wheelbase: float = 0.164  # m, axles at -0.082 and +0.082 from the car's centre
+    track_width: float = 0.162  # m, between left and right wheel centres
+    wheel_radius: float = 0.03  # m
+    max_steering_deg: float = 30.0
+    max_speed: float = 4.0  # m/s
+    wheel_torque: float = 0.3  # N m per wheel: about 6 m/s^2 of grip-limited acceleration
+    steering_rate: float = 10.0  # rad/s, a hobby servo's slew rate
+    tyre_friction: float = 0.9
+    reference_ahead: float = 0.14  # m ahead of the centre: DeepRacer's (x, y) reference point
+    camera_ahead: float = 0.14  # m ahead of the centre
+    camera_height: float = 0.14  # m above the ground
+    camera_pitch_deg: float = 15.0  # pitched down
+
+
+WHEEL_JOINTS = ("left_front_wheel_joint", "right_front_wheel_joint", "left_rear_wheel_joint", "right_rear_wheel_joint")
+STEERING_JOINTS = ("left_steering_joint", "right_steering_joint")
+WHEEL_LINKS = ("left_front_wheel", "right_front_wheel", "left_rear_wheel", "right_rear_wheel")
+
+
+def ackermann_angles(steering_rad: float, wheelbase: float, track_width: float) -> tuple[float, float]:
+    """Left and right hinge angles for a bicycle-model steering angle (positive = left turn)."""
+    if abs(steering_rad) < 1e-6:
+        return 0.0, 0.0
+    radius = wheelbase / math.tan(steering_rad)  # signed: positive turns left
+    left = math.atan(wheelbase / (radius - track_width / 2))
+    right = math.atan(wheelbase / (radius + track_width / 2))
+    return left, right
+
+
+class Car:
+    """One car body in a PyBullet client. Poses are (x, y, yaw) of the car's centre, yaw in radians."""
+
+    def __init__(self, client: int, spec: CarSpec = CarSpec()):
+        self.client = client
+        self.spec = spec
+        urdf = resources.files("sim") / "assets" / "car.urdf"
+        with resources.as_file(urdf) as path:
+            self.body = p.loadURDF(str(path), [0, 0, 0], physicsClientId=client)
+        names = {}
+        for j in range(p.getNumJoints(self.body, physicsClientId=client)):
+            info = p.getJointInfo(self.body, j, physicsClientId=client)
+            names[info[1].decode()] = j
+            names[info[12].decode()] = j  # link index == joint index in PyBullet
+        self.wheel_joints = [names[n] for n in WHEEL_JOINTS]
+        self.steering_joints = [names[n] for n in STEERING_JOINTS]
+        self.wheel_links = [names[n] for n in WHEEL_LINKS]
+        for link in self.wheel_links:
+            p.changeDynamics(self.body, link, lateralFriction=spec.tyre_friction, physicsClientId=client)
+        self._ride_height = 0.0
+
+    def reset(self, x: float, y: float, yaw: float) -> None:
+        """Put the car at rest at (x, y, yaw), wheels straight."""
+        orn = p.getQuaternionFromEuler([0, 0, yaw])
+        p.resetBasePositionAndOrientation(self.body, [x, y, self._ride_height], orn, physicsClientId=self.client)
+        p.resetBaseVelocity(self.body, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
+        for j in self.wheel_joints + self.steering_joints:
+            p.resetJointState(self.body, j, 0.0, 0.0, physicsClientId=self.client)
+        self.command(0.0, 0.0)
+
+    def command(self, steering_deg: float, speed: float) -> None:
+        """Set the steering servo and the wheel motors; they act during the following physics steps."""
+        s = self.spec
+        steering = math.radians(float(np.clip(steering_deg, -s.max_steering_deg, s.max_steering_deg)))
+        for joint, angle in zip(self.steering_joints, ackermann_angles(steering, s.wheelbase, s.track_width)):
+            p.setJointMotorControl2(self.body, joint, p.POSITION_CONTROL, targetPosition=angle, force=5.0,
+                                    maxVelocity=s.steering_rate, physicsClientId=self.client)
+        wheel_rate = float(np.clip(speed, -s.max_speed, s.max_speed)) / s.wheel_radius
+        for joint in self.wheel_joints:
+            p.setJointMotorControl2(self.body, joint, p.VELOCITY_CONTROL, targetVelocity=wheel_rate,
+                                    force=s.wheel_torque, physicsClientId=self.client)
+
+    def pose(self) -> tuple[float, float, float]:
+        (x, y, _), orn = p.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
+        yaw = p.getEulerFromQuaternion(orn)[2]
+        return x, y, yaw
+
+    def speed(self) -> float:
+        """Ground speed of the chassis in m/s."""
+        (vx, vy, _), _ = p.getBaseVelocity(self.body, physicsClientId=self.client)
+        return math.hypot(vx, vy)
+
+    def reference_point(self) -> np.ndarray:
+        x, y, yaw = self.pose()
+        a = self.spec.reference_ahead
+        return np.array([x + a * math.cos(yaw), y + a * math.sin(yaw)])
+
+    def wheel_points(self) -> np.ndarray:
+        """(4, 2) ground positions of the wheel centres: left front, right front, left rear, right rear."""
+        states = p.getLinkStates(self.body, self.wheel_links, physicsClientId=self.client)
+        return np.array([state[0][:2] for state in states])
+
+    def camera_frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Eye position, forward and up unit vectors of the front camera in the world."""
+        pos, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
+        rot = np.array(p.getMatrixFromQuaternion(orn)).reshape(3, 3)
+        s = self.spec
+        pitch = math.radians(s.camera_pitch_deg)
+        # The chassis frame's origin is on the ground under the car's centre (see car.urdf).
+        eye = np.array(pos) + rot @ np.array([s.camera_ahead, 0.0, s.camera_height])
+        forward = rot @ np.array([math.cos(pitch), 0.0, -math.sin(pitch)])
+        up = rot @ np.array([math.sin(pitch), 0.0, math.cos(pitch)])
+        return eye, forward, up
+
+    def touching(self, bodies) -> bool:
+        """True when the car is in contact with any of `bodies` (obstacles, walls)."""
+        return any(p.getContactPoints(self.body, b, physicsClientId=self.client) for b in bodies)

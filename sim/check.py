@@ -1,0 +1,86 @@
+"""`racekit reward check`: run a reward function on DeepRacer's five validation states and on real sim steps."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+
+from sim.car import CarSpec
+from sim.params import StepState, reward_params
+from sim.reward import RewardFunction
+
+TIME_LIMIT_S = 5.0  # DeepRacer's validator gives each call 5 s
+
+
+def wheel_layout(x: float, y: float, yaw: float, spec: CarSpec = CarSpec()) -> np.ndarray:
+    """(4, 2) wheel centres of a car at (x, y, yaw): left front, right front, left rear, right rear."""
+    half_base, half_track = spec.wheelbase / 2, spec.track_width / 2
+    local = np.array([[half_base, half_track], [half_base, -half_track], [-half_base, half_track],
+                      [-half_base, -half_track]])
+    c, s = math.cos(yaw), math.sin(yaw)
+    return np.array([x, y]) + local @ np.array([[c, s], [-s, c]])
+
+
+def synthetic_params(track, fraction: float, lateral: float, progress: float, steps: int,
+                     speed: float = 1.0, steering: float = 0.0, spec: CarSpec = CarSpec()) -> dict:
+    """Params of a car whose reference point sits `lateral` metres left of the centre line at `fraction` of the lap."""
+    s = (fraction % 1.0) * track.length
+    yaw = float(track.heading_at(s))
+    ref = track.point_at(s) + lateral * np.array([-math.sin(yaw), math.cos(yaw)])
+    centre = ref - spec.reference_ahead * np.array([math.cos(yaw), math.sin(yaw)])
+    s_proj, offset = track.project(ref, near_s=s)
+    lap = SimpleNamespace(s=s_proj, offset=offset, progress=progress)
+    state = StepState(reference_xy=ref, yaw=yaw, wheels_xy=wheel_layout(*centre, yaw, spec), steering_deg=steering,
+                      speed=speed, steps=steps, sim_time=steps / 15.0, crashed=False, camera_objects=[])
+    waypoints = [tuple(map(float, w)) for w in track.waypoints]
+    return reward_params(track, lap, state, track.reversed, waypoints)
+
+
+def validation_states(track) -> dict[str, dict]:
+    """DeepRacer's validator states: valid, start, progress, off-track, finish."""
+    off = float(track.width_at(0.3 * track.length)) / 2 + 0.5
+    return {
+        "valid": synthetic_params(track, 0.3, 0.05, 30.0, 90, speed=2.0, steering=5.0),
+        "start": synthetic_params(track, 0.0, 0.0, 0.0, 1, speed=0.5),
+        "progress": synthetic_params(track, 0.6, -0.1, 60.0, 180, speed=3.0, steering=-10.0),
+        "off-track": synthetic_params(track, 0.3, off, 30.0, 95, speed=2.0, steering=30.0),
+        "finish": synthetic_params(track, 0.999, 0.0, 100.0, 300, speed=2.5),
+    }
+
+
+@dataclass
+class CheckReport:
+    states: dict[str, float] = field(default_factory=dict)
+    sim_rewards: list[float] = field(default_factory=list)
+
+    def summary(self) -> str:
+        values = np.array(list(self.states.values()) + self.sim_rewards)
+        return f"min {values.min():.4g}  mean {values.mean():.4g}  max {values.max():.4g}  over {len(values)} calls"
+
+
+def check_reward(reward: RewardFunction, track_name: str, sim_steps: int = 200) -> CheckReport:
+    """Call `reward` on the validation states, then on `sim_steps` expert-driven sim steps; RewardError on a fault."""
+    from tracks import load_track
+
+    from sim.env import TimeTrialEnv
+    from sim.expert import ExpertDriver
+
+    reward.time_limit_s = TIME_LIMIT_S
+    report = CheckReport()
+    track = load_track(track_name)
+    for name, params in validation_states(track).items():
+        report.states[name] = reward(params)
+    env = TimeTrialEnv(track=track, reward_function=reward)
+    try:
+        driver = ExpertDriver(env)
+        env.reset(seed=0)
+        while len(report.sim_rewards) < sim_steps:
+            _, r, terminated, truncated, _ = env.step(driver.act())
+            report.sim_rewards.append(r)
+            if terminated or truncated:
+                env.reset()
+    finally:
+        env.close()
+    return report

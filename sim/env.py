@@ -1,0 +1,217 @@
+"""The time-trial environment: a 1/18th-scale car on a track, seen through its front camera."""
+from __future__ import annotations
+
+from collections import deque
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from sim.camera import CameraSpec, chase_camera, front_camera, in_view
+from sim.car import CarSpec
+from sim.lap import LapProgress
+from sim.params import StepState, reward_params
+from sim.reward import as_reward_function
+from sim.world import World
+from tracks import DEFAULT_TRACK, Track, load_track
+
+PROGRESS_FALLING_STEPS = 15  # DeepRacer ends an episode driven backwards this long
+STUCK_STEPS = 15
+STUCK_DISTANCE = 0.0003  # m per step: DeepRacer's "moving less than 0.3 mm"
+
+
+class TimeTrialEnv(gym.Env):
+    """Drive a lap of a track as fast as possible, from camera pixels, scored by a DeepRacer reward function.
+
+    PyBullet simulates the car (DeepRacer's geometry: 0.164 m wheelbase, front steering up to 30 degrees,
+    four driven wheels on real contacts) on the track's textured ground. Control runs at `control_hz`
+    (15 Hz, DeepRacer's camera rate); each control step advances `substeps` physics steps.
+
+    ## Action Space
+    Continuous (default): `Box([steer_min, speed_min], [steer_max, speed_max])`, steering in degrees
+    (positive = left) and speed in m/s; defaults [-30, 30] degrees and [0.5, 4.0] m/s.
+    Discrete: pass `actions=[(steering_deg, speed), ...]` (DeepRacer's action list) for `Discrete(len(actions))`.
+
+    ## Observation Space
+    `Box(0, 255, (height, width, channels * frame_stack), uint8)`: the front camera (0.14 m ahead of the
+    car's centre, 0.14 m up, pitched down 15 degrees, 120 degree horizontal field of view), grayscale
+    (1 channel) or RGB (3), the last `frame_stack` frames along the channel axis, oldest first.
+
+    ## Rewards
+    `reward_function(params)` with DeepRacer's params (see sim/params.py); the default is DeepRacer's
+    "follow the centre line" example. The terminal step is scored too. A reward file that fails raises
+    `sim.reward.RewardError` naming the file and line.
+
+    ## Starting State
+    The car at rest on the centre line, facing the driving direction. The start point advances by
+    `start_advance` of the lap each episode (DeepRacer moves it 5%); `reset(seed=...)` restarts that
+    schedule, and `options={"start_fraction": f}` places the start explicitly. With `start_noise`, the
+    pose is perturbed by up to 5 cm sideways and 3 degrees of heading, drawn from `self.np_random`.
+
+    ## Episode End
+    Terminated: lap complete (progress reaches 100), all four wheels off the track, crashed into an
+    object, progress falling for 15 steps in a row, or stuck (moving < 0.3 mm per step for 15 steps).
+    Truncated: `max_steps` reached. `info["termination"]` names the reason.
+
+    ## Info
+    `params` (the reward params of the step), `progress`, `lap_time` (simulated seconds, interpolated
+    between control steps; None until the lap completes), `sim_time`, `termination`.
+
+    ## Arguments
+    track: a built-in track name, a path to a .track or DeepRacer .npy file, or a `tracks.Track`.
+    reward_function: a path to a reward file, a callable, or None for the default.
+    camera_width, camera_height, grayscale, frame_stack: the observation (default 80x60 grayscale, 1 frame).
+    steering_range, speed_range: bounds of the continuous action (degrees, m/s).
+    actions: a discrete action list of (steering_deg, speed) pairs instead of the continuous action.
+    reverse: drive the track in the other direction (`is_reversed`).
+    control_hz, substeps: control rate and physics steps per control step.
+    start_fraction, start_advance, start_noise: the starting point (see Starting State).
+    max_steps: step cap; default twice the lap at the minimum speed.
+    render_mode: None or "rgb_array" (a chase view, or top-down with render_view="topdown").
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+
+    def __init__(self, track: str | Track = DEFAULT_TRACK, reward_function=None, camera_width: int = 80,
+                 camera_height: int = 60, grayscale: bool = True, frame_stack: int = 1,
+                 steering_range=(-30.0, 30.0), speed_range=(0.5, 4.0), actions=None, reverse: bool = False,
+                 control_hz: float = 15.0, substeps: int = 8, start_fraction: float = 0.0,
+                 start_advance: float = 0.05, start_noise: bool = False, max_steps: int | None = None,
+                 render_mode: str | None = None, render_view: str = "chase", car_spec: CarSpec = CarSpec()):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if render_view not in ("chase", "topdown"):
+            raise ValueError(f"render_view must be 'chase' or 'topdown', got {render_view!r}")
+        if frame_stack < 1:
+            raise ValueError(f"frame_stack must be >= 1, got {frame_stack}")
+        base = track if isinstance(track, Track) else load_track(track)
+        self.track = base.reverse() if reverse else base
+        self.is_reversed = reverse
+        self.reward_function = as_reward_function(reward_function)
+        self.camera = CameraSpec(camera_width, camera_height, 1 if grayscale else 3)
+        self.frame_stack = frame_stack
+        self.car_spec = car_spec
+        self.render_mode, self.render_view = render_mode, render_view
+        self.start_fraction, self.start_advance, self.start_noise = start_fraction, start_advance, start_noise
+
+        if actions is not None:
+            self.actions = np.asarray(actions, dtype=np.float32).reshape(-1, 2)
+            if len(self.actions) == 0:
+                raise ValueError("actions must list at least one (steering_deg, speed) pair")
+            self.action_space = spaces.Discrete(len(self.actions))
+            speeds = self.actions[:, 1]
+        else:
+            self.actions = None
+            low = np.array([steering_range[0], speed_range[0]], np.float32)
+            high = np.array([steering_range[1], speed_range[1]], np.float32)
+            if np.any(low >= high):
+                raise ValueError(f"action ranges must have low < high, got steering {steering_range}, speed {speed_range}")
+            self.action_space = spaces.Box(low, high, dtype=np.float32)
+            speeds = np.array(speed_range)
+        steerings = self.actions[:, 0] if self.actions is not None else np.array(steering_range)
+        if np.max(np.abs(steerings)) > car_spec.max_steering_deg:
+            raise ValueError(f"steering beyond the car's +/-{car_spec.max_steering_deg} degrees: {steerings.tolist()}")
+        shape = (self.camera.height, self.camera.width, self.camera.channels * frame_stack)
+        self.observation_space = spaces.Box(0, 255, shape, np.uint8)
+        min_speed = max(0.1, float(np.min(np.abs(speeds))))
+        self.max_steps = max_steps or int(2 * self.track.length / min_speed * control_hz)
+
+        self.world = World(self.track, car_spec, control_hz, substeps)
+        self._waypoints = [tuple(map(float, w)) for w in self.track.waypoints]
+        self._episode = 0
+        self._frames: deque = deque(maxlen=frame_stack)
+
+    # -- Gymnasium API ---------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._episode = 0  # a seed restarts the start-point schedule, so the same seed repeats episodes
+        options = options or {}
+        if "start_fraction" in options:
+            fraction = float(options["start_fraction"])
+        else:
+            fraction = self.start_fraction + self._episode * self.start_advance
+        self._episode += 1
+        x, y, yaw = self.track.start_pose(fraction % 1.0 if self.track.closed else min(fraction, 0.9))
+        if self.start_noise:
+            side = self.np_random.uniform(-0.05, 0.05)
+            x, y = x - side * np.sin(yaw), y + side * np.cos(yaw)
+            yaw += np.radians(self.np_random.uniform(-3.0, 3.0))
+        self.world.reset_car(x, y, yaw)
+        self.lap = LapProgress(self.track, self.world.car.reference_point())
+        self._steps = 0
+        self._falling = self._still = 0
+        self._last_xy = np.array([x, y])
+        frame = front_camera(self.world.client, self.world.car, self.camera)
+        self._frames.extend([frame] * self.frame_stack)
+        return self._observation(), {"progress": 0.0, "sim_time": 0.0, "lap_time": None, "termination": None}
+
+    def step(self, action):
+        steering, speed = self._decode(action)
+        world = self.world
+        world.step(steering, speed)
+        car = world.car
+        self._steps += 1
+        x, y, yaw = car.pose()
+        reference = car.reference_point()
+        before = self.lap.progress
+        self.lap.update(reference, world.sim_time)
+        state = StepState(reference_xy=reference, yaw=yaw, wheels_xy=car.wheel_points(),
+                          steering_deg=steering, speed=speed, steps=self._steps, sim_time=world.sim_time,
+                          crashed=world.crashed(), camera_objects=self._objects_in_view())
+        params = reward_params(self.track, self.lap, state, self.is_reversed, self._waypoints)
+
+        self._falling = self._falling + 1 if self.lap.progress < before else 0
+        moved = float(np.hypot(x - self._last_xy[0], y - self._last_xy[1]))
+        self._still = self._still + 1 if moved < STUCK_DISTANCE else 0
+        self._last_xy = np.array([x, y])
+        termination = self._termination(params)
+        truncated = termination is None and self._steps >= self.max_steps
+        reward = self.reward_function(params)
+
+        self._frames.append(front_camera(world.client, car, self.camera))
+        info = {"params": params, "progress": params["progress"], "sim_time": world.sim_time,
+                "lap_time": self.lap.lap_time, "termination": termination or ("max_steps" if truncated else None)}
+        return self._observation(), reward, termination is not None, truncated, info
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        if self.render_view == "topdown":
+            from sim.topdown import topdown_view
+            return topdown_view(self)
+        return chase_camera(self.world.client, self.world.car)
+
+    def close(self):
+        self.world.close()
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _decode(self, action) -> tuple[float, float]:
+        if self.actions is not None:
+            steering, speed = self.actions[int(action)]
+        else:
+            steering, speed = np.clip(np.asarray(action, np.float32).reshape(2), self.action_space.low,
+                                      self.action_space.high)
+        return float(steering), float(speed)
+
+    def _termination(self, params: dict) -> str | None:
+        if self.lap.lap_time is not None:
+            return "lap_complete"
+        if params["is_offtrack"]:
+            return "off_track"
+        if params["is_crashed"]:
+            return "crashed"
+        if self._falling >= PROGRESS_FALLING_STEPS:
+            return "reversed"
+        if self._still >= STUCK_STEPS:
+            return "stuck"
+        return None
+
+    def _objects_in_view(self) -> list[bool]:
+        if not self.track.obstacles:
+            return []
+        points = [(x, y, 0.5 * size) for x, y, size in self.track.obstacles]
+        return in_view(self.world.car, self.camera, points).tolist()
+
+    def _observation(self) -> np.ndarray:
+        return np.concatenate(self._frames, axis=2) if self.frame_stack > 1 else self._frames[-1]

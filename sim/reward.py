@@ -1,0 +1,161 @@
+"""Loading and calling a user's `reward_function(params)` the way DeepRacer does, with clear errors.
+
+A reward file is plain Python with `def reward_function(params) -> float`.
+Every mistake becomes a RewardError whose message is one line naming the
+user's file and line: a syntax error, no reward_function, a wrong signature,
+an exception inside it, a result that is not a number, NaN, infinity, or a
+value outside [-1e5, 1e5].
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import math
+import signal
+import threading
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+REWARD_LIMIT = 1e5
+
+
+class RewardError(Exception):
+    """A reward function that cannot be used; str() is one line with the file and line."""
+
+
+@dataclass
+class RewardFunction:
+    """A validated reward function: call it with params, get a finite float back."""
+
+    func: Callable[[dict], object]
+    path: str  # the file it came from, or "<built-in>"
+    sha256: str
+    time_limit_s: float | None = None  # per call; DeepRacer's validator allows 5 s
+
+    @property
+    def first_line(self) -> int:
+        return self.func.__code__.co_firstlineno
+
+    def __call__(self, params: dict) -> float:
+        try:
+            if self.time_limit_s is None:
+                value = self.func(params)
+            else:
+                with time_limit(self.time_limit_s):
+                    value = self.func(params)
+        except RewardError:
+            raise
+        except Exception as exc:  # the user's code may raise anything: report where
+            raise RewardError(f"{self.path} line {self._line_of(exc)}: reward_function raised "
+                              f"{type(exc).__name__}: {exc}") from None
+        where = f"{self.path} line {self.first_line}: reward_function"
+        if isinstance(value, bool) or value is None:
+            raise RewardError(f"{where} returned {value!r}, not a number")
+        try:
+            reward = float(value)
+        except (TypeError, ValueError):
+            raise RewardError(f"{where} returned {type(value).__name__} {value!r:.60}, not a number") from None
+        if math.isnan(reward) or math.isinf(reward):
+            raise RewardError(f"{where} returned {reward}, not a finite number")
+        if abs(reward) > REWARD_LIMIT:
+            raise RewardError(f"{where} returned {reward:g}, outside [-1e5, 1e5]")
+        return reward
+
+    def _line_of(self, exc: BaseException) -> int:
+        """The deepest line of the user's file in the exception's traceback."""
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == self.path]
+        return frames[-1].lineno if frames else self.first_line
+
+
+def load_reward(path: str | Path) -> RewardFunction:
+    """Load `reward_function` from a Python file; raise RewardError naming the file on any fault."""
+    path = Path(path)
+    name = str(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RewardError(f"{name}: cannot read the reward file ({exc.__class__.__name__}: {exc})") from None
+    try:
+        code = compile(source, name, "exec")
+    except SyntaxError as exc:
+        raise RewardError(f"{name} line {exc.lineno}: syntax error: {exc.msg}") from None
+    namespace: dict = {"__name__": "racekit_reward", "__file__": name}
+    try:
+        exec(code, namespace)
+    except Exception as exc:  # top-level code of the user's file failed
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == name]
+        line = frames[-1].lineno if frames else 1
+        raise RewardError(f"{name} line {line}: the file raised {type(exc).__name__}: {exc} when loaded") from None
+    func = namespace.get("reward_function")
+    if func is None:
+        raise RewardError(f"{name}: no function named reward_function (DeepRacer calls reward_function(params))")
+    if not inspect.isfunction(func):
+        raise RewardError(f"{name}: reward_function is a {type(func).__name__}, not a function")
+    try:
+        inspect.signature(func).bind({})
+    except TypeError:
+        raise RewardError(f"{name} line {func.__code__.co_firstlineno}: reward_function{inspect.signature(func)} "
+                          f"must take exactly one argument, params") from None
+    return RewardFunction(func, name, hashlib.sha256(source.encode("utf-8")).hexdigest())
+
+
+def default_reward_function(params):
+    """DeepRacer's default example: reward staying near the centre line."""
+    track_width = params["track_width"]
+    distance_from_center = params["distance_from_center"]
+    if distance_from_center <= 0.1 * track_width:
+        return 1.0
+    if distance_from_center <= 0.25 * track_width:
+        return 0.5
+    if distance_from_center <= 0.5 * track_width:
+        return 0.1
+    return 1e-3  # likely crashed or close to off track
+
+
+def as_reward_function(reward) -> RewardFunction:
+    """Accept a RewardFunction, a path to a reward file, a plain callable, or None (the default)."""
+    if isinstance(reward, RewardFunction):
+        return reward
+    if reward is None:
+        reward = default_reward_function
+    if isinstance(reward, (str, Path)):
+        return load_reward(reward)
+    if not callable(reward):
+        raise RewardError(f"reward_function must be a path or a callable, got {type(reward).__name__}")
+    source = inspect.getsource(reward) if inspect.isfunction(reward) else repr(reward)
+    path = inspect.getsourcefile(reward) if inspect.isfunction(reward) else "<callable>"
+    return RewardFunction(reward, path or "<callable>", hashlib.sha256(source.encode()).hexdigest())
+
+
+class _TimeLimit(BaseException):  # BaseException: the user's `except Exception` must not swallow it
+    pass
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise RewardError naming the line that was running if the block takes longer than `seconds`.
+
+    Uses SIGALRM, so it applies in the main thread only; elsewhere the block runs unlimited.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise _TimeLimit()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _TimeLimit as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+        where = f"{frames[-1].filename} line {frames[-1].lineno}" if frames else "reward file"
+        raise RewardError(f"{where}: reward_function did not return within {seconds:g} s "
+                          f"(an endless loop?)") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,100 @@
+"""The PyBullet world: one DIRECT client with the textured track on the ground, obstacles and the car.
+
+Control and physics are separate on purpose: `step()` applies one control
+command, then advances the physics by `substeps` fixed time steps. Nothing is
+rendered here; cameras read the world between control steps.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import cv2
+import numpy as np
+import pybullet as p
+
+from sim.car import Car, CarSpec
+from sim.texture import draw_track
+
+GROUND_TILE_M = 2.0  # the ground mesh is split in tiles so TinyRenderer never draws a huge triangle behind the eye
+GROUND_FRICTION = 1.0
+HORIZON_M = 12.0  # grass beyond the picture, so the camera never sees the edge of the world
+OBSTACLE_HEIGHT = 0.2
+
+
+class World:
+    """A track, its ground and obstacles, and one car, in a private PyBullet client."""
+
+    def __init__(self, track, car_spec: CarSpec = CarSpec(), control_hz: float = 15.0, substeps: int = 8,
+                 solver_iterations: int = 10):
+        self.track = track
+        self.control_dt = 1.0 / control_hz
+        self.substeps = substeps
+        self.sim_time = 0.0
+        self.client = p.connect(p.DIRECT)
+        p.setGravity(0, 0, -9.81, physicsClientId=self.client)
+        p.setPhysicsEngineParameter(fixedTimeStep=self.control_dt / substeps, numSolverIterations=solver_iterations,
+                                    physicsClientId=self.client)
+        self.ground_image = draw_track(track)
+        self.ground = self._make_ground()
+        self.obstacles = [self._make_obstacle(x, y, size) for x, y, size in track.obstacles]
+        self.car = Car(self.client, car_spec)
+
+    def _make_ground(self) -> int:
+        img = self.ground_image
+        width_m, height_m = img.size_m
+        nx, ny = max(1, round(width_m / GROUND_TILE_M)), max(1, round(height_m / GROUND_TILE_M))
+        # tiles over the picture, plus an outer ring out to the horizon whose clamped (u, v) repeat the grass edge
+        u = np.concatenate([[-HORIZON_M / width_m], np.linspace(0, 1, nx + 1), [1 + HORIZON_M / width_m]])
+        v = np.concatenate([[-HORIZON_M / height_m], np.linspace(0, 1, ny + 1), [1 + HORIZON_M / height_m]])
+        uu, vv = np.meshgrid(u, v)
+        vertices = np.stack([img.xmin + uu * width_m, img.ymin + vv * height_m, np.zeros_like(uu)], -1).reshape(-1, 3)
+        cols, rows = len(u), len(v)
+        corners = (np.arange(rows - 1)[:, None] * cols + np.arange(cols - 1)[None, :]).ravel()
+        a, b, c, d = corners, corners + 1, corners + cols, corners + cols + 1
+        indices = np.stack([a, b, d, a, d, c], -1).ravel()
+        uvs = np.stack([np.clip(uu, 0, 1).ravel(), np.clip(vv, 0, 1).ravel()], -1)
+        visual = p.createVisualShape(p.GEOM_MESH, vertices=vertices.tolist(), indices=indices.tolist(),
+                                     uvs=uvs.tolist(), normals=[[0, 0, 1]] * len(vertices),
+                                     physicsClientId=self.client)
+        collision = p.createCollisionShape(p.GEOM_PLANE, physicsClientId=self.client)
+        ground = p.createMultiBody(0, collision, visual, physicsClientId=self.client)
+        p.changeDynamics(ground, -1, lateralFriction=GROUND_FRICTION, physicsClientId=self.client)
+        fd, path = tempfile.mkstemp(suffix=".png", prefix="racekit-ground-")
+        os.close(fd)
+        try:  # PyBullet loads textures from files only
+            cv2.imwrite(path, cv2.cvtColor(img.image, cv2.COLOR_RGB2BGR))
+            texture = p.loadTexture(path, physicsClientId=self.client)
+        finally:
+            os.remove(path)
+        p.changeVisualShape(ground, -1, textureUniqueId=texture, physicsClientId=self.client)
+        return ground
+
+    def _make_obstacle(self, x: float, y: float, size: float) -> int:
+        half = [size / 2, size / 2, OBSTACLE_HEIGHT / 2]
+        col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=self.client)
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=[0.9, 0.45, 0.1, 1],
+                                  physicsClientId=self.client)
+        return p.createMultiBody(0, col, vis, [x, y, OBSTACLE_HEIGHT / 2], physicsClientId=self.client)
+
+    def reset_car(self, x: float, y: float, yaw: float) -> None:
+        self.car.reset(x, y, yaw)
+        # let the suspensionless car settle on its wheels before the first frame
+        for _ in range(self.substeps):
+            p.stepSimulation(physicsClientId=self.client)
+        self.sim_time = 0.0
+
+    def step(self, steering_deg: float, speed: float) -> None:
+        """Apply one control command and advance the simulated time by one control period."""
+        self.car.command(steering_deg, speed)
+        for _ in range(self.substeps):
+            p.stepSimulation(physicsClientId=self.client)
+        self.sim_time += self.control_dt
+
+    def crashed(self) -> bool:
+        return bool(self.obstacles) and self.car.touching(self.obstacles)
+
+    def close(self) -> None:
+        if self.client >= 0:
+            p.disconnect(self.client)
+            self.client = -1
