@@ -37,6 +37,23 @@ STEERING_JOINTS = ("left_steering_joint", "right_steering_joint")
 WHEEL_LINKS = ("left_front_wheel", "right_front_wheel", "left_rear_wheel", "right_rear_wheel")
 
 
+def wheel_speed_ratios(steering_rad: float, wheelbase: float, track_width: float) -> tuple[float, ...]:
+    """Speed of each wheel (left front, right front, left rear, right rear) over the speed of the car's centre.
+
+    In a turn every wheel rolls around the same centre on its own radius, as a differential allows;
+    forcing one speed on all four would make the tyres scrub and the car plough wide.
+    """
+    if abs(steering_rad) < 1e-6:
+        return 1.0, 1.0, 1.0, 1.0
+    radius = abs(wheelbase / math.tan(steering_rad))  # of the rear axle's centre
+    inner, outer = radius - track_width / 2, radius + track_width / 2
+    centre = math.hypot(radius, wheelbase / 2)
+    front_inner, front_outer = math.hypot(inner, wheelbase), math.hypot(outer, wheelbase)
+    if steering_rad > 0:  # left turn: left wheels inside
+        return front_inner / centre, front_outer / centre, inner / centre, outer / centre
+    return front_outer / centre, front_inner / centre, outer / centre, inner / centre
+
+
 def ackermann_angles(steering_rad: float, wheelbase: float, track_width: float) -> tuple[float, float]:
     """Left and right hinge angles for a bicycle-model steering angle (positive = left turn)."""
     if abs(steering_rad) < 1e-6:
@@ -66,12 +83,14 @@ class Car:
         self.wheel_links = [names[n] for n in WHEEL_LINKS]
         for link in self.wheel_links:
             p.changeDynamics(self.body, link, lateralFriction=spec.tyre_friction, physicsClientId=client)
-        self._ride_height = 0.0
+        # PyBullet reports the base's centre of mass; poses here are of the chassis frame, on the ground
+        self._com_in_chassis = np.array(p.getDynamicsInfo(self.body, -1, physicsClientId=client)[3])
 
     def reset(self, x: float, y: float, yaw: float) -> None:
         """Put the car at rest at (x, y, yaw), wheels straight."""
         orn = p.getQuaternionFromEuler([0, 0, yaw])
-        p.resetBasePositionAndOrientation(self.body, [x, y, self._ride_height], orn, physicsClientId=self.client)
+        com = np.array([x, y, 0.0]) + np.array(p.getMatrixFromQuaternion(orn)).reshape(3, 3) @ self._com_in_chassis
+        p.resetBasePositionAndOrientation(self.body, com, orn, physicsClientId=self.client)
         p.resetBaseVelocity(self.body, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
         for j in self.wheel_joints + self.steering_joints:
             p.resetJointState(self.body, j, 0.0, 0.0, physicsClientId=self.client)
@@ -85,14 +104,20 @@ class Car:
             p.setJointMotorControl2(self.body, joint, p.POSITION_CONTROL, targetPosition=angle, force=5.0,
                                     maxVelocity=s.steering_rate, physicsClientId=self.client)
         wheel_rate = float(np.clip(speed, -s.max_speed, s.max_speed)) / s.wheel_radius
-        for joint in self.wheel_joints:
-            p.setJointMotorControl2(self.body, joint, p.VELOCITY_CONTROL, targetVelocity=wheel_rate,
+        ratios = wheel_speed_ratios(steering, s.wheelbase, s.track_width)
+        for joint, ratio in zip(self.wheel_joints, ratios):
+            p.setJointMotorControl2(self.body, joint, p.VELOCITY_CONTROL, targetVelocity=wheel_rate * ratio,
                                     force=s.wheel_torque, physicsClientId=self.client)
 
+    def _chassis_frame(self) -> tuple[np.ndarray, np.ndarray]:
+        """Origin (on the ground under the car's centre) and rotation matrix of the chassis."""
+        com, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
+        rot = np.array(p.getMatrixFromQuaternion(orn)).reshape(3, 3)
+        return np.array(com) - rot @ self._com_in_chassis, rot
+
     def pose(self) -> tuple[float, float, float]:
-        (x, y, _), orn = p.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
-        yaw = p.getEulerFromQuaternion(orn)[2]
-        return x, y, yaw
+        origin, rot = self._chassis_frame()
+        return float(origin[0]), float(origin[1]), math.atan2(rot[1, 0], rot[0, 0])
 
     def speed(self) -> float:
         """Ground speed of the chassis in m/s."""
@@ -111,12 +136,10 @@ class Car:
 
     def camera_frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Eye position, forward and up unit vectors of the front camera in the world."""
-        pos, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
-        rot = np.array(p.getMatrixFromQuaternion(orn)).reshape(3, 3)
+        origin, rot = self._chassis_frame()
         s = self.spec
         pitch = math.radians(s.camera_pitch_deg)
-        # The chassis frame's origin is on the ground under the car's centre (see car.urdf).
-        eye = np.array(pos) + rot @ np.array([s.camera_ahead, 0.0, s.camera_height])
+        eye = origin + rot @ np.array([s.camera_ahead, 0.0, s.camera_height])
         forward = rot @ np.array([math.cos(pitch), 0.0, -math.sin(pitch)])
         up = rot @ np.array([math.sin(pitch), 0.0, math.cos(pitch)])
         return eye, forward, up

@@ -1,0 +1,47 @@
+"""Small helpers shared by the simulator tests."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEEPRACER_TRACKS = REPO.parent / "shared" / "deepracer-tracks"
+
+
+def write_track(tmp_path: Path, text: str, name: str = "test.track") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def straight_track(tmp_path: Path, obstacle: str = "", width: float = 1.0) -> Path:
+    """A 12 x 4 m rounded rectangle: a long straight from the start, optional obstacle line."""
+    return write_track(tmp_path, f"""name: box
+width: {width}
+smooth: true
+0 0
+3 0
+6 0
+8 0.5
+8.5 2
+8 3.5
+6 4
+0 4
+-2 3.5
+-2.5 2
+-2 0.5
+{obstacle}
+""")
+
+
+def frame_hash(obs: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(obs).tobytes()).hexdigest()
+
+
+def centre_distance(track, xy) -> float:
+    """Distance from xy to the centre polyline by dense sampling: independent of Track.project."""
+    s = np.linspace(0, track.length, int(track.length / 0.002))
+    pts = track.point_at(s)
+    return float(np.min(np.hypot(pts[:, 0] - xy[0], pts[:, 1] - xy[1])))
