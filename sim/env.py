@@ -154,14 +154,15 @@ class TimeTrialEnv(gym.Env):
         self._steps += 1
         x, y, yaw = car.pose()
         reference = car.reference_point()
-        before = self.lap.progress
+        before = self.lap.travelled
         self.lap.update(reference, world.sim_time)
         state = StepState(reference_xy=reference, yaw=yaw, wheels_xy=car.wheel_points(),
                           steering_deg=steering, speed=speed, steps=self._steps, sim_time=world.sim_time,
                           crashed=world.crashed(), camera_objects=self._objects_in_view())
         params = reward_params(self.track, self.lap, state, self.is_reversed, self._waypoints)
 
-        self._falling = self._falling + 1 if self.lap.progress < before else 0
+        # progress falling = driving backwards (more than jitter); unclipped, so it counts behind the start too
+        self._falling = self._falling + 1 if self.lap.travelled < before - STUCK_DISTANCE else 0
         moved = float(np.hypot(x - self._last_xy[0], y - self._last_xy[1]))
         self._still = self._still + 1 if moved < STUCK_DISTANCE else 0
         self._last_xy = np.array([x, y])

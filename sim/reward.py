@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import math
 import signal
+import sys
 import threading
 import traceback
 from contextlib import contextmanager
@@ -51,18 +52,42 @@ class RewardFunction:
         except Exception as exc:  # the user's code may raise anything: report where
             raise RewardError(f"{self.path} line {self._line_of(exc)}: reward_function raised "
                               f"{type(exc).__name__}: {exc}") from None
-        where = f"{self.path} line {self.first_line}: reward_function"
         if isinstance(value, bool) or value is None:
-            raise RewardError(f"{where} returned {value!r}, not a number")
+            raise RewardError(f"{self._where(params)} returned {value!r}, not a number")
         try:
             reward = float(value)
         except (TypeError, ValueError):
-            raise RewardError(f"{where} returned {type(value).__name__} {value!r:.60}, not a number") from None
+            raise RewardError(f"{self._where(params)} returned {type(value).__name__} {value!r:.60}, "
+                              f"not a number") from None
         if math.isnan(reward) or math.isinf(reward):
-            raise RewardError(f"{where} returned {reward}, not a finite number")
+            raise RewardError(f"{self._where(params)} returned {reward}, not a finite number")
         if abs(reward) > REWARD_LIMIT:
-            raise RewardError(f"{where} returned {reward:g}, outside [-1e5, 1e5]")
+            raise RewardError(f"{self._where(params)} returned {reward:g}, outside [-1e5, 1e5]")
         return reward
+
+    def _where(self, params: dict) -> str:
+        """'file line N: reward_function', N being the `return` that gave the bad value.
+
+        Found by calling the function once more under a profile hook (only after a failure, so the
+        normal path pays nothing); falls back to the `def` line.
+        """
+        line = self.first_line
+        code = self.func.__code__
+
+        def hook(frame, event, arg):
+            nonlocal line
+            if event == "return" and frame.f_code is code:
+                line = frame.f_lineno
+
+        previous = sys.getprofile()
+        sys.setprofile(hook)
+        try:
+            self.func(params)
+        except Exception:  # it failed differently the second time: keep the def line
+            pass
+        finally:
+            sys.setprofile(previous)
+        return f"{self.path} line {line}: reward_function"
 
     def _line_of(self, exc: BaseException) -> int:
         """The deepest line of the user's file in the exception's traceback."""

@@ -17,21 +17,18 @@ def write_track(tmp_path: Path, text: str, name: str = "test.track") -> Path:
 
 
 def straight_track(tmp_path: Path, obstacle: str = "", width: float = 1.0) -> Path:
-    """A 12 x 4 m rounded rectangle: a long straight from the start, optional obstacle line."""
+    """A 7 x 4 m loop with chamfered corners: a 6 m straight along +x from the start, optional obstacle line."""
     return write_track(tmp_path, f"""name: box
 width: {width}
-smooth: true
+smooth: false
 0 0
-3 0
 6 0
-8 0.5
-8.5 2
-8 3.5
+7 1
+7 3
 6 4
 0 4
--2 3.5
--2.5 2
--2 0.5
+-1 3
+-1 1
 {obstacle}
 """)
 
