@@ -47,7 +47,7 @@ class TrackImage:
         return np.stack([col, row], axis=-1).round().astype(np.int32)
 
 
-def draw_track(track, px_per_m: float = 64.0, margin: float = 1.5) -> TrackImage:
+def draw_track(track, px_per_m: float = 128.0, margin: float = 1.5) -> TrackImage:
     """Draw `track` (a tracks.Track) from above, with `margin` metres of grass around it."""
     xmin, ymin, xmax, ymax = track.bounds(margin)
     px_per_m = min(px_per_m, MAX_SIDE_PX / max(xmax - xmin, ymax - ymin))
