@@ -49,13 +49,18 @@ class TimeTrialEnv(gym.Env):
     pose is perturbed by up to 5 cm sideways and 3 degrees of heading, drawn from `self.np_random`.
 
     ## Episode End
-    Terminated: lap complete (progress reaches 100), all four wheels off the track, crashed into an
-    object, progress falling for 15 steps in a row, or stuck (moving < 0.3 mm per step for 15 steps).
+    Terminated: `laps` laps complete (progress reaches 100), all four wheels off the track, crashed into
+    an object, progress falling for 15 steps in a row, or stuck (moving < 0.3 mm per step for 15 steps).
     Truncated: `max_steps` reached. `info["termination"]` names the reason.
+    Race rules (`race=True`, DeepRacer's evaluation): off the track, crashed, driving backwards or stuck
+    do not end the episode; the car is put back at rest on the centre line where it was, and a penalty
+    (`offtrack_penalty`, or `crash_penalty` for a crash) of simulated time counts in the lap time. More
+    than `max_resets` resets ends the episode as "dnf".
 
     ## Info
-    `params` (the reward params of the step), `progress`, `lap_time` (simulated seconds, interpolated
-    between control steps; None until the lap completes), `sim_time`, `termination`.
+    `params` (the reward params of the step), `progress`, `lap_time` (the first lap's simulated seconds,
+    interpolated between control steps; None until complete), `lap_times` (every completed lap),
+    `sim_time`, `offtracks`, `crashes`, `resets`, `termination`.
 
     ## Arguments
     track: a built-in track name, a path to a .track or DeepRacer .npy file, or a `tracks.Track`.
@@ -66,7 +71,8 @@ class TimeTrialEnv(gym.Env):
     reverse: drive the track in the other direction (`is_reversed`).
     control_hz, substeps: control rate and physics steps per control step.
     start_fraction, start_advance, start_noise: the starting point (see Starting State).
-    max_steps: step cap; default twice the lap at the minimum speed.
+    max_steps: step cap; default twice the laps at the minimum speed.
+    laps, race, offtrack_penalty, crash_penalty, max_resets: race rules (see Episode End).
     render_mode: None or "rgb_array" (a chase view, or top-down with render_view="topdown").
     """
 
@@ -77,13 +83,17 @@ class TimeTrialEnv(gym.Env):
                  steering_range=(-30.0, 30.0), speed_range=(0.5, 4.0), actions=None, reverse: bool = False,
                  control_hz: float = 15.0, substeps: int = 8, start_fraction: float = 0.0,
                  start_advance: float = 0.05, start_noise: bool = False, max_steps: int | None = None,
-                 render_mode: str | None = None, render_view: str = "chase", car_spec: CarSpec = CarSpec()):
+                 render_mode: str | None = None, render_view: str = "chase", car_spec: CarSpec = CarSpec(),
+                 laps: int = 1, race: bool = False, offtrack_penalty: float = 2.0, crash_penalty: float = 5.0,
+                 max_resets: int | None = None):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if render_view not in ("chase", "topdown"):
             raise ValueError(f"render_view must be 'chase' or 'topdown', got {render_view!r}")
         if frame_stack < 1:
             raise ValueError(f"frame_stack must be >= 1, got {frame_stack}")
+        if laps < 1:
+            raise ValueError(f"laps must be >= 1, got {laps}")
         base = track if isinstance(track, Track) else load_track(track)
         self.track = base.reverse() if reverse else base
         self.is_reversed = reverse
@@ -93,6 +103,9 @@ class TimeTrialEnv(gym.Env):
         self.car_spec = car_spec
         self.render_mode, self.render_view = render_mode, render_view
         self.start_fraction, self.start_advance, self.start_noise = start_fraction, start_advance, start_noise
+        self.laps, self.race, self.max_resets = laps, race, max_resets
+        self.penalties = {"off_track": offtrack_penalty, "reversed": offtrack_penalty, "stuck": offtrack_penalty,
+                          "crashed": crash_penalty}
 
         if actions is not None:
             self.actions = np.asarray(actions, dtype=np.float32).reshape(-1, 2)
@@ -114,7 +127,7 @@ class TimeTrialEnv(gym.Env):
         shape = (self.camera.height, self.camera.width, self.camera.channels * frame_stack)
         self.observation_space = spaces.Box(0, 255, shape, np.uint8)
         min_speed = max(0.1, float(np.min(np.abs(speeds))))
-        self.max_steps = max_steps or int(2 * self.track.length / min_speed * control_hz)
+        self.max_steps = max_steps or int(2 * laps * self.track.length / min_speed * control_hz)
 
         self.world = World(self.track, car_spec, control_hz, substeps)
         self._waypoints = [tuple(map(float, w)) for w in self.track.waypoints]
@@ -142,9 +155,11 @@ class TimeTrialEnv(gym.Env):
         self._steps = 0
         self._falling = self._still = 0
         self._last_xy = np.array([x, y])
+        self.counts = {"offtracks": 0, "crashes": 0, "resets": 0}
         frame = front_camera(self.world.client, self.world.car, self.camera)
         self._frames.extend([frame] * self.frame_stack)
-        return self._observation(), {"progress": 0.0, "sim_time": 0.0, "lap_time": None, "termination": None}
+        return self._observation(), {"progress": 0.0, "sim_time": 0.0, "lap_time": None, "lap_times": [],
+                                     "termination": None, **self.counts}
 
     def step(self, action):
         steering, speed = self._decode(action)
@@ -167,12 +182,17 @@ class TimeTrialEnv(gym.Env):
         self._still = self._still + 1 if moved < STUCK_DISTANCE else 0
         self._last_xy = np.array([x, y])
         termination = self._termination(params)
+        if termination in ("off_track", "crashed"):
+            self.counts["offtracks" if termination == "off_track" else "crashes"] += 1
+        reward = self.reward_function(params)  # the step that ends an episode is scored too
+        if self.race and termination in self.penalties:
+            termination = self._put_back(self.penalties[termination])
         truncated = termination is None and self._steps >= self.max_steps
-        reward = self.reward_function(params)
 
         self._frames.append(front_camera(world.client, car, self.camera))
         info = {"params": params, "progress": params["progress"], "sim_time": world.sim_time,
-                "lap_time": self.lap.lap_time, "termination": termination or ("max_steps" if truncated else None)}
+                "lap_time": self.lap.lap_time, "lap_times": list(self.lap.lap_times),
+                "termination": termination or ("max_steps" if truncated else None), **self.counts}
         return self._observation(), reward, termination is not None, truncated, info
 
     def render(self):
@@ -195,8 +215,22 @@ class TimeTrialEnv(gym.Env):
                                       self.action_space.high)
         return float(steering), float(speed)
 
+    def _put_back(self, penalty: float) -> str | None:
+        """Race rules: the car back at rest on the centre line where it was, after a time penalty."""
+        self.counts["resets"] += 1
+        if self.max_resets is not None and self.counts["resets"] > self.max_resets:
+            return "dnf"
+        s = self.lap.s - self.car_spec.reference_ahead  # the car's centre, a little behind its reference point
+        x, y = self.track.point_at(s)
+        self.world.place_car(float(x), float(y), float(self.track.heading_at(s)))
+        self.world.sim_time += penalty
+        self.lap.add_penalty(penalty)
+        self._falling = self._still = 0
+        self._last_xy = np.array([x, y])
+        return None
+
     def _termination(self, params: dict) -> str | None:
-        if self.lap.lap_time is not None:
+        if len(self.lap.lap_times) >= self.laps:
             return "lap_complete"
         if params["is_offtrack"]:
             return "off_track"

@@ -78,11 +78,16 @@ class World:
         return p.createMultiBody(0, col, vis, [x, y, OBSTACLE_HEIGHT / 2], physicsClientId=self.client)
 
     def reset_car(self, x: float, y: float, yaw: float) -> None:
+        """Start anew: the car at rest at (x, y, yaw) and the clock at zero."""
+        self.place_car(x, y, yaw)
+        self.sim_time = 0.0
+
+    def place_car(self, x: float, y: float, yaw: float) -> None:
+        """Put the car down at rest at (x, y, yaw); the clock goes on (a race's reset)."""
         self.car.reset(x, y, yaw)
         # let the suspensionless car settle on its wheels before the first frame
         for _ in range(self.substeps):
             p.stepSimulation(physicsClientId=self.client)
-        self.sim_time = 0.0
 
     def step(self, steering_deg: float, speed: float) -> None:
         """Apply one control command and advance the simulated time by one control period."""

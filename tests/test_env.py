@@ -195,3 +195,44 @@ def test_render_gives_chase_and_topdown_pictures():
 def test_bad_arguments_name_the_argument(kwargs, field):
     with pytest.raises(ValueError, match=field):
         TimeTrialEnv(**kwargs)
+
+
+def test_race_of_three_laps_times_each_lap_and_flying_laps_are_faster():
+    env = TimeTrialEnv(laps=3, race=True)
+    result = drive_lap(env)
+    times = result["info"]["lap_times"]
+    assert result["termination"] == "lap_complete" and len(times) == 3
+    assert times[1] < times[0] and times[2] < times[0]  # the first lap starts from rest
+    assert sum(times) == pytest.approx(result["info"]["sim_time"], abs=1 / 15)
+    env.close()
+
+
+def test_race_puts_the_car_back_after_an_off_track_and_the_penalty_counts_in_the_lap():
+    clean_env = TimeTrialEnv(race=True)
+    clean = drive_lap(clean_env)["lap_time"]
+    env = TimeTrialEnv(race=True, offtrack_penalty=2.0)
+    driver = ExpertDriver(env)
+    env.reset(seed=0)
+    info, step = {}, 0
+    while True:
+        step += 1
+        # from the 20th step, steer hard left until the first off-track; the expert drives otherwise
+        action = np.array([30.0, 2.0], np.float32) if step >= 20 and info.get("offtracks", 0) == 0 else driver.act()
+        _, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            break
+    assert info["termination"] == "lap_complete" and info["offtracks"] == 1 and info["resets"] == 1
+    assert info["lap_time"] > clean + 2.0
+    env.close(), clean_env.close()
+
+
+def test_race_ends_as_dnf_after_too_many_resets():
+    env = TimeTrialEnv(race=True, max_resets=2, offtrack_penalty=2.0)
+    env.reset(seed=0)
+    for _ in range(500):
+        _, _, terminated, truncated, info = env.step(np.array([30.0, 2.0], np.float32))
+        if terminated or truncated:
+            break
+    assert info["termination"] == "dnf" and info["offtracks"] == 3 and info["resets"] == 3
+    assert info["sim_time"] >= 2 * 2.0  # two penalties served before the third off-track
+    env.close()
