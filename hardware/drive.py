@@ -1,0 +1,256 @@
+"""The car loop: small parts with one `run(tick)` each, run in order at a fixed rate.
+
+    CameraPart -> PilotPart -> SafetyPart -> ActuatorPart -> LogPart
+
+A `Tick` carries what one pass learned (frame, action, fault, command,
+pulses). A part that finds a fault sets `tick.fault`; SafetyPart then turns
+the command into neutral, so every fault takes the same path to the motors.
+When the loop ends for any reason (stop, signal, e-stop, duration, an
+exception) it runs a last "stop" tick through the parts marked
+`runs_on_stop`, which sends neutral within the same call, before anything
+else is cleaned up. Parts are plain objects: bench/car_loop.py and tests build
+their own lists.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from hardware.calibration import Calibration
+from hardware.camera import Camera, FrameInfo
+from hardware.errors import ModelError
+from hardware.link import ControllerLink
+from hardware.model import Policy
+from hardware.preprocess import FrameStacker
+from hardware.profiler import Profiler, timed
+from hardware.safety import CAMERA_STALL_S, Command, EStop, Governor, StopRequest
+
+log = logging.getLogger("hardware.drive")
+WAKE_SLICE_S = 0.05  # between ticks, check stop/e-stop at least this often
+
+
+@dataclass
+class Tick:
+    index: int
+    t: float  # loop clock at the start of the tick
+    frame: FrameInfo | None = None  # a *new* camera frame, or None
+    frame_age: float = math.inf
+    steering_deg: float | None = None
+    speed_mps: float | None = None
+    fault: str | None = None  # set -> neutral this tick
+    command: Command | None = None
+    pulses: tuple[float, float] | None = None  # what was written to the controller (None: nothing)
+    sends: int = 0  # commands written this tick (the stop tick writes neutral twice)
+
+
+class CameraPart:
+    name = "camera"
+    runs_on_stop = False
+
+    def __init__(self, camera: Camera, stall_s: float = CAMERA_STALL_S):
+        self.camera = camera
+        self.stall_s = stall_s
+        self._last_index = 0
+        self._stalled = False
+
+    def run(self, tick: Tick) -> None:
+        latest = self.camera.latest()
+        if latest is None:
+            tick.fault = "waiting-for-camera"
+            return
+        tick.frame_age = self.camera.clock() - latest.t
+        if tick.frame_age >= self.stall_s:
+            if not self._stalled:
+                log.error("camera %s stalled: no new frame for %.0f ms; neutral", self.camera.name,
+                          tick.frame_age * 1000)
+            self._stalled = True
+            tick.fault = "camera-stall"
+            return
+        if self._stalled:
+            log.warning("camera %s delivering frames again", self.camera.name)
+            self._stalled = False
+        if latest.index != self._last_index:
+            self._last_index = latest.index
+            tick.frame = latest
+
+
+class PilotPart:
+    """Stacks new frames and runs the model; repeats the last action between camera frames."""
+
+    name = "model"
+    runs_on_stop = False
+
+    def __init__(self, policy: Policy):
+        self.policy = policy
+        self.stacker = FrameStacker(policy.spec.camera)
+        self._action: tuple[float, float] | None = None
+        self._fault: str | None = None
+        self.errors = 0
+
+    def run(self, tick: Tick) -> None:
+        if tick.fault:  # camera trouble: the old frames in the stack are stale now
+            self.stacker.reset()
+            self._action, self._fault = None, None
+            return
+        if tick.frame is not None:
+            try:
+                self._action = self.policy.act(self.stacker.push(tick.frame.frame))
+                self._fault = None
+            except ModelError as exc:
+                self.errors += 1
+                if self._fault is None:
+                    log.error("%s; neutral", exc)
+                self._action, self._fault = None, "model-error"
+        if self._fault or self._action is None:
+            tick.fault = self._fault or "waiting-for-camera"
+            return
+        tick.steering_deg, tick.speed_mps = self._action
+
+
+class SafetyPart:
+    name = "safety"
+    runs_on_stop = True
+
+    def __init__(self, governor: Governor):
+        self.governor = governor
+
+    def run(self, tick: Tick) -> None:
+        if tick.fault or tick.steering_deg is None or tick.speed_mps is None:
+            tick.command = self.governor.neutral(tick.fault or "no-action")
+        else:
+            tick.command = self.governor.command(tick.steering_deg, tick.speed_mps)
+
+
+class ActuatorPart:
+    """Calibration (fractions -> clamped pulses) and the serial link."""
+
+    name = "serial"
+    runs_on_stop = True
+
+    def __init__(self, link: ControllerLink, calibration: Calibration, stop_repeats: int = 2):
+        self.link = link
+        self.calibration = calibration
+        self.stop_repeats = stop_repeats  # neutral twice at the end: one lost frame must not leave the car moving
+
+    def run(self, tick: Tick) -> None:
+        command = tick.command or Governor.neutral("no-command")
+        pulses = self.calibration.pulses(command.steering, command.throttle)
+        repeats = self.stop_repeats if tick.fault and tick.fault.startswith("stop") else 1
+        for _ in range(repeats):
+            sent = self.link.send(*pulses)  # None while the link is down
+            if sent is not None:
+                tick.pulses = sent
+                tick.sends += 1
+
+
+class LogPart:
+    """Every tick to CSV (line-buffered: the log survives a crash up to the last command).
+
+    `sent` is the number of commands written to the controller that tick (0
+    while the serial link is down), `steering_us`/`throttle_us` what they carried.
+    """
+
+    name = "log"
+    runs_on_stop = True
+    COLUMNS = ["time_unix", "t_s", "tick", "steering_deg", "speed_mps", "steering", "throttle",
+               "steering_us", "throttle_us", "sent", "reason"]
+
+    def __init__(self, path: str, t0: float):
+        self.path = path
+        self.t0 = t0
+        self._fh = open(path, "w", newline="", encoding="utf-8", buffering=1)
+        self._csv = csv.writer(self._fh)
+        self._csv.writerow(self.COLUMNS)
+        self.rows = 0
+
+    def run(self, tick: Tick) -> None:
+        cmd = tick.command
+        def num(v, fmt="{:.4f}"):
+            return "" if v is None else fmt.format(v)
+        self._csv.writerow([
+            f"{time.time():.4f}", f"{tick.t - self.t0:.4f}", tick.index, num(tick.steering_deg), num(tick.speed_mps),
+            num(cmd and cmd.steering), num(cmd and cmd.throttle),
+            num(tick.pulses and tick.pulses[0], "{:g}"), num(tick.pulses and tick.pulses[1], "{:g}"),
+            tick.sends, cmd.reason if cmd else "",
+        ])
+        self.rows += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class DriveLoop:
+    """Runs `parts` at `hz` until a stop, an e-stop, `duration_s`, or an exception."""
+
+    def __init__(self, parts: list, hz: float, *, stop: StopRequest | None = None, estop: EStop | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] | None = None,
+                 emergency_neutral: Callable[[], object] | None = None):
+        self.parts = parts
+        self.period = 1.0 / hz
+        self.stop = stop or StopRequest()
+        self.estop = estop or EStop(None)
+        self.clock = clock
+        self.sleep = sleep or self.stop.wait  # a stop request ends the wait at once
+        self.emergency_neutral = emergency_neutral  # used if the stop tick itself fails
+        self.profiler = Profiler(self.period)
+        self.ticks = 0
+        self.reason: str | None = None
+
+    def _stop_reason(self) -> str | None:
+        return self.stop.reason or self.estop.check()
+
+    def _wait_until(self, t: float) -> None:
+        while (left := t - self.clock()) > 0 and self._stop_reason() is None:
+            self.sleep(min(left, WAKE_SLICE_S))
+
+    def run_tick(self) -> Tick:
+        tick = Tick(self.ticks, self.clock())
+        self.ticks += 1
+        for part in self.parts:
+            with timed(self.profiler, part.name):
+                part.run(tick)
+        return tick
+
+    def run(self, duration_s: float | None = None) -> str:
+        """Drive; returns why it stopped. Exceptions propagate after the neutral stop tick."""
+        start = anchor = self.clock()
+        k = 0  # ticks since `anchor`: multiplying, not adding, keeps the rate free of drift
+        reason = "exception"
+        try:
+            while (reason := self._stop_reason()) is None:
+                if duration_s is not None and self.clock() - start >= duration_s - 1e-9:
+                    reason = "duration"
+                    break
+                t0 = time.perf_counter()
+                self.run_tick()
+                k += 1
+                next_t = anchor + k * self.period
+                now = self.clock()
+                missed = now > next_t
+                self.profiler.tick(time.perf_counter() - t0, missed)
+                if missed:  # run the next tick at once, but never in a catch-up burst
+                    anchor, k = now, 0
+                    continue
+                self._wait_until(next_t)
+        except BaseException as exc:
+            reason = f"exception: {exc!r}"
+            raise
+        finally:
+            self.reason = reason
+            self._stop_tick(reason)
+        return reason
+
+    def _stop_tick(self, reason: str) -> None:
+        tick = Tick(self.ticks, self.clock(), fault=f"stop: {reason}")
+        try:
+            for part in self.parts:
+                if part.runs_on_stop:
+                    part.run(tick)
+        except Exception as exc:  # the normal path failed: fall back to the bare link
+            log.error("stop tick failed (%s); sending neutral directly", exc)
+            if self.emergency_neutral is not None:
+                self.emergency_neutral()

@@ -1,0 +1,106 @@
+"""`racekit car drive`: put the parts together, in the order that keeps the car safe.
+
+1. Check everything the user gave (speed cap, model, calibration, e-stop
+   file, camera) before the motor controller is even opened: a bad model
+   file is refused before any motor command.
+2. Open the controller. The loop's first ticks send neutral until the
+   camera and the model have produced an action.
+3. Run the loop; on any exit it sends neutral first, then the profile is
+   printed and everything is closed.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, TextIO
+
+import cv2
+
+from hardware.calibration import Calibration, load_calibration
+from hardware.camera import open_camera
+from hardware.controllers import open_controller
+from hardware.drive import ActuatorPart, CameraPart, DriveLoop, LogPart, PilotPart, SafetyPart
+from hardware.errors import HardwareError
+from hardware.link import ControllerLink
+from hardware.model import load_policy
+from hardware.safety import EStop, Governor, StopRequest, check_speed_cap
+
+
+@dataclass
+class DriveConfig:
+    model: str
+    serial: str
+    controller: str
+    camera: str = "0"
+    max_speed: float = 0.5  # fraction of the calibrated forward range
+    calibration: str | None = None  # None: DeepRacer's defaults
+    log: str = "drive.csv"
+    estop_file: str | None = None
+    duration_s: float | None = None
+    baudrate: int | None = None
+    steering_channel: int = 0  # maestro only
+    throttle_channel: int = 1
+
+
+def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic) -> str:
+    """Drive until stopped; returns the stop reason. HardwareError for the user's mistakes.
+
+    Signal handlers (SIGINT, SIGTERM, SIGUSR1 = e-stop) are installed when
+    called from the main thread.
+    """
+    try:
+        cap = check_speed_cap(config.max_speed)
+    except ValueError as exc:
+        raise HardwareError(f"--max-speed: {exc}") from None
+    policy = load_policy(config.model)
+    spec = policy.spec
+    calibration = load_calibration(config.calibration) if config.calibration else Calibration()
+    estop = EStop(config.estop_file)
+    if estop.check():
+        raise HardwareError(f"{estop.check()} exists: remove it to drive")
+    # One OpenCV thread: resizing one small frame gains nothing from a thread pool whose
+    # threads would compete with the camera thread and onnxruntime on a Pi's 4 cores.
+    cv2.setNumThreads(1)
+    print(f"model {config.model}: {spec.camera.width}x{spec.camera.height}x{spec.camera.channels} "
+          f"stack {spec.camera.frame_stack}, {spec.action_space.type} actions, {spec.control_hz:g} Hz; "
+          f"speed cap {cap:g}; calibration {config.calibration or 'DeepRacer defaults'}", file=out)
+
+    def opener():
+        return open_controller(config.controller, config.serial, baudrate=config.baudrate, clock=clock,
+                               steering_channel=config.steering_channel, throttle_channel=config.throttle_channel)
+
+    with contextlib.ExitStack() as cleanup:  # closes in reverse order, whatever happens below
+        camera = open_camera(config.camera, clock=clock).start()
+        cleanup.callback(camera.stop)
+        # No command before the loop: its first tick sends one (neutral until the camera
+        # and the model have produced an action), so every command sent is in the log.
+        link = ControllerLink(opener(), opener, calibration.neutral(), clock=clock)
+        cleanup.callback(link.close)
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(config.log)), exist_ok=True)
+            logger = LogPart(config.log, clock())
+        except OSError as exc:
+            raise HardwareError(f"{config.log}: cannot write the log ({exc.strerror})") from None
+        cleanup.callback(logger.close)
+        stop = StopRequest()
+        if threading.current_thread() is threading.main_thread():
+            stop.install()
+            cleanup.callback(stop.uninstall)
+        parts = [CameraPart(camera), PilotPart(policy), SafetyPart(Governor(spec.action_space, cap)),
+                 ActuatorPart(link, calibration), logger]
+        loop = DriveLoop(parts, spec.control_hz, stop=stop, estop=estop, clock=clock,
+                         emergency_neutral=link.send_neutral)
+        print(f"driving: camera {config.camera}, {config.controller} on {config.serial}, log {config.log}; "
+              f"Ctrl-C stops, SIGUSR1 (kill -USR1 {os.getpid()}) "
+              + (f"or `touch {config.estop_file}` " if config.estop_file else "") + "is the e-stop",
+              file=out, flush=True)
+        try:
+            return loop.run(config.duration_s)
+        finally:
+            print(f"stopped ({loop.reason}); {logger.rows} ticks logged to {config.log}; "
+                  f"serial failures {link.failures}, reconnects {link.reconnects}", file=out)
+            print(loop.profiler.report(), file=out, flush=True)
