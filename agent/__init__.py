@@ -1,0 +1,1 @@
+"""Training: PPO from camera pixels (PyTorch), checkpoints, evaluation and ONNX export."""

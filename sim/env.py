@@ -73,6 +73,7 @@ class TimeTrialEnv(gym.Env):
     start_fraction, start_advance, start_noise: the starting point (see Starting State).
     max_steps: step cap; default twice the laps at the minimum speed.
     laps, race, offtrack_penalty, crash_penalty, max_resets: race rules (see Episode End).
+    info_params: put `params` in `info` (training turns this off: less to copy between processes).
     render_mode: None or "rgb_array" (a chase view, or top-down with render_view="topdown").
     """
 
@@ -85,7 +86,7 @@ class TimeTrialEnv(gym.Env):
                  start_advance: float = 0.05, start_noise: bool = False, max_steps: int | None = None,
                  render_mode: str | None = None, render_view: str = "chase", car_spec: CarSpec = CarSpec(),
                  laps: int = 1, race: bool = False, offtrack_penalty: float = 2.0, crash_penalty: float = 5.0,
-                 max_resets: int | None = None):
+                 max_resets: int | None = None, info_params: bool = True):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if render_view not in ("chase", "topdown"):
@@ -103,7 +104,7 @@ class TimeTrialEnv(gym.Env):
         self.car_spec = car_spec
         self.render_mode, self.render_view = render_mode, render_view
         self.start_fraction, self.start_advance, self.start_noise = start_fraction, start_advance, start_noise
-        self.laps, self.race, self.max_resets = laps, race, max_resets
+        self.laps, self.race, self.max_resets, self.info_params = laps, race, max_resets, info_params
         self.penalties = {"off_track": offtrack_penalty, "reversed": offtrack_penalty, "stuck": offtrack_penalty,
                           "crashed": crash_penalty}
 
@@ -190,9 +191,11 @@ class TimeTrialEnv(gym.Env):
         truncated = termination is None and self._steps >= self.max_steps
 
         self._frames.append(front_camera(world.client, car, self.camera))
-        info = {"params": params, "progress": params["progress"], "sim_time": world.sim_time,
+        info = {"progress": params["progress"], "sim_time": world.sim_time,
                 "lap_time": self.lap.lap_time, "lap_times": list(self.lap.lap_times),
                 "termination": termination or ("max_steps" if truncated else None), **self.counts}
+        if self.info_params:
+            info["params"] = params
         return self._observation(), reward, termination is not None, truncated, info
 
     def render(self):

@@ -1,0 +1,75 @@
+"""Evaluating a driver with DeepRacer's rules: N laps in a row, off-tracks put back with a penalty.
+
+A driver is any function from a batch of uint8 frames (1, H, W, C) to (1, 2)
+(steering_deg, speed_mps): the PyTorch policy or an ONNX model through
+onnxruntime, so a checkpoint and its exported file are judged the same way.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from sim.env import TimeTrialEnv
+
+MAX_RESETS = 20
+
+
+def camera_kwargs(camera: dict) -> dict:
+    """Env arguments for a model's camera spec (racekit model-file format)."""
+    return {"camera_width": camera["width"], "camera_height": camera["height"],
+            "grayscale": camera["channels"] == 1, "frame_stack": camera["frame_stack"]}
+
+
+def action_bounds(action_space: dict) -> dict:
+    """A continuous env wide enough for the model's physical outputs (discrete models too)."""
+    if action_space["type"] == "discrete":
+        table = np.array(action_space["actions"], dtype=float)
+        low, high = table.min(axis=0), table.max(axis=0)
+        return {"steering_range": (min(low[0], -1.0), max(high[0], 1.0)),
+                "speed_range": (min(low[1], high[1] - 0.1), high[1])}
+    return {"steering_range": tuple(action_space["steering_deg"]), "speed_range": tuple(action_space["speed_mps"])}
+
+
+def evaluate(driver: Callable[[np.ndarray], np.ndarray], track, camera: dict, action_space: dict, laps: int = 3,
+             reverse: bool = False, seed: int = 0, on_step=None, env_kwargs: dict | None = None) -> dict:
+    """Race `laps` laps from the start line; returns lap times, off-tracks per lap and completion."""
+    env = TimeTrialEnv(track=track, reverse=reverse, laps=laps, race=True, max_resets=MAX_RESETS,
+                       info_params=on_step is not None, **camera_kwargs(camera), **action_bounds(action_space),
+                       **(env_kwargs or {}))
+    try:
+        obs, info = env.reset(seed=seed, options={"start_fraction": 0.0})
+        offtracks_per_lap, before = [], 0
+        while True:
+            action = np.asarray(driver(obs[None]), dtype=np.float32).reshape(-1)[:2]
+            obs, _, terminated, truncated, info = env.step(action)
+            if on_step is not None:
+                on_step(env, obs, info)
+            if len(info["lap_times"]) > len(offtracks_per_lap):
+                offtracks_per_lap.append(info["offtracks"] + info["crashes"] - before)
+                before = info["offtracks"] + info["crashes"]
+            if terminated or truncated:
+                break
+    finally:
+        env.close()
+    times = info["lap_times"]
+    completion = 100.0 * (len(times) + (0 if info["termination"] == "lap_complete" else info["progress"] / 100)) / laps
+    clean = [t for t, off in zip(times, offtracks_per_lap) if off == 0]
+    return {"track": env.track.name, "laps": laps, "lap_times": times, "offtracks_per_lap": offtracks_per_lap,
+            "offtracks": info["offtracks"], "crashes": info["crashes"], "resets": info["resets"],
+            "completion": round(completion, 2), "termination": info["termination"],
+            "clean_laps": len(clean), "all_clean": len(clean) == laps,
+            "mean_lap_time": float(np.mean(times)) if times else None,
+            "best_lap_time": float(min(times)) if times else None, "sim_time": info["sim_time"]}
+
+
+def torch_driver(policy) -> Callable[[np.ndarray], np.ndarray]:
+    import torch
+
+    policy.eval()
+
+    def drive(frames: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return policy(torch.from_numpy(frames)).numpy()
+
+    return drive

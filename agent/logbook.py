@@ -1,0 +1,99 @@
+"""A run's records: metrics.csv, TensorBoard events, evaluations.jsonl and the training-curve picture."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+FIELDS = ["update", "global_step", "wall_seconds", "steps_per_second", "episodes", "mean_return", "mean_progress",
+          "laps", "best_lap_time", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
+          "learning_rate"]
+
+
+class Logbook:
+    def __init__(self, run_dir: Path, resume_step: int = 0):
+        self.run_dir = run_dir
+        self.csv_path = run_dir / "metrics.csv"
+        self.evals_path = run_dir / "evaluations.jsonl"
+        if resume_step:
+            self._drop_rows_after(resume_step)  # rows logged after the checkpoint are redone
+        else:
+            for p in (self.csv_path, self.evals_path):
+                p.unlink(missing_ok=True)
+        new = not self.csv_path.exists()
+        self._csv = open(self.csv_path, "a", newline="")
+        self._writer = csv.DictWriter(self._csv, fieldnames=FIELDS)
+        if new:
+            self._writer.writeheader()
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.tensorboard = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_step or None)
+
+    def _drop_rows_after(self, step: int) -> None:
+        for path, key in ((self.csv_path, None), (self.evals_path, "global_step")):
+            if not path.exists():
+                continue
+            if key is None:
+                with open(path, newline="") as f:
+                    rows = [r for r in csv.DictReader(f) if int(r["global_step"]) <= step]
+                with open(path, "w", newline="") as f:
+                    writer = csv.DictWriter(f, fieldnames=FIELDS)
+                    writer.writeheader()
+                    writer.writerows(rows)
+            else:
+                lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)[key] <= step]
+                path.write_text("".join(ln + "\n" for ln in lines))
+
+    def log(self, row: dict) -> None:
+        self._writer.writerow({k: row.get(k, "") for k in FIELDS})
+        self._csv.flush()
+        for key, value in row.items():
+            if key not in ("update", "global_step") and isinstance(value, (int, float)):
+                self.tensorboard.add_scalar(f"train/{key}", value, row["global_step"])
+
+    def log_evaluation(self, result: dict) -> None:
+        with open(self.evals_path, "a") as f:
+            f.write(json.dumps(result) + "\n")
+        for key in ("completion", "clean_laps", "mean_lap_time", "offtracks"):
+            if isinstance(result.get(key), (int, float)):
+                self.tensorboard.add_scalar(f"eval/{key}", result[key], result["global_step"])
+
+    def close(self) -> None:
+        self._csv.close()
+        self.tensorboard.close()
+        plot_curves(self.run_dir)
+
+
+def plot_curves(run_dir: Path) -> Path | None:
+    """training.png: mean return and mean lap progress per update, and evaluation completion."""
+    csv_path = run_dir / "metrics.csv"
+    if not csv_path.exists():
+        return None
+    with open(csv_path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["mean_progress"]]
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [int(r["global_step"]) for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].plot(steps, [float(r["mean_return"]) for r in rows], color="tab:blue")
+    axes[0].set(title="mean episode return", xlabel="env steps")
+    axes[1].plot(steps, [float(r["mean_progress"]) for r in rows], color="tab:green", label="training episodes")
+    evals = run_dir / "evaluations.jsonl"
+    if evals.exists():
+        results = [json.loads(line) for line in evals.read_text().splitlines() if line]
+        axes[1].plot([r["global_step"] for r in results], [r["completion"] for r in results], "o-",
+                     color="tab:red", label="evaluation (greedy, race rules)")
+    axes[1].set(title="lap progress %", xlabel="env steps", ylim=(0, 105))
+    axes[1].legend(loc="lower right")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = run_dir / "training.png"
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out

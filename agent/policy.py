@@ -1,0 +1,126 @@
+"""The CNN actor-critic over uint8 camera frames, and the deterministic policy that gets exported.
+
+The network is DeepRacer's: conv 32x8 stride 4, 64x4 stride 2, 64x3 stride 1,
+dense 512, then an actor head and a value head. Frames come in exactly as the
+env yields them, (batch, height, width, channels) uint8, and are scaled inside
+the network, so the exported model takes camera bytes.
+
+Continuous actions: a Gaussian over the action normalised to [-1, 1] (the mean
+from the network, one learned log-std per action dimension); the env receives
+the sample clipped to [-1, 1] and mapped to physical units. Discrete actions: a
+categorical over DeepRacer's action list.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Categorical, Normal
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """How network outputs become (steering_deg, speed) commands."""
+
+    low: tuple[float, float] | None = None  # continuous: physical bounds
+    high: tuple[float, float] | None = None
+    table: tuple[tuple[float, float], ...] | None = None  # discrete: the action list
+
+    @classmethod
+    def from_env(cls, env) -> "ActionSpec":
+        env = env.unwrapped
+        if env.actions is not None:
+            return cls(table=tuple(tuple(map(float, a)) for a in env.actions))
+        return cls(low=tuple(map(float, env.action_space.low)), high=tuple(map(float, env.action_space.high)))
+
+    @property
+    def discrete(self) -> bool:
+        return self.table is not None
+
+    def to_env(self, action: np.ndarray) -> np.ndarray:
+        """Network action (normalised vector or index) -> what env.step takes."""
+        if self.discrete:
+            return action.astype(np.int64)
+        low, high = np.array(self.low, np.float32), np.array(self.high, np.float32)
+        return low + (np.clip(action, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
+
+    def as_dict(self) -> dict:
+        if self.discrete:
+            return {"type": "discrete", "actions": [list(a) for a in self.table]}
+        return {"type": "continuous", "steering_deg": [self.low[0], self.high[0]],
+                "speed_mps": [self.low[1], self.high[1]]}
+
+
+def layer(module: nn.Module, gain: float = np.sqrt(2)) -> nn.Module:
+    """Orthogonal init, as in most PPO implementations that learn from pixels."""
+    nn.init.orthogonal_(module.weight, gain)
+    nn.init.zeros_(module.bias)
+    return module
+
+
+class ActorCritic(nn.Module):
+    def __init__(self, obs_shape: tuple[int, int, int], actions: ActionSpec, hidden: int = 512):
+        super().__init__()
+        height, width, channels = obs_shape
+        self.obs_shape, self.actions = tuple(obs_shape), actions
+        self.trunk = nn.Sequential(
+            layer(nn.Conv2d(channels, 32, 8, stride=4)), nn.ReLU(),
+            layer(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+            layer(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            flat = self.trunk(torch.zeros(1, channels, height, width)).shape[1]
+        self.trunk.append(layer(nn.Linear(flat, hidden)))
+        self.trunk.append(nn.ReLU())
+        outputs = len(actions.table) if actions.discrete else 2
+        self.actor = layer(nn.Linear(hidden, outputs), gain=0.01)  # small: start near uniform / zero mean
+        self.critic = layer(nn.Linear(hidden, 1), gain=1.0)
+        self.log_std = nn.Parameter(torch.zeros(outputs)) if not actions.discrete else None
+
+    def features(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, H, W, C) -> features (B, hidden)."""
+        x = frames.permute(0, 3, 1, 2).float() / 255.0
+        return self.trunk(x)
+
+    def distribution(self, hidden: torch.Tensor):
+        out = self.actor(hidden)
+        if self.actions.discrete:
+            return Categorical(logits=out)
+        return Normal(out, self.log_std.exp().expand_as(out))
+
+    def value(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.critic(self.features(frames)).squeeze(-1)
+
+    def act(self, frames: torch.Tensor, action: torch.Tensor | None = None):
+        """Sample (or score) an action: (action, log_prob, entropy, value)."""
+        hidden = self.features(frames)
+        dist = self.distribution(hidden)
+        if action is None:
+            action = dist.sample()
+        log_prob, entropy = dist.log_prob(action), dist.entropy()
+        if not self.actions.discrete:  # independent dimensions: sum over them
+            log_prob, entropy = log_prob.sum(-1), entropy.sum(-1)
+        return action, log_prob, entropy, self.critic(hidden).squeeze(-1)
+
+
+class DeterministicPolicy(nn.Module):
+    """What gets raced and exported: uint8 frames (B, H, W, C) -> (steering_deg, speed_mps) float32 (B, 2)."""
+
+    def __init__(self, model: ActorCritic):
+        super().__init__()
+        self.model = model
+        spec = model.actions
+        if spec.discrete:
+            self.register_buffer("table", torch.tensor(spec.table, dtype=torch.float32))
+        else:
+            self.register_buffer("low", torch.tensor(spec.low, dtype=torch.float32))
+            self.register_buffer("high", torch.tensor(spec.high, dtype=torch.float32))
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        out = self.model.actor(self.model.features(frames))
+        if self.model.actions.discrete:
+            return self.table[out.argmax(dim=-1)]
+        return self.low + (out.clamp(-1.0, 1.0) + 1.0) * 0.5 * (self.high - self.low)

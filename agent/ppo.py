@@ -1,0 +1,90 @@
+"""PPO's hyperparameters and its update, readable top to bottom (after CleanRL's ppo_atari.py)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class PPOConfig:
+    """PPO settings. DeepRacer's defaults, for comparison, in the comments."""
+
+    envs: int = 4  # env processes stepping in parallel
+    rollout_steps: int = 256  # per env per update; batch = envs * rollout_steps (DeepRacer: 20 episodes)
+    minibatch: int = 256  # (DeepRacer: batch size 64)
+    epochs: int = 4  # (DeepRacer: 3-10)
+    learning_rate: float = 3e-4  # (DeepRacer: 3e-4), decayed linearly to 0 over the run
+    gamma: float = 0.99  # (DeepRacer: 0.999 or 0.99); 0.99 at 15 Hz looks about 7 s ahead
+    gae_lambda: float = 0.95  # (DeepRacer: 0.95)
+    clip: float = 0.2  # (DeepRacer: 0.2)
+    entropy: float = 0.01  # (DeepRacer: 0.01)
+    value_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    normalize_advantages: bool = True
+    anneal_lr: bool = True
+
+    @property
+    def batch(self) -> int:
+        return self.envs * self.rollout_steps
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def advantages_and_returns(rewards, values, dones, last_value, last_done, gamma: float, lam: float):
+    """Generalised advantage estimation over a (steps, envs) rollout.
+
+    dones[t] = 1 means the episode ended before step t (the obs at t starts a new one).
+    Truncated episodes have their bootstrap value folded into `rewards` by the caller.
+    """
+    steps = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    gae = torch.zeros_like(last_value)
+    for t in reversed(range(steps)):
+        next_nonterminal = 1.0 - (last_done if t == steps - 1 else dones[t + 1])
+        next_value = last_value if t == steps - 1 else values[t + 1]
+        delta = rewards[t] + gamma * next_value * next_nonterminal - values[t]
+        gae = delta + gamma * lam * next_nonterminal * gae
+        advantages[t] = gae
+    return advantages, advantages + values
+
+
+def ppo_update(model: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, cfg: PPOConfig,
+               generator: torch.Generator) -> dict:
+    """Several epochs of clipped-objective minibatch updates; returns the mean of each loss term."""
+    size = batch["obs"].shape[0]
+    stats = {"policy_loss": [], "value_loss": [], "entropy": [], "approx_kl": [], "clip_fraction": []}
+    for _ in range(cfg.epochs):
+        order = torch.randperm(size, generator=generator)
+        for start in range(0, size, cfg.minibatch):
+            idx = order[start:start + cfg.minibatch]
+            _, log_prob, entropy, value = model.act(batch["obs"][idx], batch["actions"][idx])
+            log_ratio = log_prob - batch["log_probs"][idx]
+            ratio = log_ratio.exp()
+
+            advantages = batch["advantages"][idx]
+            if cfg.normalize_advantages:
+                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+            # clipped surrogate objective: take the pessimistic of the two
+            policy_loss = torch.max(-advantages * ratio,
+                                    -advantages * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
+            value_loss = 0.5 * (value - batch["returns"][idx]).pow(2).mean()
+            entropy_bonus = entropy.mean()
+            loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy * entropy_bonus
+
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+
+            with torch.no_grad():
+                stats["policy_loss"].append(policy_loss.item())
+                stats["value_loss"].append(value_loss.item())
+                stats["entropy"].append(entropy_bonus.item())
+                stats["approx_kl"].append(((ratio - 1) - log_ratio).mean().item())
+                stats["clip_fraction"].append(((ratio - 1).abs() > cfg.clip).float().mean().item())
+    return {k: float(np.mean(v)) for k, v in stats.items()}

@@ -1,0 +1,101 @@
+"""Collecting experience: env processes stepping in parallel, and one rollout's buffers.
+
+Gymnasium's AsyncVectorEnv runs each env in its own process, so both cores
+simulate while the learner waits as little as possible; observations come back
+through shared memory. Episodes reset in the same step they end (SAME_STEP), so
+every stored transition is real, and a truncated episode's last observation is
+still at hand to bootstrap its value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agent.policy import ActionSpec, ActorCritic
+from agent.ppo import PPOConfig, advantages_and_returns
+
+
+def make_env(track: str, reward: str | None, env_kwargs: dict):
+    """Runs in the env's worker process."""
+    import signal
+
+    from sim.env import TimeTrialEnv
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle: it saves, then stops us
+
+    return TimeTrialEnv(track=track, reward_function=reward, **env_kwargs)
+
+
+def make_vector_env(track: str, reward: str | None, envs: int, env_kwargs: dict) -> gym.vector.VectorEnv:
+    kwargs = dict(env_kwargs, info_params=False)
+    return gym.vector.AsyncVectorEnv([partial(make_env, track, reward, kwargs) for _ in range(envs)],
+                                     autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+
+
+@dataclass
+class EpisodeStats:
+    """What finished episodes looked like during one rollout."""
+
+    returns: list[float] = field(default_factory=list)
+    progress: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    laps: int = 0
+    lap_times: list[float] = field(default_factory=list)
+
+
+class RolloutCollector:
+    def __init__(self, envs: gym.vector.VectorEnv, model: ActorCritic, cfg: PPOConfig, seed: int):
+        self.envs, self.model, self.cfg = envs, model, cfg
+        self.spec: ActionSpec = model.actions
+        n, t = cfg.envs, cfg.rollout_steps
+        self.obs = torch.zeros((t, n, *envs.single_observation_space.shape), dtype=torch.uint8)
+        action_shape = () if self.spec.discrete else (2,)
+        self.actions = torch.zeros((t, n, *action_shape), dtype=torch.long if self.spec.discrete else torch.float32)
+        self.log_probs, self.rewards = torch.zeros((t, n)), torch.zeros((t, n))
+        self.dones, self.values = torch.zeros((t, n)), torch.zeros((t, n))
+        next_obs, _ = envs.reset(seed=seed)
+        self.next_obs = torch.from_numpy(next_obs)
+        self.next_done = torch.zeros(n)
+        self.episode_return, self.episode_length = np.zeros(n), np.zeros(n, dtype=int)
+
+    @torch.no_grad()
+    def collect(self) -> tuple[dict, EpisodeStats]:
+        stats = EpisodeStats()
+        gamma = self.cfg.gamma
+        for t in range(self.cfg.rollout_steps):
+            self.obs[t], self.dones[t] = self.next_obs, self.next_done
+            action, log_prob, _, value = self.model.act(self.next_obs)
+            self.actions[t], self.log_probs[t], self.values[t] = action, log_prob, value
+            next_obs, reward, terminated, truncated, info = self.envs.step(self.spec.to_env(action.numpy()))
+            reward = reward.astype(np.float32)
+            self.episode_return += reward
+            self.episode_length += 1
+            done = terminated | truncated
+            if done.any():
+                final = info["final_info"]
+                for i in np.flatnonzero(done):
+                    if truncated[i] and not terminated[i]:  # cut short, not ended: bootstrap from its value
+                        last = torch.from_numpy(np.asarray(info["final_obs"][i]))[None]
+                        reward[i] += gamma * self.model.value(last).item()
+                    stats.returns.append(float(self.episode_return[i]))
+                    stats.lengths.append(int(self.episode_length[i]))
+                    stats.progress.append(float(final["progress"][i]))
+                    if final["termination"][i] == "lap_complete":
+                        stats.laps += 1
+                        stats.lap_times.append(float(final["lap_time"][i]))
+                self.episode_return[done], self.episode_length[done] = 0.0, 0
+            self.rewards[t] = torch.from_numpy(reward)
+            self.next_obs = torch.from_numpy(next_obs)
+            self.next_done = torch.from_numpy(done.astype(np.float32))
+
+        last_value = self.model.value(self.next_obs)
+        advantages, returns = advantages_and_returns(self.rewards, self.values, self.dones, last_value,
+                                                     self.next_done, gamma, self.cfg.gae_lambda)
+        batch = {"obs": self.obs.flatten(0, 1), "actions": self.actions.flatten(0, 1),
+                 "log_probs": self.log_probs.flatten(), "advantages": advantages.flatten(),
+                 "returns": returns.flatten()}
+        return batch, stats

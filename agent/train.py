@@ -1,0 +1,221 @@
+"""The training run: PPO from pixels against a reward function, with evaluations and checkpoints.
+
+A run lives in one directory: config.json (everything needed to resume),
+checkpoints/last.pt and best.pt, metrics.csv, evaluations.jsonl, TensorBoard
+events and training.png. Checkpoints are written after every update, so a run
+killed at any moment resumes from the last one with --resume.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from agent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from agent.evaluate import evaluate, torch_driver
+from agent.logbook import Logbook
+from agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
+from agent.ppo import PPOConfig, ppo_update
+from agent.rollout import RolloutCollector, make_vector_env
+from sim.reward import RewardError, load_reward
+from tracks import DEFAULT_TRACK
+
+
+class RunError(Exception):
+    """A run directory or option that cannot be used; str() is one line."""
+
+
+@dataclass
+class RunConfig:
+    track: str = DEFAULT_TRACK
+    reward: str | None = None  # path of the reward file; None = DeepRacer's default example
+    steps: int = 200_000
+    seed: int = 0
+    minutes: float | None = None  # stop after this much wall-clock time (checkpoint kept)
+    eval_every: int = 25_000  # env steps between evaluations
+    eval_laps: int = 3
+    camera_width: int = 80
+    camera_height: int = 60
+    grayscale: bool = True
+    frame_stack: int = 2
+    steering_range: tuple[float, float] = (-30.0, 30.0)
+    speed_range: tuple[float, float] = (0.5, 4.0)
+    actions: list | None = None  # a discrete action list instead of the continuous ranges
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+
+    def env_kwargs(self) -> dict:
+        kwargs = {"camera_width": self.camera_width, "camera_height": self.camera_height,
+                  "grayscale": self.grayscale, "frame_stack": self.frame_stack, "start_noise": True}
+        if self.actions is not None:
+            return kwargs | {"actions": self.actions}
+        return kwargs | {"steering_range": tuple(self.steering_range), "speed_range": tuple(self.speed_range)}
+
+    def action_spec(self) -> ActionSpec:
+        if self.actions is not None:
+            return ActionSpec(table=tuple(tuple(map(float, a)) for a in self.actions))
+        return ActionSpec(low=(self.steering_range[0], self.speed_range[0]),
+                          high=(self.steering_range[1], self.speed_range[1]))
+
+    def camera(self) -> dict:
+        return {"width": self.camera_width, "height": self.camera_height, "channels": 1 if self.grayscale else 3,
+                "fov_deg": 120.0, "frame_stack": self.frame_stack}
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RunConfig":
+        data = dict(data)
+        data["ppo"] = PPOConfig(**data.get("ppo", {}))
+        return cls(**data)
+
+
+def sha256_of(path: str | None) -> str | None:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+
+
+def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConfig, dict | None, list[str]]:
+    """Check the run directory; returns the config, the checkpoint to resume from, and warnings."""
+    config_path, last = run_dir / "config.json", run_dir / "checkpoints" / "last.pt"
+    warnings = []
+    if resume:
+        if not config_path.is_file() or not last.is_file():
+            raise RunError(f"{run_dir}: not a racekit run (no config.json and checkpoints/last.pt) to resume")
+        try:
+            saved = RunConfig.from_json(json.loads(config_path.read_text())["run"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RunError(f"{config_path}: unreadable run config ({exc})") from None
+        if cfg is not None and cfg.steps > saved.steps:
+            saved.steps = cfg.steps  # resuming may extend a run
+        state = load_checkpoint(last)
+        if saved.reward:
+            started = json.loads(config_path.read_text()).get("reward_sha256")
+            now = sha256_of(saved.reward) if Path(saved.reward).is_file() else None
+            if now != started:
+                warnings.append(f"warning: the reward file {saved.reward} changed since the run started "
+                                f"(sha256 then {started}, now {now}); training goes on with the file as it is now")
+        return saved, state, warnings
+    if last.exists():
+        raise RunError(f"{run_dir}: already holds a run; use --resume to continue it or choose another --out")
+    if cfg.reward:
+        load_reward(cfg.reward)  # fail now, with the file and line, not inside a worker
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.reward:
+        shutil.copyfile(cfg.reward, run_dir / "reward_function.py")  # what this run was trained with
+    from racekit import __version__
+
+    config_path.write_text(json.dumps({"run": cfg.to_json(), "reward_sha256": sha256_of(cfg.reward),
+                                       "racekit_version": __version__,
+                                       "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2))
+    return cfg, None, warnings
+
+
+def better(result: dict, best: tuple | None) -> tuple | None:
+    """Ranking of evaluations: clean laps, then completion, then the faster mean lap."""
+    key = (result["clean_laps"], result["completion"], -(result["mean_lap_time"] or 1e9))
+    return key if best is None or key > tuple(best) else None
+
+
+def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, quiet: bool = False) -> dict:
+    """Train (or resume) the run in `run_dir`; returns a summary. Raises RunError/RewardError/CheckpointError."""
+    run_dir = Path(run_dir)
+    cfg, state, warnings = prepare_run(run_dir, cfg, resume)
+    for w in warnings:
+        print(w)
+    ppo = cfg.ppo
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    gymnasium.logger.min_level = gymnasium.logger.ERROR + 10  # worker errors are reported by us, in one line
+
+    envs = make_vector_env(cfg.track, cfg.reward, ppo.envs, cfg.env_kwargs())
+    spec = cfg.action_spec()
+    model = ActorCritic(envs.single_observation_space.shape, spec)
+    optimizer = torch.optim.Adam(model.parameters(), lr=ppo.learning_rate, eps=1e-5)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    global_step, update, best = 0, 0, None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        global_step, update, best = state["global_step"], state["update"], state.get("best")
+        torch.set_rng_state(state["torch_rng"])
+        generator.set_state(state["generator"])
+    collector = RolloutCollector(envs, model, ppo, seed=cfg.seed + 1000 * update)
+    logbook = Logbook(run_dir, resume_step=global_step)
+    meta = {"run": cfg.to_json(), "obs_shape": list(envs.single_observation_space.shape),
+            "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward)}
+
+    def checkpoint(name: str) -> None:
+        save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "global_step": global_step,
+            "update": update, "best": best, "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
+            **meta})
+
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+    started, last_eval = time.monotonic(), global_step // cfg.eval_every
+    bar = tqdm(total=cfg.steps, initial=global_step, unit="step", disable=quiet, dynamic_ncols=True, smoothing=0.1)
+    outcome = "done"
+    try:
+        while global_step < cfg.steps:
+            if cfg.minutes is not None and time.monotonic() - started > 60 * cfg.minutes:
+                outcome = "time budget reached"
+                break
+            if ppo.anneal_lr:
+                optimizer.param_groups[0]["lr"] = ppo.learning_rate * (1.0 - global_step / cfg.steps)
+            t0 = time.monotonic()
+            batch, episodes = collector.collect()
+            losses = ppo_update(model, optimizer, batch, ppo, generator)
+            global_step += ppo.batch
+            update += 1
+            row = {"update": update, "global_step": global_step, "wall_seconds": round(time.monotonic() - started, 1),
+                   "steps_per_second": round(ppo.batch / (time.monotonic() - t0), 1),
+                   "episodes": len(episodes.returns), "laps": episodes.laps,
+                   "mean_return": float(np.mean(episodes.returns)) if episodes.returns else "",
+                   "mean_progress": float(np.mean(episodes.progress)) if episodes.progress else "",
+                   "best_lap_time": min(episodes.lap_times) if episodes.lap_times else "",
+                   "learning_rate": optimizer.param_groups[0]["lr"], **losses}
+            logbook.log(row)
+            if global_step // cfg.eval_every > last_eval or global_step >= cfg.steps:
+                last_eval = global_step // cfg.eval_every
+                result = evaluate(torch_driver(DeterministicPolicy(model)), cfg.track, cfg.camera(),
+                                  spec.as_dict(), laps=cfg.eval_laps)
+                result.update(global_step=global_step, wall_seconds=row["wall_seconds"])
+                logbook.log_evaluation(result)
+                model.train()
+                key = better(result, best)
+                if key is not None:
+                    best = key
+                    checkpoint("best")
+                bar.write(f"eval at {global_step} steps: completion {result['completion']:.0f}%, "
+                          f"clean laps {result['clean_laps']}/{cfg.eval_laps}, lap times "
+                          f"{', '.join(f'{t:.2f}' for t in result['lap_times']) or '-'} s")
+            checkpoint("last")
+            bar.update(ppo.batch)
+            bar.set_postfix(progress=f"{row['mean_progress'] or 0:.0f}%", laps=episodes.laps, refresh=False)
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+    except RewardError:
+        outcome = "reward error"
+        raise
+    finally:
+        bar.close()
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        envs.close(terminate=True)
+        logbook.close()
+    return {"outcome": outcome, "global_step": global_step, "update": update, "run_dir": str(run_dir)}
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+__all__ = ["RunConfig", "RunError", "CheckpointError", "train"]
