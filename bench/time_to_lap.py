@@ -1,0 +1,96 @@
+"""How fast does racekit learn to lap from pixels, and how fast does the result race?
+
+Part 1, time to lap: for each seed, train PPO on the default track with the
+project's best example reward and record the wall-clock minutes and env steps
+until the first evaluation (greedy policy, 3 laps, race rules) that completes
+3 consecutive laps with no off-track. A seed fails if that takes longer than
+--lap-minutes. Also prints training env steps/s.
+
+Part 2, lap time: one seed trained for --race-minutes; its evaluation's mean
+lap time beside the expert driver's on the same track with the same speed
+limit, and their ratio.
+
+    .venv/bin/python bench/time_to_lap.py                 # both parts (about 1 hour)
+    .venv/bin/python bench/time_to_lap.py --part lap      # part 1 only
+    .venv/bin/python bench/time_to_lap.py --part race     # part 2 only
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from agent.train import RunConfig, train
+from sim.env import TimeTrialEnv
+from sim.expert import ExpertDriver, drive_lap
+from tracks import DEFAULT_TRACK
+
+REWARD = Path(__file__).resolve().parents[1] / "examples" / "rewards" / "speed_along_track.py"
+
+
+def evaluations(run_dir: Path) -> list[dict]:
+    path = run_dir / "evaluations.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+
+
+def run(run_dir: Path, seed: int, minutes: float, eval_every: int, stop_when_clean: bool) -> list[dict]:
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cfg = RunConfig(track=DEFAULT_TRACK, reward=str(REWARD), steps=10_000_000, seed=seed, minutes=minutes,
+                    eval_every=eval_every, stop_when_clean=stop_when_clean)
+    train(run_dir, cfg, quiet=True)
+    return evaluations(run_dir)
+
+
+def expert_lap_time(max_speed: float, laps: int = 3) -> float:
+    """The expert's mean lap time under the evaluation's race rules and the same speed limit."""
+    env = TimeTrialEnv(track=DEFAULT_TRACK, laps=laps, race=True, info_params=False)
+    result = drive_lap(env, ExpertDriver(env, max_speed=max_speed))
+    env.close()
+    return float(np.mean(result["info"]["lap_times"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["lap", "race", "both"], default="both")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--lap-minutes", type=float, default=10.0)
+    parser.add_argument("--race-minutes", type=float, default=30.0)
+    parser.add_argument("--eval-every", type=int, default=10_000)
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="racekit-bench-"))
+    print(f"track {DEFAULT_TRACK}, reward {REWARD.name}, runs in {scratch}", flush=True)
+
+    if args.part in ("lap", "both"):
+        successes = 0
+        for seed in args.seeds:
+            evals = run(scratch / f"lap-seed{seed}", seed, args.lap_minutes, args.eval_every, stop_when_clean=True)
+            clean = next((e for e in evals if e["all_clean"]), None)
+            rate = evals[-1]["global_step"] / max(evals[-1]["wall_seconds"], 1e-9) if evals else 0.0
+            if clean:
+                successes += 1
+                print(f"seed {seed}: 3 clean laps after {clean['wall_seconds'] / 60:.1f} min, "
+                      f"{clean['global_step']} env steps (lap times {', '.join(f'{t:.2f}' for t in clean['lap_times'])} s); "
+                      f"{rate:.0f} env steps/s", flush=True)
+            else:
+                print(f"seed {seed}: no clean 3-lap evaluation within {args.lap_minutes:g} min; {rate:.0f} env steps/s",
+                      flush=True)
+        print(f"time to lap: {successes}/{len(args.seeds)} seeds lapped cleanly within {args.lap_minutes:g} min")
+
+    if args.part in ("race", "both"):
+        evals = run(scratch / "race", args.seeds[0], args.race_minutes, args.eval_every, stop_when_clean=False)
+        final = evals[-1]
+        expert = expert_lap_time(max_speed=4.0)
+        policy = final["mean_lap_time"]
+        print(f"after {args.race_minutes:g} min ({final['global_step']} env steps): policy mean lap "
+              f"{policy if policy is None else round(policy, 2)} s, clean laps {final['clean_laps']}/3; "
+              f"expert {expert:.2f} s")
+        if policy:
+            print(f"ratio policy / expert lap time: {policy / expert:.2f}")
+
+
+if __name__ == "__main__":
+    main()
