@@ -1,8 +1,9 @@
 """racekit's car runtime: everything that runs on the Raspberry Pi car.
 
-Only the standard library, numpy, OpenCV, onnxruntime and pyserial may be
-imported here (never torch, pybullet, gymnasium, `sim`, `agent` or `racekit`),
-so `pip install racekit[car]` is enough on the car. A test enforces this.
+Only the standard library, numpy, OpenCV, onnxruntime and pyserial (and, in
+server/, Starlette and uvicorn) may be imported here (never torch, pybullet,
+gymnasium, `sim`, `agent` or `racekit`), so `pip install racekit[car]` is
+enough on the car. A test enforces this.
 
 Modules, one concern each:
   errors       the exception types the command line turns into one-line messages
@@ -19,6 +20,7 @@ Modules, one concern each:
   drive        the fixed-rate car loop made of small parts
   service      `racekit car drive`: builds the parts in a safe order and runs the loop
   calibrate    the interactive calibration program (`racekit car calibrate`)
+  server/      the car service (`racekit car serve`): models, start/stop, console; and its client
   firmware/    the racekit protocol's Arduino sketch and PROTOCOL.md
 """
 __version__ = "0.1.0"

@@ -21,7 +21,7 @@ from typing import Callable, TextIO
 import cv2
 
 from hardware.calibration import Calibration, load_calibration
-from hardware.camera import open_camera
+from hardware.camera import Camera, open_camera
 from hardware.controllers import open_controller
 from hardware.drive import ActuatorPart, CameraPart, DriveLoop, LogPart, PilotPart, SafetyPart
 from hardware.errors import HardwareError
@@ -46,11 +46,18 @@ class DriveConfig:
     throttle_channel: int = 1
 
 
-def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic) -> str:
+def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic, *,
+          stop: StopRequest | None = None, camera: Camera | None = None, monitor=None) -> str:
     """Drive until stopped; returns the stop reason. HardwareError for the user's mistakes.
 
     Signal handlers (SIGINT, SIGTERM, SIGUSR1 = e-stop) are installed when
-    called from the main thread.
+    called from the main thread. The car service (hardware/server/) runs this
+    in a thread and passes the rest:
+    - stop: a StopRequest another thread triggers (its stop button): the loop
+      wakes at once and sends neutral;
+    - camera: a started camera the caller owns and shares (its live view):
+      used instead of opening config.camera, and neither started nor stopped here;
+    - monitor: one more loop part, run last on every tick including the stop tick.
     """
     try:
         cap = check_speed_cap(config.max_speed)
@@ -74,8 +81,9 @@ def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], flo
                                steering_channel=config.steering_channel, throttle_channel=config.throttle_channel)
 
     with contextlib.ExitStack() as cleanup:  # closes in reverse order, whatever happens below
-        camera = open_camera(config.camera, clock=clock).start()
-        cleanup.callback(camera.stop)
+        if camera is None:
+            camera = open_camera(config.camera, clock=clock).start()
+            cleanup.callback(camera.stop)
         # No command before the loop: its first tick sends one (neutral until the camera
         # and the model have produced an action), so every command sent is in the log.
         link = ControllerLink(opener(), opener, calibration.neutral(), clock=clock)
@@ -86,12 +94,12 @@ def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], flo
         except OSError as exc:
             raise HardwareError(f"{config.log}: cannot write the log ({exc.strerror})") from None
         cleanup.callback(logger.close)
-        stop = StopRequest()
+        stop = stop if stop is not None else StopRequest()
         if threading.current_thread() is threading.main_thread():
             stop.install()
             cleanup.callback(stop.uninstall)
         parts = [CameraPart(camera), PilotPart(policy), SafetyPart(Governor(spec.action_space, cap)),
-                 ActuatorPart(link, calibration), logger]
+                 ActuatorPart(link, calibration), logger] + ([monitor] if monitor is not None else [])
         loop = DriveLoop(parts, spec.control_hz, stop=stop, estop=estop, clock=clock,
                          emergency_neutral=link.send_neutral)
         print(f"driving: camera {config.camera}, {config.controller} on {config.serial}, log {config.log}; "

@@ -14,7 +14,8 @@ import sys
 
 from racekit import __version__
 
-COMMAND_MODULES = ["racekit.cmd_tracks", "racekit.cmd_sim", "racekit.cmd_reward", "racekit.cmd_car"]
+COMMAND_MODULES = ["racekit.cmd_tracks", "racekit.cmd_sim", "racekit.cmd_reward", "racekit.cmd_car", "racekit.cmd_train",
+                   "racekit.cmd_flash"]
 
 
 class UserError(Exception):

@@ -1,4 +1,4 @@
-"""`racekit car ...`: drive the real car with a model, and calibrate it.
+"""`racekit car ...`: drive the real car with a model, calibrate it, serve it, talk to it.
 
 Only argparse is imported here; the car runtime (hardware/, with numpy, cv2,
 onnxruntime, pyserial) is imported when a command runs, so `racekit --help`
@@ -43,6 +43,39 @@ def register(subparsers) -> None:
     c.add_argument("--out", default="car.toml", help="calibration file to write; if it exists, start from it")
     _serial_options(c)
     c.set_defaults(func=_calibrate)
+
+    s = sub.add_parser("serve", help="run the car service: flash models, start/stop, console page (on the car)",
+                       description="An HTTP service for `racekit flash` and a browser console. Every request "
+                                   "but /health needs the access token, printed once on the first start.")
+    s.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0: the local network)")
+    s.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    s.add_argument("--data", default=os.path.join("~", ".racekit", "car"),
+                   help="models, calibration, logs and the token hash (default ~/.racekit/car)")
+    s.add_argument("--serial", required=True, help="serial port or pyserial URL of the motor controller")
+    s.add_argument("--controller", required=True, choices=CONTROLLER_NAMES, help="motor controller protocol")
+    s.add_argument("--camera", default="0", help="camera source, as for `car drive` (default 0)")
+    s.add_argument("--max-upload-mb", type=float, default=64.0, help="largest model accepted (default 64 MB)")
+    s.add_argument("--new-token", action="store_true",
+                   help="make and print a new access token (the old one stops working)")
+    _serial_options(s)
+    s.set_defaults(func=_serve)
+
+    for name, helptext in (("status", "show what the car runs: model, running or stopped, loop rate, last command"),
+                           ("stop", "stop the car (neutral at once); --estop also keeps it from starting")):
+        p = sub.add_parser(name, help=helptext)
+        client_options(p)
+        if name == "stop":
+            p.add_argument("--estop", action="store_true", help="set the e-stop: no start until it is cleared")
+        else:
+            p.add_argument("--json", action="store_true", help="print the car's answer as JSON")
+        p.set_defaults(func=_remote)
+
+
+def client_options(p: argparse.ArgumentParser) -> None:
+    """--car and --token, shared with `racekit flash`."""
+    p.add_argument("--car", help="the car service, http://HOST:PORT (default: url in ~/.config/racekit/car.toml)")
+    p.add_argument("--token", help="access token (better: $RACEKIT_CAR_TOKEN or the config file, "
+                                   "so it stays out of the shell history)")
 
 
 def _serial_options(p: argparse.ArgumentParser) -> None:
@@ -89,3 +122,77 @@ def _calibrate(args) -> int:
     except HardwareError as exc:
         raise UserError(str(exc)) from None
     return 0 if saved else 1
+
+
+def _serve(args) -> int:
+    from racekit.cli import UserError
+    from hardware.server.serve import ServiceConfig, serve
+
+    if not 1 <= args.port <= 65535:
+        raise UserError("--port must be in 1..65535")
+    if not args.max_upload_mb > 0:
+        raise UserError("--max-upload-mb must be positive")
+    _setup_logging()
+    config = ServiceConfig(data=os.path.expanduser(args.data), serial=args.serial, controller=args.controller,
+                           camera=args.camera, host=args.host, port=args.port, baudrate=args.baud,
+                           steering_channel=args.steering_channel, throttle_channel=args.throttle_channel,
+                           max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
+    try:
+        serve(config, new_token=args.new_token)
+    except OSError as exc:  # the port is taken, the data directory is not writable
+        where = f" ({exc.filename})" if exc.filename else f" (port {args.port})"
+        raise UserError(f"car service: {exc.strerror or exc}{where}") from None
+    return 0
+
+
+def connect(args):
+    """A CarClient for --car/--token (or the environment and config file); UserError if neither says."""
+    from racekit.cli import UserError
+    from hardware.server.client import CarClient, CarError, resolve
+
+    try:
+        url, token = resolve(args.car, args.token)
+    except CarError as exc:
+        raise UserError(str(exc)) from None
+    return CarClient(url, token)
+
+
+def format_status(status: dict) -> str:
+    """The car's status as a few readable lines."""
+    def model(m):
+        if not m:
+            return "none"
+        return f"{m['name']} (sha256 {m['sha256'][:12]}, {m['camera']['width']}x{m['camera']['height']})"
+
+    lines = [f"state:        {status['state']}", f"active model: {model(status.get('active'))}"]
+    if status["running"]:
+        hz = status.get("loop_hz")
+        lines.append(f"driving with: {model(status.get('model'))}, speed cap {status.get('max_speed')}, "
+                     f"loop {'starting' if hz is None else f'{hz:.1f} Hz'}, {status.get('ticks')} ticks")
+    elif status.get("stop_reason"):
+        lines.append(f"stopped:      {status['stop_reason']}")
+    cmd = status.get("last_command")
+    if cmd:
+        pulses = "not sent" if cmd["steering_us"] is None else f"{cmd['steering_us']:g}/{cmd['throttle_us']:g} us"
+        lines.append(f"last command: steering {cmd['steering']:+.2f} throttle {cmd['throttle']:.2f} "
+                     f"({pulses}, {cmd['reason']})")
+    lines.append(f"last error:   {status.get('last_error') or 'none'}")
+    return "\n".join(lines)
+
+
+def _remote(args) -> int:
+    import json
+
+    from racekit.cli import UserError
+    from hardware.server.client import CarError
+
+    client = connect(args)
+    try:
+        if args.car_command == "stop":
+            status = client.estop() if args.estop else client.stop()
+        else:
+            status = client.status()
+    except CarError as exc:
+        raise UserError(str(exc)) from None
+    print(json.dumps(status, indent=1) if getattr(args, "json", False) else format_status(status))
+    return 0
