@@ -97,6 +97,8 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
             raise RunError(f"{config_path}: unreadable run config ({exc})") from None
         if cfg is not None and cfg.steps > saved.steps:
             saved.steps = cfg.steps  # resuming may extend a run
+        if cfg is not None and cfg.minutes is not None:
+            saved.minutes = cfg.minutes  # and give this session its own time budget
         state = load_checkpoint(last)
         if saved.reward:
             started = json.loads(config_path.read_text()).get("reward_sha256")
@@ -112,10 +114,10 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.reward:
         shutil.copyfile(cfg.reward, run_dir / "reward_function.py")  # what this run was trained with
-    from racekit import __version__
+    from agent.export import racekit_version  # agent/ must not import the racekit package
 
     config_path.write_text(json.dumps({"run": cfg.to_json(), "reward_sha256": sha256_of(cfg.reward),
-                                       "racekit_version": __version__,
+                                       "racekit_version": racekit_version(),
                                        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2))
     return cfg, None, warnings
 
@@ -134,10 +136,15 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
         print(w)
     ppo = cfg.ppo
     torch.manual_seed(cfg.seed)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    if "OMP_NUM_THREADS" not in os.environ:  # the standard knob wins: on a busy machine 1 thread is far faster
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
     gymnasium.logger.min_level = gymnasium.logger.ERROR + 10  # worker errors are reported by us, in one line
 
+    sigint = signal.getsignal(signal.SIGINT)
     envs = make_vector_env(cfg.track, cfg.reward, ppo.envs, cfg.env_kwargs())
+    # AsyncVectorEnv builds one env in this process to read the spaces, and make_env ignores Ctrl-C
+    # (meant for the workers only): take Ctrl-C back, or the trainer could never be interrupted
+    signal.signal(signal.SIGINT, sigint)
     spec = cfg.action_spec()
     model = ActorCritic(envs.single_observation_space.shape, spec)
     optimizer = torch.optim.Adam(model.parameters(), lr=ppo.learning_rate, eps=1e-5)

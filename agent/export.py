@@ -1,0 +1,170 @@
+"""Exporting a run to the ONNX model file (DESIGN.md section 5): the contract between sim and car.
+
+The file holds the deterministic policy only (no value head, no sampling):
+input "frames" uint8 [batch, H, W, C] exactly as the env yields them, output
+"action" float32 [batch, 2] = (steering_deg, speed_mps). metadata_props["racekit"]
+is a JSON object with the camera spec, action space, control rate, track,
+reward sha256, training steps, racekit version and creation time;
+hardware/model.py reads exactly this.
+
+Checkpoints are found here too (`find_checkpoint`, `load_policy_checkpoint`),
+so `racekit evaluate` and `racekit export` read a run the same way.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import time
+import warnings
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+
+from agent.checkpoint import CheckpointError, load_checkpoint
+from agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
+
+METADATA_KEY = "racekit"
+FORMAT = 1
+CONTROL_HZ = 15.0  # the env's default control rate, which every run trains at
+OPSET = 17
+INPUT_NAME, OUTPUT_NAME = "frames", "action"
+
+
+class ExportError(Exception):
+    """A run, checkpoint or output path that cannot be used; str() is one line naming the path."""
+
+
+def racekit_version() -> str:
+    """The installed racekit's version (agent/ must not import the racekit package)."""
+    try:
+        return version("racekit")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def find_checkpoint(run: str | os.PathLike, which: str | None = None) -> Path:
+    """The checkpoint file of a run dir (or a .pt file given directly).
+
+    which: "best" or "last"; None = best.pt if the run has one (it is written at the
+    first evaluation), else last.pt.
+    """
+    path = Path(run)
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise ExportError(f"{path}: no such run directory or checkpoint file")
+    folder = path / "checkpoints"
+    if which is not None:
+        if which not in ("best", "last"):
+            raise ExportError(f"{path}: checkpoint must be 'best' or 'last', got {which!r}")
+        wanted = folder / f"{which}.pt"
+        if not wanted.is_file():
+            if not (folder / "last.pt").is_file():
+                raise ExportError(f"{path}: not a racekit run (no checkpoints/last.pt)")
+            raise ExportError(f"{wanted}: no such checkpoint (no evaluation has been run yet?)")
+        return wanted
+    for name in ("best.pt", "last.pt"):
+        if (folder / name).is_file():
+            return folder / name
+    raise ExportError(f"{path}: not a racekit run (no checkpoints/best.pt or last.pt)")
+
+
+def spec_from_dict(actions: dict) -> ActionSpec:
+    """ActionSpec.as_dict() read back."""
+    if actions["type"] == "discrete":
+        return ActionSpec(table=tuple(tuple(map(float, a)) for a in actions["actions"]))
+    steering, speed = actions["steering_deg"], actions["speed_mps"]
+    return ActionSpec(low=(float(steering[0]), float(speed[0])), high=(float(steering[1]), float(speed[1])))
+
+
+def load_policy_checkpoint(path: Path) -> tuple[DeterministicPolicy, dict]:
+    """A checkpoint file -> (the deterministic policy in eval mode, the checkpoint dict)."""
+    state = load_checkpoint(path)
+    missing = {"obs_shape", "actions", "camera"} - set(state)
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {', '.join(sorted(missing))} (not written by racekit train?)")
+    try:
+        model = ActorCritic(tuple(state["obs_shape"]), spec_from_dict(state["actions"]))
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: the stored network does not fit its own spec ({first})") from None
+    policy = DeterministicPolicy(model).eval()
+    return policy, state
+
+
+def metadata(state: dict, checkpoint: Path, racekit_version_: str | None = None) -> dict:
+    """The model file's racekit metadata for a checkpoint dict (every field hardware/model.py reads, and more)."""
+    run = state.get("run") or {}
+    camera = dict(state["camera"])
+    return {
+        "format": FORMAT,
+        "racekit_version": racekit_version_ or racekit_version(),
+        "camera": {k: camera[k] for k in ("width", "height", "channels", "fov_deg", "frame_stack")},
+        "control_hz": float(run.get("control_hz", CONTROL_HZ)),
+        "action_space": state["actions"],
+        "track": run.get("track"),
+        "reward_sha256": state.get("reward_sha256"),
+        "training_steps": int(state.get("global_step", 0)),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "checkpoint": checkpoint.name,
+    }
+
+
+def onnx_bytes(policy: DeterministicPolicy, obs_shape: tuple[int, int, int]) -> bytes:
+    """The policy as an ONNX graph with a dynamic batch dimension."""
+    example = torch.zeros((1, *obs_shape), dtype=torch.uint8)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # torch 2.13 marks the TorchScript exporter deprecated; it is the one that handles this graph
+        # (uint8 in, argmax gather for discrete) without extra dependencies
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(policy, (example,), buffer, dynamo=False, opset_version=OPSET,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+    return buffer.getvalue()
+
+
+def export_onnx(run: str | os.PathLike, out: str | os.PathLike, which: str | None = None,
+                racekit_version_: str | None = None) -> dict:
+    """Write the run's best (or `which`) checkpoint to `out` as a racekit model file; returns its metadata.
+
+    Raises ExportError (bad run dir or output path) or CheckpointError (corrupt checkpoint), one line each.
+    """
+    import onnx
+
+    checkpoint = find_checkpoint(run, which)
+    policy, state = load_policy_checkpoint(checkpoint)
+    meta = metadata(state, checkpoint, racekit_version_)
+    model = onnx.load_from_string(onnx_bytes(policy, tuple(state["obs_shape"])))
+    model.producer_name = "racekit"
+    model.producer_version = meta["racekit_version"]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    onnx.checker.check_model(model)
+    write_atomically(Path(out), model.SerializeToString())
+    return meta
+
+
+def write_atomically(out: Path, data: bytes) -> None:
+    """Temporary file beside `out`, then rename: a car never loads half a model."""
+    if out.is_dir():
+        raise ExportError(f"{out}: is a directory; give the model file's name, e.g. {out / 'model.onnx'}")
+    ancestor = next(p for p in out.parents if p.exists())  # mkdir's own error would say "File exists"
+    if not ancestor.is_dir():
+        raise ExportError(f"{out}: cannot write the model file ({ancestor} is a file, not a folder)")
+    tmp = None
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is meant to be copied around
+        os.replace(tmp, out)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise ExportError(f"{out}: cannot write the model file ({exc.strerror or exc})") from None

@@ -1,0 +1,291 @@
+"""`racekit train`, `racekit evaluate` and `racekit export`: from a reward function to a model file.
+
+train:    PPO from pixels into a run directory (agent.train); Ctrl-C or SIGTERM keeps the last
+          checkpoint and exits 130, a failing reward function exits 2; both say how to resume.
+evaluate: DeepRacer's evaluation rules on a run (PyTorch) or a .onnx file (onnxruntime, through
+          the car's own loader), optionally with a chase-view video.
+export:   a run's checkpoint to the ONNX model file of DESIGN.md section 5.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from racekit.cli import UserError
+
+MIN_CAMERA = 36  # smallest side DeepRacer's conv stack (8/4, 4/2, 3/1) can take
+NEW_RUN_ONLY = ("track", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs", "learning_rate",
+                "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range", "speed_range", "discrete")
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser("train", help="train a driver from camera pixels with PPO")
+    train.add_argument("--out", required=True, help="run directory, e.g. runs/NAME")
+    train.add_argument("--track", default=None, help="built-in track name or track file (default: the default track)")
+    train.add_argument("--reward", default=None,
+                       help="reward file (default: DeepRacer's follow-the-centre-line example)")
+    train.add_argument("--steps", type=int, default=None, help="env steps in all (default 200000; with --resume: "
+                                                             "a larger number extends the run)")
+    train.add_argument("--envs", type=int, default=None, help="env processes (default 4)")
+    train.add_argument("--seed", type=int, default=None, help="(default 0)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    adv = train.add_argument_group("advanced (new runs only; a resumed run keeps its own)")
+    adv.add_argument("--rollout-steps", type=int, help="steps per env per update (default 256)")
+    adv.add_argument("--minibatch", type=int, help="PPO minibatch (default 256)")
+    adv.add_argument("--epochs", type=int, help="PPO epochs per update (default 4)")
+    adv.add_argument("--learning-rate", type=float, help="Adam learning rate (default 3e-4)")
+    adv.add_argument("--eval-every", type=int, help="env steps between evaluations (default 25000)")
+    adv.add_argument("--eval-laps", type=int, help="laps per evaluation (default 3)")
+    adv.add_argument("--camera", help="camera size WxH (default 80x60)")
+    adv.add_argument("--rgb", action="store_true", help="colour camera (default grayscale)")
+    adv.add_argument("--frame-stack", type=int, help="frames per observation (default 2)")
+    adv.add_argument("--steering-range", type=float, nargs=2, metavar=("LOW", "HIGH"), help="degrees (default -30 30)")
+    adv.add_argument("--speed-range", type=float, nargs=2, metavar=("LOW", "HIGH"), help="m/s (default 0.5 4)")
+    adv.add_argument("--discrete", action="store_true", help="DeepRacer's default discrete action list")
+    train.set_defaults(func=run_train)
+
+    ev = subparsers.add_parser("evaluate", help="race a run or a model file with DeepRacer's evaluation rules")
+    ev.add_argument("model", metavar="RUN_OR_MODEL", help="a run directory, a checkpoint .pt or a model .onnx")
+    ev.add_argument("--track", default=None, help="track to race on (default: the one it was trained on)")
+    ev.add_argument("--laps", type=int, default=3, help="(default 3)")
+    ev.add_argument("--reverse", action="store_true", help="drive the track the other way")
+    ev.add_argument("--checkpoint", choices=("best", "last"), help="of a run (default: best, else last)")
+    ev.add_argument("--video", help="write a chase-view MP4 with the camera inset")
+    ev.add_argument("--video-size", default="640x480", help="video size WxH (default 640x480)")
+    ev.add_argument("--json", help="also write the result as JSON to this file")
+    ev.set_defaults(func=run_evaluate)
+
+    ex = subparsers.add_parser("export", help="write a run's policy as the ONNX model file for races and the car")
+    ex.add_argument("run", metavar="RUN", help="a run directory (or a checkpoint .pt)")
+    ex.add_argument("-o", "--out", required=True, help="model file to write, e.g. model.onnx")
+    ex.add_argument("--checkpoint", choices=("best", "last"), help="which checkpoint (default: best, else last)")
+    ex.set_defaults(func=run_export)
+
+
+def size_argument(value: str, flag: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise UserError(f"{flag} must look like 640x480, got {value!r}") from None
+    return width, height
+
+
+def new_run_config(args):
+    """RunConfig from the command line; checks what would otherwise fail deep inside a worker."""
+    from agent.train import RunConfig
+    from sim import DEEPRACER_ACTIONS
+    from sim.reward import RewardError, load_reward
+    from tracks import DEFAULT_TRACK
+
+    from racekit.tracking import track_argument
+
+    cfg = RunConfig(seed=args.seed or 0, minutes=args.minutes)
+    track = args.track or DEFAULT_TRACK
+    track_argument(track)
+    # files are stored absolute: workers and a later --resume may run from another folder
+    cfg.track = str(Path(track).resolve()) if Path(track).is_file() else track
+    if args.reward:
+        try:
+            load_reward(args.reward)
+        except RewardError as exc:
+            raise UserError(str(exc)) from None
+        cfg.reward = str(Path(args.reward).resolve())
+    counts = [(cfg, "--steps"), (cfg, "--eval-every"), (cfg, "--eval-laps"), (cfg, "--frame-stack"),
+              (cfg.ppo, "--envs"), (cfg.ppo, "--rollout-steps"), (cfg.ppo, "--minibatch"), (cfg.ppo, "--epochs")]
+    for target, flag in counts:
+        key = flag[2:].replace("-", "_")  # the option's name is the config field's
+        value = getattr(args, key)
+        if value is not None:
+            if value < 1:
+                raise UserError(f"{flag} must be at least 1, got {value}")
+            setattr(target, key, value)
+    if args.learning_rate is not None:
+        cfg.ppo.learning_rate = args.learning_rate
+    if args.camera:
+        cfg.camera_width, cfg.camera_height = size_argument(args.camera, "--camera")
+        if min(cfg.camera_width, cfg.camera_height) < MIN_CAMERA:
+            raise UserError(f"--camera must be at least {MIN_CAMERA}x{MIN_CAMERA} for the network, got {args.camera}")
+    cfg.grayscale = not args.rgb
+    if args.steering_range:
+        cfg.steering_range = tuple(args.steering_range)
+    if args.speed_range:
+        cfg.speed_range = tuple(args.speed_range)
+    if args.discrete:
+        cfg.actions = [list(a) for a in DEEPRACER_ACTIONS]
+    for name, (low, high) in (("--steering-range", cfg.steering_range), ("--speed-range", cfg.speed_range)):
+        if not low < high:
+            raise UserError(f"{name} must be LOW < HIGH, got {low} {high}")
+    if max(abs(v) for v in cfg.steering_range) > 30:
+        raise UserError(f"--steering-range must stay within the car's +/-30 degrees, got {list(cfg.steering_range)}")
+    return cfg
+
+
+def run_train(args) -> int:
+    from agent.checkpoint import CheckpointError, load_checkpoint
+    from agent.train import RunConfig, RunError, train
+    from sim.reward import RewardError
+
+    out = Path(args.out)
+    last = out / "checkpoints" / "last.pt"
+    resume_hint = f"resume with: racekit train --out {out} --resume"
+    if args.resume:
+        fixed = [f"--{name.replace('_', '-')}" for name in NEW_RUN_ONLY if getattr(args, name) not in (None, False)]
+        if fixed:
+            raise UserError(f"{', '.join(fixed)} cannot change when resuming: the run keeps its own settings "
+                            f"(see {out / 'config.json'}); only --steps and --minutes apply")
+        cfg = RunConfig(steps=args.steps or 0, minutes=args.minutes)  # only these two apply to a resumed run
+    else:
+        cfg = new_run_config(args)
+
+    def kept() -> str:
+        if not last.is_file():
+            return "no checkpoint had been written yet"
+        return f"the last checkpoint is kept: {last} (step {load_checkpoint(last)['global_step']})"
+
+    try:
+        summary = train(out, cfg, resume=args.resume, quiet=args.quiet)
+    except (RunError, CheckpointError) as exc:
+        raise UserError(str(exc)) from None
+    except RewardError as exc:
+        print(f"racekit: error: {exc}", file=sys.stderr)
+        if last.is_file():
+            print(f"racekit: {kept()}; fix the reward file, then {resume_hint}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # before the training loop had started (it catches its own)
+        summary = {"outcome": "interrupted"}
+    if summary["outcome"] == "interrupted":
+        print(f"racekit: interrupted; {kept()}; {resume_hint}", file=sys.stderr)
+        return 130
+    step = summary["global_step"]
+    if summary["outcome"] == "time budget reached":
+        print(f"time budget reached at step {step}; {resume_hint} (and --minutes) to go on")
+    else:
+        print(f"done: {step} steps in {out}")
+    print(f"export the model with: racekit export {out} -o {out / 'model.onnx'}")
+    return 0
+
+
+def load_driver(model: str, checkpoint: str | None) -> tuple:
+    """(driver, camera dict, action_space dict, trained track, description) for a run, .pt or .onnx."""
+    if model.endswith(".onnx"):
+        from hardware.errors import ModelError
+        from hardware.model import load_policy
+
+        try:
+            policy = load_policy(model)  # exactly as the car loads it: onnxruntime, contract checks
+        except ModelError as exc:
+            raise UserError(str(exc)) from None
+        spec = policy.spec
+        camera = {"width": spec.camera.width, "height": spec.camera.height, "channels": spec.camera.channels,
+                  "frame_stack": spec.camera.frame_stack}
+        space = spec.action_space
+        actions = ({"type": "discrete", "actions": [list(a) for a in space.actions]} if space.type == "discrete"
+                   else {"type": "continuous", "steering_deg": list(space.steering_deg),
+                         "speed_mps": list(space.speed_mps)})
+
+        def drive(frames):
+            try:
+                return [policy.act(frames)]
+            except ModelError as exc:  # onnxruntime failed or gave NaN: the model's fault, said in one line
+                raise UserError(str(exc)) from None
+
+        steps = spec.extra.get("training_steps")
+        return drive, camera, actions, spec.extra.get("track"), f"{model} (onnxruntime, {steps} training steps)"
+    from agent.checkpoint import CheckpointError
+    from agent.evaluate import torch_driver
+    from agent.export import ExportError, find_checkpoint, load_policy_checkpoint
+
+    try:
+        path = find_checkpoint(model, checkpoint)
+        policy, state = load_policy_checkpoint(path)
+    except (ExportError, CheckpointError) as exc:
+        raise UserError(str(exc)) from None
+    return (torch_driver(policy), state["camera"], state["actions"], (state.get("run") or {}).get("track"),
+            f"{path} (PyTorch, {state['global_step']} training steps)")
+
+
+def run_evaluate(args) -> int:
+    from agent.evaluate import evaluate
+
+    from racekit.tracking import track_argument
+
+    if args.laps < 1:
+        raise UserError(f"--laps must be at least 1, got {args.laps}")
+    driver, camera, actions, trained_on, what = load_driver(args.model, args.checkpoint)
+    track_name = args.track or trained_on
+    if track_name is None:
+        raise UserError(f"{args.model}: it does not say which track it was trained on; give --track")
+    track = track_argument(track_name)  # forwards; evaluate reverses it itself
+    print(f"evaluating {what} on {track.name}{' (reversed)' if args.reverse else ''}, {args.laps} laps")
+    if args.video:
+        with VideoRecorder(Path(args.video), size_argument(args.video_size, "--video-size"), camera) as video:
+            result = evaluate(driver, track, camera, actions, laps=args.laps, reverse=args.reverse,
+                              on_step=video.on_step)
+        print(f"video written to {args.video} ({video.frames} frames)")
+    else:
+        result = evaluate(driver, track, camera, actions, laps=args.laps, reverse=args.reverse)
+    for i, (lap, off) in enumerate(zip(result["lap_times"], result["offtracks_per_lap"]), start=1):
+        print(f"lap {i}: {lap:.2f} s, {off} off-track{'s' if off != 1 else ''}")
+    if len(result["lap_times"]) < args.laps:
+        print(f"lap {len(result['lap_times']) + 1}: not finished ({result['termination']})")
+    mean = f"{result['mean_lap_time']:.2f} s" if result["mean_lap_time"] is not None else "-"
+    print(f"completion {result['completion']:.1f}%, {result['clean_laps']}/{args.laps} clean laps, "
+          f"mean lap {mean}, {result['offtracks']} off-tracks, {result['crashes']} crashes")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+class VideoRecorder:
+    """The chase view with the car's camera inset and the race state, one frame per control step."""
+
+    def __init__(self, path: Path, size: tuple[int, int], camera: dict):
+        from sim.video import VideoWriter
+
+        self.size, self.channels = size, camera["channels"]
+        self.writer = VideoWriter(path, size, fps=15)
+        self.frames = 0
+
+    def on_step(self, env, obs, info) -> None:
+        from sim.camera import chase_camera
+        from sim.video import compose
+
+        view = chase_camera(env.world.client, env.world.car, *self.size)
+        lines = [f"{env.track.name}  t = {info['sim_time']:5.2f} s", f"lap {len(info['lap_times']) + 1}  "
+                 f"progress {info['progress']:5.1f} %", f"speed {env.world.car.speed():4.2f} m/s  "
+                 f"off-tracks {info['offtracks']}"]
+        self.writer.write(compose(view, obs[:, :, -self.channels:], lines))  # newest frame of the stack
+        self.frames += 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.writer.close()
+
+
+def run_export(args) -> int:
+    from agent.checkpoint import CheckpointError
+    from agent.export import ExportError, export_onnx
+    from hardware.errors import ModelError
+    from hardware.model import load_policy
+
+    from racekit import __version__
+
+    try:
+        meta = export_onnx(args.run, args.out, args.checkpoint, racekit_version_=__version__)
+    except (ExportError, CheckpointError) as exc:
+        raise UserError(str(exc)) from None
+    try:
+        load_policy(args.out)  # the car's loader must take what we just wrote
+    except ModelError as exc:
+        raise UserError(f"exported, but the car would refuse it: {exc}") from None
+    cam, space = meta["camera"], meta["action_space"]
+    actions = (f"{len(space['actions'])} discrete actions" if space["type"] == "discrete" else
+               f"steering {space['steering_deg']} deg, speed {space['speed_mps']} m/s")
+    print(f"wrote {args.out}: {meta['checkpoint']} at {meta['training_steps']} steps, track {meta['track']}, "
+          f"camera {cam['width']}x{cam['height']}x{cam['channels']} stack {cam['frame_stack']}, {actions}")
+    return 0

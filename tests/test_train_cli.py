@@ -1,0 +1,40 @@
+"""`racekit train` options: mistakes are one line and exit 2 before any process starts or any file is written."""
+import pytest
+
+from racekit.cli import main
+
+
+def error_line(capsys) -> str:
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("pybullet build time")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--track", "no-such-track"], "no-such-track"),
+    (["--camera", "32x24"], "--camera must be at least 36x36 for the network, got 32x24"),
+    (["--camera", "big"], "--camera must look like 640x480, got 'big'"),
+    (["--envs", "0"], "--envs must be at least 1, got 0"),
+    (["--speed-range", "3", "1"], "--speed-range must be LOW < HIGH, got 3.0 1.0"),
+    (["--steering-range", "-40", "40"], "--steering-range must stay within the car's +/-30 degrees"),
+])
+def test_bad_options_are_one_line_and_nothing_is_written(tmp_path, capsys, args, message):
+    assert main(["train", "--out", str(tmp_path / "run"), *args]) == 2
+    assert message in error_line(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_broken_reward_file_is_its_file_and_line_before_training(tmp_path, capsys):
+    reward = tmp_path / "reward.py"
+    reward.write_text("def reward_function(params):\n    return params['speed'] *\n")
+    assert main(["train", "--out", str(tmp_path / "run"), "--reward", str(reward)]) == 2
+    assert error_line(capsys) == f"racekit: error: {reward} line 2: syntax error: invalid syntax"
+    assert main(["train", "--out", str(tmp_path / "run"), "--reward", str(tmp_path / "missing.py")]) == 2
+    assert f"{tmp_path / 'missing.py'}: cannot read the reward file" in error_line(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+def test_resuming_keeps_the_runs_own_settings(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path), "--resume", "--envs", "3", "--track", "oval"]) == 2
+    assert error_line(capsys) == (f"racekit: error: --track, --envs cannot change when resuming: the run keeps its "
+                                  f"own settings (see {tmp_path / 'config.json'}); only --steps and --minutes apply")
