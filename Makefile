@@ -16,8 +16,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The whole path in a few minutes: the expert's lap, a short PPO training from pixels on the
+# default track, its ONNX export, and the exported model racing 3 laps (with a video).
 demo: setup
-	$(VENV)/bin/racekit sim demo --out runs/demo/lap.mp4
+	rm -rf runs/demo
+	$(VENV)/bin/racekit sim demo --out runs/demo/expert-lap.mp4
+	$(VENV)/bin/racekit train --reward examples/rewards/speed_along_track.py --steps 40000 --eval-every 20000 --out runs/demo/run
+	$(VENV)/bin/racekit export runs/demo/run -o runs/demo/model.onnx
+	$(VENV)/bin/racekit evaluate runs/demo/model.onnx --laps 3 --video runs/demo/model-laps.mp4
+	@echo "see runs/demo: expert-lap.mp4, run/training.png, model.onnx, model-laps.mp4"
 
 test: setup
 	$(PY) -m pytest -q

@@ -15,13 +15,20 @@ def blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, re.DOTALL)
 
 
-COMMANDS = [line.strip() for block in blocks("bash") for line in block.splitlines() if line.startswith("racekit ")]
+LINES = [line.strip() for block in blocks("bash") for line in block.splitlines() if line.startswith("racekit ")]
+# a command marked "# slow" (a real training run) runs in the slow set only
+COMMANDS = [pytest.param(line.split("  # slow")[0], marks=pytest.mark.slow) if line.endswith("# slow") else line
+            for line in LINES]
 SNIPPETS = blocks("python")
 
 
-@pytest.fixture
-def workdir(tmp_path):
-    """A scratch folder that looks like the repo root: examples/ here and ../shared beside it."""
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A scratch folder that looks like the repo root: examples/ here and ../shared beside it.
+
+    Shared by the module's tests, in README order: later commands use what earlier ones wrote.
+    """
+    tmp_path = tmp_path_factory.mktemp("readme")
     work = tmp_path / "work"
     work.mkdir()
     (work / "examples").symlink_to(REPO / "examples")
@@ -32,7 +39,7 @@ def workdir(tmp_path):
 
 
 def test_the_readme_shows_commands_and_snippets():
-    assert len(COMMANDS) >= 8 and SNIPPETS
+    assert len(COMMANDS) >= 12 and SNIPPETS
 
 
 @pytest.mark.parametrize("command", COMMANDS)
