@@ -23,8 +23,9 @@ demo: setup
 	$(VENV)/bin/racekit sim demo --out runs/demo/expert-lap.mp4
 	$(VENV)/bin/racekit train --reward examples/rewards/speed_along_track.py --steps 40000 --eval-every 20000 --out runs/demo/run
 	$(VENV)/bin/racekit export runs/demo/run -o runs/demo/model.onnx
-	$(VENV)/bin/racekit evaluate runs/demo/model.onnx --laps 3 --video runs/demo/model-laps.mp4
-	@echo "see runs/demo: expert-lap.mp4, run/training.png, model.onnx, model-laps.mp4"
+	$(VENV)/bin/racekit race runs/demo/model.onnx --name demo --db runs/demo/leaderboard.sqlite --out runs/demo/race
+	$(VENV)/bin/racekit leaderboard --db runs/demo/leaderboard.sqlite
+	@echo "see runs/demo: expert-lap.mp4, run/training.png, model.onnx, race/ (replay video and track map)"
 
 test: setup
 	$(PY) -m pytest -q

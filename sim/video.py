@@ -48,8 +48,15 @@ def compose(main: np.ndarray, inset: np.ndarray, lines: list[str]) -> np.ndarray
     x0 = frame.shape[1] - w - 8
     cv2.rectangle(frame, (x0 - 2, 6), (x0 + w + 1, 8 + h + 1), (255, 255, 255), 2)
     frame[8:8 + h, x0:x0 + w] = inset
-    for i, text in enumerate(lines):
-        y = 24 + 22 * i
-        cv2.putText(frame, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(frame, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    outlined_text(frame, lines)
     return frame
+
+
+def outlined_text(frame: np.ndarray, lines: list[str]) -> None:
+    """White text with a black outline, top left. The outline is the same glyphs drawn shifted: OpenCV 5
+    spaces thick text wider than thin text, so a thick black copy under the white one would not line up."""
+    for i, text in enumerate(lines):
+        x, y = 10, 24 + 22 * i
+        for dx, dy in ((-1, -1), (-1, 1), (1, -1), (1, 1), (0, 2), (2, 0), (0, -2), (-2, 0)):
+            cv2.putText(frame, text, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(frame, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)

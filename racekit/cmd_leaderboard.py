@@ -1,0 +1,196 @@
+"""`racekit leaderboard`: the ranked boards, export, hand-timed runs of the real car, and the web page.
+
+    racekit leaderboard [--track T] [--rank best-lap|average|total] [--laps N]
+    racekit leaderboard export --format csv|json [--out FILE]
+    racekit leaderboard add --physical --track T --name NAME --laps 9.8,10.1,9.9 [--off-tracks N]
+    racekit leaderboard serve [--port 8000] [--host 127.0.0.1]
+Every form takes --db PATH (default: $RACEKIT_DB, else ~/.local/share/racekit/leaderboard.sqlite).
+Reading never creates the file; `add` creates it if needed.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from racekit.cli import UserError
+
+DB_HELP = "leaderboard file (default: $RACEKIT_DB, else ~/.local/share/racekit/leaderboard.sqlite)"
+
+
+def _board_options(parser, top: bool) -> None:
+    """--db/--track/--rank/--laps on `leaderboard` and again on its subcommands. On a subcommand
+    the defaults are SUPPRESSed, so `leaderboard --db X export` keeps the X given before it."""
+    default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
+    parser.add_argument("--db", default=default(None), metavar="PATH", help=DB_HELP)
+    parser.add_argument("--track", default=default(None), metavar="TRACK", help="only this track (its name)")
+    parser.add_argument("--rank", choices=("average", "best-lap", "total"), default=default("average"),
+                        help="average: best average of N consecutive laps, DeepRacer's standard (default); "
+                             "best-lap; total: the first N laps")
+    parser.add_argument("--laps", type=int, default=default(None), metavar="N",
+                        help="N: laps a run needs to be ranked (default 3; 1 for best-lap)")
+
+
+def register(subparsers) -> None:
+    board = subparsers.add_parser("leaderboard", help="ranked results; export, add hand-timed runs, web page")
+    _board_options(board, top=True)
+    board.set_defaults(func=show)
+    sub = board.add_subparsers(dest="leaderboard_command", metavar="{export,add,serve}")
+
+    export = sub.add_parser("export", help="every result as CSV or JSON, with its position on its board")
+    _board_options(export, top=False)
+    export.add_argument("--format", choices=("csv", "json"), required=True)
+    export.add_argument("--out", metavar="FILE", help="file to write (default: standard output)")
+    export.set_defaults(func=export_results)
+
+    add = sub.add_parser("add", help="a hand-timed run of the real car (its own board, apart from the simulator's)")
+    add.add_argument("--db", default=argparse.SUPPRESS, metavar="PATH", help=DB_HELP)
+    add.add_argument("--physical", action="store_true", help="required: the run was on the real car")
+    add.add_argument("--track", required=True, help="the track's name (use the simulator's name to compare)")
+    add.add_argument("--name", required=True, help="racer name")
+    add.add_argument("--laps", required=True, dest="lap_list", metavar="SECONDS,SECONDS,...",
+                     help="lap times in seconds, in order, e.g. 9.8,10.1,9.9")
+    add.add_argument("--off-tracks", type=int, default=0, metavar="N", help="(default 0)")
+    add.add_argument("--reverse", action="store_true", help="the track was driven the other way")
+    add.add_argument("--dnf", action="store_true", help="the run did not finish")
+    add.add_argument("--model", metavar="MODEL.onnx", help="the model file the car ran (its sha256 and metadata are stored)")
+    add.set_defaults(func=add_physical)
+
+    serve = sub.add_parser("serve", help="a local web page with one board per track and the replays")
+    serve.add_argument("--db", default=argparse.SUPPRESS, metavar="PATH", help=DB_HELP)
+    serve.add_argument("--port", type=int, default=8000, help="(default 8000)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this "
+                                                         "machine only; 0.0.0.0 shares it on the network)")
+    serve.set_defaults(func=serve_page)
+
+
+def open_board(path: str | None, create: bool):
+    """The Leaderboard, or None if the file does not exist and `create` is false."""
+    from racekit.leaderboard.db import Leaderboard, LeaderboardError, default_path
+
+    target = Path(path) if path else default_path()
+    if not create and not target.exists():
+        return None, target
+    try:
+        return Leaderboard(target), target
+    except LeaderboardError as exc:
+        raise UserError(str(exc)) from None
+
+
+def load_boards(args):
+    from racekit.leaderboard.db import LeaderboardError
+    from racekit.leaderboard.ranking import boards
+
+    board, path = open_board(args.db, create=False)
+    if board is None:
+        return [], path
+    with board:
+        try:
+            runs = board.runs(track=args.track)
+        except LeaderboardError as exc:
+            raise UserError(str(exc)) from None
+    try:
+        return boards(runs, args.rank, args.laps), path
+    except ValueError as exc:
+        raise UserError(f"--laps: {exc}") from None
+
+
+def show(args) -> int:
+    ranked, path = load_boards(args)
+    if not ranked:
+        where = f" for track {args.track}" if args.track else ""
+        print(f"no results{where} in {path} yet; race a model with: racekit race MODEL.onnx")
+        return 0
+    print(f"leaderboard {path}")
+    for board in ranked:
+        print(f"\n{board.title}")
+        print(f"  {'#':>3}  {'racer':<20} {'time':>8} {'best lap':>9} {'laps':>5} {'off-tracks':>10}  "
+              f"{'date':<16}  model")
+        for entry in board.entries:
+            run = entry.run
+            best = f"{min(run.lap_times):.2f}" if run.lap_times else "-"
+            score = f"{entry.score:.2f}" if entry.score is not None else "-"
+            model = (run.model_sha256 or "-")[:12]
+            line = (f"  {entry.position or '-':>3}  {run.racer[:20]:<20} {score:>8} {best:>9} {len(run.lap_times):>5} "
+                    f"{run.offtracks + run.crashes:>10}  {run.created[:16].replace('T', ' '):<16}  {model}")
+            print(line + (f"  not ranked: {entry.reason}" if entry.reason else ""))
+    return 0
+
+
+def export_results(args) -> int:
+    from racekit.leaderboard.export import to_csv, to_json
+
+    ranked, _ = load_boards(args)
+    text = to_csv(ranked) if args.format == "csv" else to_json(ranked)
+    if args.out:
+        try:
+            Path(args.out).write_text(text)
+        except OSError as exc:
+            raise UserError(f"{args.out}: cannot write the export ({exc.strerror or exc})") from None
+        print(f"{sum(len(b.entries) for b in ranked)} results written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def parse_laps(text: str) -> list[float]:
+    try:
+        laps = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--laps must be lap times in seconds separated by commas, e.g. 9.8,10.1; got {text!r}") from None
+    if not laps or not all(math.isfinite(t) and 0 < t < 3600 for t in laps):
+        raise UserError(f"--laps must be one or more lap times above 0 and below 3600 s, got {text!r}")
+    return laps
+
+
+def add_physical(args) -> int:
+    from racekit import __version__
+    from racekit.leaderboard.db import LeaderboardError, Run
+
+    if not args.physical:
+        raise UserError("only runs of the real car are added by hand (--physical); simulated results come "
+                        "from racekit race")
+    laps = parse_laps(args.lap_list)
+    name, track = args.name.strip(), args.track.strip()
+    for flag, value in (("--name", name), ("--track", track)):
+        if not value or len(value) > 64 or not value.isprintable():
+            raise UserError(f"{flag} must be 1 to 64 printable characters, got {value!r}")
+    if args.off_tracks < 0:
+        raise UserError(f"--off-tracks must be 0 or more, got {args.off_tracks}")
+    sha, meta = None, None
+    if args.model:
+        from racekit.racing import RaceError, check_model
+
+        try:
+            entrant = check_model(args.model, name)
+        except RaceError as exc:
+            raise UserError(str(exc)) from None
+        sha, meta = entrant.sha256, entrant.metadata
+    run = Run(kind="physical", track=track, direction="reverse" if args.reverse else "forward", racer=name,
+              lap_times=laps, model_sha256=sha, model_meta=meta,
+              reward_sha256=(meta or {}).get("reward_sha256"), laps_planned=len(laps), offtracks=args.off_tracks,
+              dnf=args.dnf, termination="dnf" if args.dnf else "lap_complete", racekit_version=__version__)
+    board, path = open_board(args.db, create=True)
+    with board:
+        try:
+            run_id = board.add(run)
+        except LeaderboardError as exc:
+            raise UserError(str(exc)) from None
+    print(f"added result #{run_id} to {path}: {name} on {track} (physical), laps "
+          + ", ".join(f"{t:.2f}" for t in laps))
+    return 0
+
+
+def serve_page(args) -> int:
+    from racekit.leaderboard.web import serve
+
+    board, path = open_board(args.db, create=True)  # checked (and created) before the server starts
+    board.close()
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port must be 1 to 65535, got {args.port}")
+    try:
+        serve(path, args.host, args.port)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})") from None
+    return 0

@@ -1,0 +1,83 @@
+"""The leaderboard's schema, version by version.
+
+The file's version is SQLite's `PRAGMA user_version`; `PRAGMA application_id`
+marks the file as racekit's, so a foreign SQLite file is never mistaken for an
+empty leaderboard. A new file runs every step from version 0, so the upgrade
+path of old files is the same code that every new file goes through.
+
+Version 1 (racekit's first leaderboard): one `results` table of simulated runs:
+    track, racer, model_sha256, lap_times (JSON list of seconds), offtracks, created.
+Version 2: physical runs beside simulated ones (`kind`), direction, model metadata,
+    reward sha256, planned laps, crash/reset counts, DNF and its reason, the race
+    rules, the replay files and the racekit version; model_sha256 may be NULL
+    (a hand-timed run may not name its model). SQLite cannot drop a NOT NULL
+    with ALTER TABLE, so the table is rebuilt and the rows copied.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+APPLICATION_ID = 0x524B4C42  # "RKLB": racekit leaderboard
+
+V1 = """
+CREATE TABLE results (
+    id INTEGER PRIMARY KEY,
+    track TEXT NOT NULL,
+    racer TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    lap_times TEXT NOT NULL,
+    offtracks INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL
+);
+"""
+
+V2_TABLE = """
+CREATE TABLE results_v2 (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('sim', 'physical')),
+    track TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('forward', 'reverse')),
+    racer TEXT NOT NULL,
+    model_sha256 TEXT,
+    model_meta TEXT,
+    reward_sha256 TEXT,
+    laps_planned INTEGER,
+    lap_times TEXT NOT NULL,
+    offtracks INTEGER NOT NULL DEFAULT 0,
+    crashes INTEGER NOT NULL DEFAULT 0,
+    resets INTEGER NOT NULL DEFAULT 0,
+    dnf INTEGER NOT NULL DEFAULT 0 CHECK (dnf IN (0, 1)),
+    termination TEXT,
+    rules TEXT,
+    video TEXT,
+    track_map TEXT,
+    racekit_version TEXT,
+    created TEXT NOT NULL
+);
+"""
+
+V1_TO_V2 = V2_TABLE + """
+INSERT INTO results_v2 (id, kind, track, direction, racer, model_sha256, lap_times, offtracks, created)
+    SELECT id, 'sim', track, 'forward', racer, model_sha256, lap_times, offtracks, created FROM results;
+DROP TABLE results;
+ALTER TABLE results_v2 RENAME TO results;
+CREATE INDEX results_board ON results (kind, track, direction);
+"""
+
+# MIGRATIONS[i] takes a file from version i to version i + 1.
+MIGRATIONS = [V1, V1_TO_V2]
+LATEST = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, current: int) -> None:
+    """Run the steps from `current` to LATEST inside the caller's transaction.
+
+    Statements run one by one (not executescript, which would COMMIT the
+    caller's transaction half way): the whole upgrade commits or none of it.
+    """
+    for version in range(current, LATEST):
+        for statement in MIGRATIONS[version].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {LATEST}")

@@ -1,0 +1,161 @@
+"""The leaderboard's web page: Starlette routes and a uvicorn server, local by default.
+
+    GET /                         the page (static/index.html): one board per track, direction and kind
+    GET /static/board.js|.css     its script and style
+    GET /api/boards?rank=&laps=   the ranked boards as JSON
+    GET /runs/ID/replay.mp4       a run's replay video (Range requests: the browser can seek)
+    GET /runs/ID/map.png          a run's track map
+Only files a stored result links to are served, looked up by the result's id: a
+request names no path. The database is opened per request, so results of races
+running beside the server show up on the next load.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from racekit.leaderboard.db import Leaderboard, LeaderboardError, Run
+from racekit.leaderboard.ranking import RANKS, boards
+
+STATIC = Path(__file__).resolve().parent / "static"
+STATIC_TYPES = {"board.js": "text/javascript", "board.css": "text/css"}
+
+
+def servable(path: str | None, name: str) -> bool:
+    """A stored link is served only if it is a file of the kind a race writes (.mp4 video, .png map):
+    a hand-edited database cannot turn the page into a way to read other files."""
+    return bool(path) and Path(path).suffix == Path(name).suffix and os.path.isfile(path)
+
+
+def _entry(entry) -> dict:
+    run: Run = entry.run
+
+    def link(path: str | None, name: str) -> str | None:
+        return f"/runs/{run.id}/{name}" if servable(path, name) else None
+
+    return {"id": run.id, "position": entry.position, "score": entry.score, "reason": entry.reason,
+            "racer": run.racer, "lap_times": run.lap_times, "best_lap": min(run.lap_times) if run.lap_times else None,
+            "offtracks": run.offtracks, "crashes": run.crashes, "resets": run.resets, "dnf": run.dnf,
+            "created": run.created, "model_sha256": run.model_sha256, "reward_sha256": run.reward_sha256,
+            "laps_planned": run.laps_planned, "video": link(run.video, "replay.mp4"),
+            "map": link(run.track_map, "map.png")}
+
+
+def build_app(db_path: Path) -> Starlette:
+    page = (STATIC / "index.html").read_bytes()
+
+    def index(request: Request) -> Response:
+        return Response(page, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
+
+    def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC_TYPES:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return FileResponse(STATIC / name, media_type=STATIC_TYPES[name])
+
+    def api_boards(request: Request) -> Response:
+        rank = request.query_params.get("rank", "average")
+        laps = request.query_params.get("laps") or None
+        if rank not in RANKS:
+            return JSONResponse({"error": f"rank must be one of {', '.join(RANKS)}"}, status_code=400)
+        try:
+            n = int(laps) if laps is not None else None
+            with Leaderboard(db_path) as board:
+                ranked = boards(board.runs(), rank, n)
+        except ValueError:
+            return JSONResponse({"error": "laps must be a whole number of at least 1"}, status_code=400)
+        except LeaderboardError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=500)
+        return JSONResponse({"db": str(db_path), "rank": rank, "laps": ranked[0].laps if ranked else n,
+                             "boards": [{"key": b.key, "title": b.title, "kind": b.kind, "track": b.track,
+                                         "direction": b.direction, "entries": [_entry(e) for e in b.entries]}
+                                        for b in ranked]})
+
+    def run_file(attribute: str, name: str, media_type: str):
+        def endpoint(request: Request) -> Response:
+            try:
+                with Leaderboard(db_path) as board:
+                    run = board.get(request.path_params["run_id"])
+            except LeaderboardError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=500)
+            path = getattr(run, attribute) if run is not None else None
+            if not servable(path, name):
+                return JSONResponse({"error": "no such file for this result"}, status_code=404)
+            return FileResponse(path, media_type=media_type)
+        return endpoint
+
+    return Starlette(routes=[
+        Route("/", index),
+        Route("/static/{name}", static),
+        Route("/api/boards", api_boards),
+        Route("/runs/{run_id:int}/replay.mp4", run_file("video", "replay.mp4", "video/mp4")),
+        Route("/runs/{run_id:int}/map.png", run_file("track_map", "map.png", "image/png")),
+    ])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the server starts: a taken port is an OSError at once."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def make_server(db_path: Path, quiet: bool = False) -> uvicorn.Server:
+    config = uvicorn.Config(build_app(db_path), lifespan="off", access_log=not quiet,
+                            log_level="warning" if quiet else "info", timeout_graceful_shutdown=2)
+    return uvicorn.Server(config)
+
+
+def serve(db_path: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve until Ctrl-C; OSError if the port cannot be had."""
+    sock = bind(host, port)
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    print(f"racekit leaderboard of {db_path} on http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
+    try:
+        make_server(db_path).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on: the normal way to stop a server
+        pass
+    finally:
+        sock.close()
+    print("leaderboard page stopped", flush=True)
+
+
+class BackgroundServer:
+    """The page served from a thread on an ephemeral port (tests, tools); a context manager."""
+
+    def __init__(self, db_path: Path, host: str = "127.0.0.1", start_timeout_s: float = 10.0):
+        self._sock = bind(host, 0)
+        self.url = f"http://{host}:{self._sock.getsockname()[1]}"
+        self.server = make_server(Path(db_path), quiet=True)
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]},
+                                        name="leaderboard-web", daemon=True)
+        self.start_timeout_s = start_timeout_s
+
+    def __enter__(self) -> "BackgroundServer":
+        self._thread.start()
+        deadline = time.monotonic() + self.start_timeout_s
+        while not self.server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not self.server.started:
+            self.__exit__()
+            raise RuntimeError(f"the leaderboard page did not start within {self.start_timeout_s:g} s")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self._thread.join(10.0)
+        self._sock.close()

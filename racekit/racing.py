@@ -1,0 +1,201 @@
+"""Time trials in the simulator under DeepRacer's rules, the model run through onnxruntime.
+
+`check_model` opens a model file with the car's own loader (hardware.model.load_policy:
+the same file, the same checks, the same onnxruntime session as on the car) and then
+checks that the simulator can give it what it expects; every problem is a RaceError
+naming the file, raised before any race starts. `race` drives the laps: an off-track
+puts the car back on the centre line with a time penalty that counts in the lap time,
+more than `max_resets` resets is a DNF (the env's race rules, sim/env.py). It records
+the driven line and where the car left the track, for the track map.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+SIM_FOV_DEG = 120.0  # the simulator's camera (sim/camera.py); a model trained for another lens sees another world
+MAX_STEERING_DEG = 30.0  # the car's steering lock (sim/car.py)
+PHYSICS_HZ = 120.0  # 15 Hz control x 8 substeps, as in training: kept for models with another control rate
+DEFAULT_MAX_RESETS = 20  # as agent.evaluate: a model that needs more is not driving
+
+
+class RaceError(Exception):
+    """A model or a setting that cannot be raced; str() is one line."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    laps: int = 3
+    reverse: bool = False
+    offtrack_penalty: float = 2.0  # seconds, DeepRacer's default
+    crash_penalty: float = 5.0
+    max_resets: int = DEFAULT_MAX_RESETS
+
+    def __post_init__(self):
+        if self.laps < 1:
+            raise RaceError(f"--laps must be at least 1, got {self.laps}")
+        for name, value in (("--offtrack-penalty", self.offtrack_penalty), ("--crash-penalty", self.crash_penalty)):
+            if not (math.isfinite(value) and 0 <= value <= 600):
+                raise RaceError(f"{name} must be between 0 and 600 seconds, got {value}")
+        if self.max_resets < 0:
+            raise RaceError(f"--max-resets must be 0 or more, got {self.max_resets}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Entrant:
+    """A checked model file, ready to race."""
+
+    path: Path
+    racer: str
+    policy: object  # hardware.model.Policy
+    sha256: str
+    metadata: dict  # the file's racekit metadata (camera, action space, track, reward sha256, ...)
+
+    @property
+    def camera(self) -> dict:
+        return self.metadata["camera"]
+
+    @property
+    def action_space(self) -> dict:
+        return self.metadata["action_space"]
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def check_model(path: str | Path, racer: str | None = None) -> Entrant:
+    """Load and check a model file; RaceError (one line, naming the file) if it cannot race."""
+    from hardware.errors import ModelError
+    from hardware.model import load_policy
+
+    path = Path(path)
+    try:
+        policy = load_policy(path)
+    except ModelError as exc:
+        raise RaceError(str(exc)) from None
+    spec = policy.spec
+    cam = spec.camera
+    if cam.fov_deg is not None and abs(cam.fov_deg - SIM_FOV_DEG) > 0.5:
+        raise RaceError(f"{path}: the model's camera has a {cam.fov_deg:g} degree field of view; the simulator's "
+                        f"camera has {SIM_FOV_DEG:g} degrees")
+    if min(cam.width, cam.height) < 8:
+        raise RaceError(f"{path}: the model's camera is {cam.width}x{cam.height}; the simulator renders 8x8 or more")
+    if spec.action_space.max_steering_deg > MAX_STEERING_DEG:
+        raise RaceError(f"{path}: the model steers up to {spec.action_space.max_steering_deg:g} degrees; the car's "
+                        f"steering stops at {MAX_STEERING_DEG:g}")
+    space = spec.action_space
+    if space.type == "discrete":
+        actions = {"type": "discrete", "actions": [list(a) for a in space.actions]}
+    else:
+        actions = {"type": "continuous", "steering_deg": list(space.steering_deg), "speed_mps": list(space.speed_mps)}
+    metadata = {**spec.extra, "camera": asdict(cam), "control_hz": spec.control_hz, "action_space": actions}
+    name = racer if racer is not None else path.stem
+    if not name.strip() or len(name) > 64 or not name.isprintable():
+        raise RaceError(f"racer name must be 1 to 64 printable characters, got {name!r}")
+    return Entrant(path, name.strip(), policy, file_sha256(path), metadata)
+
+
+@dataclass
+class Outcome:
+    """What happened in one race."""
+
+    lap_times: list[float]
+    offtracks_per_lap: list[int]
+    offtracks: int
+    crashes: int
+    resets: int
+    termination: str  # lap_complete, dnf (too many resets) or max_steps
+    sim_time: float
+    segments: list[list[tuple[float, float, float]]]  # the driven line (x, y, speed), broken at each reset
+    incidents: list[tuple[float, float, str]]  # (x, y, "off_track" | "crash" | "reset") where it happened
+    ground_image: object = field(default=None, repr=False)  # sim.texture.TrackImage of the track, for the map
+
+    @property
+    def dnf(self) -> bool:
+        return self.termination != "lap_complete"
+
+
+def make_env(entrant: Entrant, track, rules: Rules):
+    from agent.evaluate import action_bounds, camera_kwargs
+    from sim.env import TimeTrialEnv
+
+    hz = float(entrant.metadata["control_hz"])
+    return TimeTrialEnv(track=track, reverse=rules.reverse, laps=rules.laps, race=True, max_resets=rules.max_resets,
+                        offtrack_penalty=rules.offtrack_penalty, crash_penalty=rules.crash_penalty,
+                        control_hz=hz, substeps=max(1, round(PHYSICS_HZ / hz)), info_params=True,
+                        **camera_kwargs(entrant.camera), **action_bounds(entrant.action_space))
+
+
+def race(entrant: Entrant, track, rules: Rules, on_step: Callable | None = None) -> Outcome:
+    """Race `entrant` on `track` (a tracks.Track, driven forwards unless rules.reverse).
+
+    on_step(env, obs, info, events) is called after every control step; events is a list of
+    dicts: {"kind": "lap", "lap": n, "seconds": t} or {"kind": "off_track" | "crash" | "reset",
+    "lap": n, "x": .., "y": .., "penalty": s}. A model that fails (hardware ModelError: onnxruntime
+    error or a non-finite output) ends the race with that exception.
+    """
+    env = make_env(entrant, track, rules)
+    penalties = {"off_track": rules.offtrack_penalty, "crash": rules.crash_penalty, "reset": rules.offtrack_penalty}
+    try:
+        obs, info = env.reset(seed=0, options={"start_fraction": 0.0})
+        x, y = env.world.car.reference_point()[:2]
+        segments, incidents, per_lap = [[(float(x), float(y), 0.0)]], [], []
+        seen = {"offtracks": 0, "crashes": 0, "resets": 0}
+        incidents_before = 0
+        while True:
+            steering, speed = entrant.policy.act(obs[None])
+            obs, _, terminated, truncated, info = env.step(np.array([steering, speed], np.float32))
+            params, events = info["params"], []
+            point = (float(params["x"]), float(params["y"]))
+            kind = _incident(info, seen)
+            if kind is not None:
+                # the line ends where the car left the road and goes on from where it was put back
+                segments[-1].append((*point, segments[-1][-1][2]))
+                incidents.append((*point, kind))
+                events.append({"kind": kind, "lap": len(info["lap_times"]) + 1, "x": point[0], "y": point[1],
+                               "progress": info["progress"], "penalty": penalties[kind],
+                               "resets": info["resets"], "dnf": info["termination"] == "dnf"})
+                if info["termination"] != "dnf":
+                    rx, ry = env.world.car.reference_point()[:2]
+                    segments.append([(float(rx), float(ry), 0.0)])
+            else:
+                segments[-1].append((*point, float(env.world.car.speed())))
+            while len(info["lap_times"]) > len(per_lap):
+                per_lap.append(len(incidents) - incidents_before)
+                incidents_before = len(incidents)
+                events.append({"kind": "lap", "lap": len(per_lap), "seconds": info["lap_times"][len(per_lap) - 1],
+                               "incidents": per_lap[-1]})
+            if on_step is not None:
+                on_step(env, obs, info, events)
+            if terminated or truncated:
+                break
+        ground = env.world.ground_image
+    finally:
+        env.close()
+    return Outcome(lap_times=[float(t) for t in info["lap_times"]], offtracks_per_lap=per_lap,
+                   offtracks=info["offtracks"], crashes=info["crashes"], resets=info["resets"],
+                   termination=info["termination"], sim_time=float(info["sim_time"]), segments=segments,
+                   incidents=incidents, ground_image=ground)
+
+
+def _incident(info: dict, seen: dict) -> str | None:
+    """What put the car back this step, from the env's counters (updates `seen`)."""
+    kind = None
+    if info["resets"] > seen["resets"]:
+        kind = "reset"  # stuck, or driving backwards
+    if info["crashes"] > seen["crashes"]:
+        kind = "crash"
+    if info["offtracks"] > seen["offtracks"]:
+        kind = "off_track"
+    seen.update({k: info[k] for k in seen})
+    return kind

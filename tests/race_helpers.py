@@ -1,0 +1,53 @@
+"""Model files for the race and leaderboard tests, written by the trainer's own exporter.
+
+constant_model: DeepRacer's network (agent.policy) with the actor set to one action, exported
+by agent.export: it drives straight, leaves the oval at each bend and is put back, so it
+exercises off-tracks, penalties and DNFs in a fraction of a second. cloned_model: the
+expert cloned from a few hundred frames (agent.imitation, about 2 s): it laps the oval cleanly.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from agent.checkpoint import save_checkpoint
+from agent.export import export_onnx
+from agent.imitation import imitate, normalise
+from agent.policy import ActorCritic
+from agent.train import RunConfig
+
+
+def constant_model(path: Path, steering: float = 0.0, speed: float = 2.0, track: str = "oval",
+                   frame_stack: int = 1, seed: int = 0) -> Path:
+    """A model file whose every output is (steering, speed)."""
+    cfg = RunConfig(track=track, frame_stack=frame_stack)
+    spec = cfg.action_spec()
+    obs_shape = (cfg.camera_height, cfg.camera_width, frame_stack)
+    with torch.random.fork_rng():  # seeded here, and the caller's random state left as it was
+        torch.manual_seed(seed)  # the trunk's weights (and so the file's sha256) differ by seed
+        model = ActorCritic(obs_shape, spec)
+    with torch.no_grad():
+        model.actor.weight.zero_()
+        model.actor.bias.copy_(torch.from_numpy(normalise([steering, speed], spec)))
+    state = {"model": model.state_dict(), "optimizer": {}, "global_step": 0, "run": cfg.to_json(),
+             "obs_shape": list(obs_shape), "actions": spec.as_dict(), "camera": cfg.camera(),
+             "reward_sha256": "ab" * 32}
+    checkpoint = path.with_suffix(".pt")
+    save_checkpoint(checkpoint, state)
+    export_onnx(checkpoint, path)
+    return path
+
+
+def cloned_model(folder: Path, samples: int = 800, seed: int = 0) -> Path:
+    """A model that laps the oval cleanly at about 2 m/s (8.5 to 9 s a lap)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # far faster than two threads on a 2-core machine doing other work
+    try:
+        run = imitate(folder / "run", RunConfig(track="oval", frame_stack=1), max_speed=2.0, samples=samples,
+                      epochs=4, seed=seed)
+        out = folder / "clone.onnx"
+        export_onnx(run, out)
+    finally:
+        torch.set_num_threads(before)
+    return out

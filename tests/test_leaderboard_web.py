@@ -1,0 +1,209 @@
+"""The leaderboard's web page: its JSON and files over HTTP, `racekit leaderboard serve` as a process, and
+the page in a real headless Chromium (Debian's chromium + chromium-driver, driven by selenium): one board
+per track, a click opens the run's replay video (which plays) and its track map.
+Saves tests/artifacts/leaderboard.png (the boards) and leaderboard-replay.png (a replay open)."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from race_helpers import constant_model
+from racekit.cli import main
+from racekit.leaderboard.db import Leaderboard, Run
+from racekit.leaderboard.web import BackgroundServer
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+WAIT = 20.0  # bounds a hang only; each wait ends as soon as its condition holds
+VIDEO = (240, 180)
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """A leaderboard with two simulated races (one a DNF) and hand-timed runs on two tracks."""
+    folder = tmp_path_factory.mktemp("web")
+    db = str(folder / "board.sqlite")
+    model = constant_model(folder / "straight.onnx")
+    size = f"{VIDEO[0]}x{VIDEO[1]}"
+    assert main(["race", str(model), "--track", "oval", "--laps", "1", "--name", "straight-liner", "--db", db,
+                 "--video-size", size]) == 0
+    assert main(["race", str(model), "--track", "oval", "--laps", "1", "--name", "gave-up", "--max-resets", "1",
+                 "--db", db, "--video-size", size]) == 0
+    for name, track, laps in (("alice", "oval", "9.8,10.1,9.9"), ("<b>bob</b>", "oval", "9.5,9.6"),
+                              ("carol", "piccolo", "15,14.5,14.8")):
+        assert main(["leaderboard", "add", "--physical", "--track", track, "--name", name, "--laps", laps,
+                     "--db", db]) == 0
+    return Path(db)
+
+
+def get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def test_the_json_and_the_files_over_http(board):
+    with BackgroundServer(board) as server:
+        status, _, body = get(f"{server.url}/api/boards")
+        data = json.loads(body)
+        assert status == 200 and data["rank"] == "average" and data["laps"] == 3
+        assert [b["key"] for b in data["boards"]] == ["sim/oval/forward", "physical/oval/forward",
+                                                      "physical/piccolo/forward"]
+        sim = data["boards"][0]["entries"]
+        assert [(e["racer"], e["position"], e["reason"]) for e in sim] == [
+            ("straight-liner", None, "1 of 3 laps"), ("gave-up", None, "DNF (too many resets)")]
+        assert sim[0]["video"] == "/runs/1/replay.mp4" and sim[0]["map"] == "/runs/1/map.png"
+        assert data["boards"][1]["entries"][0]["video"] is None  # a hand-timed run has no replay
+        by_lap = json.loads(get(f"{server.url}/api/boards?rank=best-lap")[2])
+        assert by_lap["laps"] == 1 and by_lap["boards"][0]["entries"][0]["position"] == 1
+
+        status, headers, body = get(f"{server.url}/runs/1/replay.mp4", {"Range": "bytes=0-99"})
+        assert status == 206 and len(body) == 100 and headers["content-type"] == "video/mp4"
+        status, headers, body = get(f"{server.url}/runs/1/map.png")
+        assert status == 200 and body[:8] == b"\x89PNG\r\n\x1a\n"
+        for path, code in (("/runs/3/replay.mp4", 404), ("/runs/99/map.png", 404), ("/static/../db.py", 404),
+                           ("/static/other.js", 404), ("/api/boards?rank=fastest", 400),
+                           ("/api/boards?laps=0", 400), ("/api/boards?laps=x", 400)):
+            assert get(server.url + path)[0] == code, path
+        status, headers, body = get(f"{server.url}/")
+        assert status == 200 and b"racekit leaderboard" in body and headers["content-type"].startswith("text/html")
+
+
+def test_only_replay_files_are_served_whatever_the_database_says(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the web")
+    with Leaderboard(tmp_path / "board.sqlite") as lb:
+        lb.add(Run(kind="sim", track="oval", direction="forward", racer="sneaky", lap_times=[9.0],
+                   video=str(secret), track_map=str(secret)))
+    with BackgroundServer(tmp_path / "board.sqlite") as server:
+        entry = json.loads(get(f"{server.url}/api/boards")[2])["boards"][0]["entries"][0]
+        assert entry["racer"] == "sneaky" and entry["video"] is None and entry["map"] is None
+        assert get(f"{server.url}/runs/1/replay.mp4")[0] == 404 and get(f"{server.url}/runs/1/map.png")[0] == 404
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_racekit_leaderboard_serve_runs_on_localhost_until_ctrl_c(board):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "racekit", "leaderboard", "serve", "--port", str(port),
+                             "--db", str(board)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, status = time.monotonic() + WAIT, None
+        while status != 200 and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status = get(f"http://127.0.0.1:{port}/api/boards")[0]
+            except OSError:  # not listening yet
+                time.sleep(0.1)
+        assert status == 200, proc.stderr.read() if proc.poll() is not None else "no answer"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=WAIT)
+    assert proc.returncode == 0, err
+    assert f"on http://localhost:{port}/" in out and str(board) in out
+
+
+pytestmark_browser = pytest.mark.skipif(
+    not (os.path.isfile(CHROMIUM) and os.path.isfile(CHROMEDRIVER)),
+    reason="needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required",
+                 "--window-size=1280,900", f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(flag)
+    # An explicit driver path: selenium never runs its manager, which would try to download a browser.
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(WAIT)
+    driver.set_script_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(driver, condition, message):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # the page redraws its tables on every load: an element found a moment ago may be gone
+    return WebDriverWait(driver, WAIT, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+                         ).until(lambda d: condition(d), message)
+
+
+def script(driver, code):
+    return driver.execute_script(code)
+
+
+@pytestmark_browser
+def test_the_page_shows_a_board_per_track_and_opens_replays(board, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    with BackgroundServer(board) as server:
+        browser.get(f"{server.url}/")
+        wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true",
+                 "the boards never loaded")
+        sections = browser.find_elements(By.CSS_SELECTOR, "section.board")
+        assert [s.get_attribute("data-board") for s in sections] == [
+            "sim/oval/forward", "physical/oval/forward", "physical/piccolo/forward"]
+        assert sections[0].find_element(By.TAG_NAME, "h2").text.startswith("oval (forward), simulated")
+        physical_rows = sections[1].find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert physical_rows[0].find_element(By.CSS_SELECTOR, "td.racer").text == "alice"
+        assert physical_rows[0].find_element(By.CSS_SELECTOR, "td.score").text == "9.93"
+        # a racer's name is text, never markup
+        assert physical_rows[1].find_element(By.CSS_SELECTOR, "td.racer").text == "<b>bob</b>"
+        assert not browser.find_elements(By.CSS_SELECTOR, "td.racer b")
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "leaderboard.png"))
+        Select(browser.find_element(By.ID, "rank")).select_by_value("best-lap")
+        wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-rank") == "best-lap",
+                 "the boards are not redrawn by best lap")
+        first = browser.find_element(By.CSS_SELECTOR, "section.board tbody tr")
+        assert first.find_element(By.CSS_SELECTOR, "td.position").text == "1"
+        assert first.find_element(By.CSS_SELECTOR, "td.racer").text == "straight-liner"
+        assert browser.find_element(By.ID, "laps").get_attribute("placeholder") == "1"
+
+        sections = browser.find_elements(By.CSS_SELECTOR, "section.board")
+        sections[0].find_element(By.CSS_SELECTOR, "tbody tr[data-id='1']").click()
+        wait_for(browser, lambda d: script(d, "return document.getElementById('replay').open"), "no replay opened")
+        # the replay really decodes in the browser (H.264 MP4) and the map loads
+        wait_for(browser, lambda d: script(d, "const v = document.getElementById('replay-video');"
+                                              "return v.readyState >= 2 && v.videoWidth") == VIDEO[0],
+                 "the replay video does not play")
+        assert script(browser, "return document.getElementById('replay-video').duration") > 20  # penalties included
+        wait_for(browser, lambda d: script(d, "return document.getElementById('replay-map').naturalWidth") > 300,
+                 "the track map does not load")
+        assert "off-tracks" in browser.find_element(By.ID, "replay-laps").text
+        script(browser, "const v = document.getElementById('replay-video'); v.pause(); v.currentTime = 2.5;")
+        wait_for(browser, lambda d: script(d, "const v = document.getElementById('replay-video');"
+                                              "return !v.seeking && v.readyState >= 2"), "seeking in the replay fails")
+        browser.save_screenshot(str(ARTIFACTS / "leaderboard-replay.png"))
+        browser.find_element(By.ID, "replay-close").click()
+        wait_for(browser, lambda d: not script(d, "return document.getElementById('replay').open"),
+                 "the replay does not close")
