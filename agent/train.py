@@ -178,8 +178,11 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
             if cfg.minutes is not None and time.monotonic() - started > 60 * cfg.minutes:
                 outcome = "time budget reached"
                 break
-            if ppo.anneal_lr:
-                optimizer.param_groups[0]["lr"] = ppo.learning_rate * (1.0 - global_step / cfg.steps)
+            if ppo.anneal_lr:  # linear to 0 over the run: its steps, or its time budget if that ends first
+                done = global_step / cfg.steps
+                if cfg.minutes is not None:
+                    done = max(done, (time.monotonic() - started) / (60 * cfg.minutes))
+                optimizer.param_groups[0]["lr"] = ppo.learning_rate * max(0.0, 1.0 - done)
             t0 = time.monotonic()
             torch.set_num_threads(1)
             batch, episodes = collector.collect()

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from racekit.cli import UserError
-from racekit.racing import DEFAULT_MAX_RESETS
 
 STATUS_EVERY_S = 0.25  # the live status line on a terminal, redrawn at most this often
 
@@ -31,8 +30,8 @@ def register(subparsers) -> None:
     race.add_argument("--name", metavar="NAME", help="racer name on the leaderboard (default: the model file's name)")
     race.add_argument("--db", metavar="PATH", help="leaderboard file (default: $RACEKIT_DB, else ~/.local/share/racekit/...)")
     race.add_argument("--out", metavar="DIR", help="folder for the replays (default: replays/ beside the leaderboard file)")
-    race.add_argument("--max-resets", type=int, default=DEFAULT_MAX_RESETS, metavar="N",
-                      help=f"resets allowed before the run is a DNF (default {DEFAULT_MAX_RESETS})")
+    race.add_argument("--max-resets", type=int, default=None, metavar="N",  # resolved in run_race: racing
+                      help="resets allowed before the run is a DNF (default 20)")  # loads numpy, the CLI must not
     race.add_argument("--offtrack-penalty", type=float, default=2.0, metavar="S", help="seconds per off-track (default 2)")
     race.add_argument("--crash-penalty", type=float, default=5.0, metavar="S", help="seconds per collision (default 5)")
     race.add_argument("--video-size", default="640x480", metavar="WxH", help="replay video size WxH (default 640x480)")
@@ -60,12 +59,13 @@ def pick_track(args, entrants):
 
 def run_race(args) -> int:
     from racekit.leaderboard.db import Leaderboard, LeaderboardError
-    from racekit.racing import RaceError, Rules, check_model
+    from racekit.racing import DEFAULT_MAX_RESETS, RaceError, Rules, check_model
 
     size = video_size(args.video_size)
     try:
         rules = Rules(laps=args.laps, reverse=args.reverse, offtrack_penalty=args.offtrack_penalty,
-                      crash_penalty=args.crash_penalty, max_resets=args.max_resets)
+                      crash_penalty=args.crash_penalty,
+                      max_resets=DEFAULT_MAX_RESETS if args.max_resets is None else args.max_resets)
         entrants = [check_model(path, args.name) for path in args.models]
     except RaceError as exc:
         raise UserError(str(exc)) from None
