@@ -65,7 +65,7 @@ class Logbook:
 
 
 def plot_curves(run_dir: Path) -> Path | None:
-    """training.png: mean return and mean lap progress per update, and evaluation completion."""
+    """training.png: mean return and lap progress per update, and each evaluation's mean lap time."""
     csv_path = run_dir / "metrics.csv"
     if not csv_path.exists():
         return None
@@ -79,17 +79,21 @@ def plot_curves(run_dir: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     steps = [int(r["global_step"]) for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     axes[0].plot(steps, [float(r["mean_return"]) for r in rows], color="tab:blue")
     axes[0].set(title="mean episode return", xlabel="env steps")
-    axes[1].plot(steps, [float(r["mean_progress"]) for r in rows], color="tab:green", label="training episodes")
+    axes[1].plot(steps, [float(r["mean_progress"]) for r in rows], color="tab:green")
+    axes[1].set(title="training episodes: lap progress %", xlabel="env steps", ylim=(0, 105))
     evals = run_dir / "evaluations.jsonl"
-    if evals.exists():
-        results = [json.loads(line) for line in evals.read_text().splitlines() if line]
-        axes[1].plot([r["global_step"] for r in results], [r["completion"] for r in results], "o-",
-                     color="tab:red", label="evaluation (greedy, race rules)")
-    axes[1].set(title="lap progress %", xlabel="env steps", ylim=(0, 105))
-    axes[1].legend(loc="lower right")
+    results = [json.loads(line) for line in evals.read_text().splitlines() if line] if evals.exists() else []
+    timed = [r for r in results if r["mean_lap_time"]]
+    for clean, colour, label in ((True, "tab:red", "every lap clean"), (False, "tab:gray", "with off-tracks")):
+        pts = [r for r in timed if r["all_clean"] == clean]
+        axes[2].plot([r["global_step"] for r in pts], [r["mean_lap_time"] for r in pts], "o", color=colour,
+                     label=label)
+    axes[2].set(title="evaluations (greedy, race rules): mean lap s", xlabel="env steps")
+    if timed:
+        axes[2].legend(loc="upper right")
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.tight_layout()
