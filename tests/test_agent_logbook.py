@@ -1,0 +1,35 @@
+"""The run's records: metrics.csv rows, evaluations, and the training-curve picture drawn from them."""
+import json
+
+import cv2
+
+from agent.logbook import FIELDS, Logbook, plot_curves
+
+
+def test_logbook_writes_rows_and_draws_three_panels(tmp_path):
+    book = Logbook(tmp_path)
+    for update in range(1, 6):
+        book.log({"update": update, "global_step": 1024 * update, "mean_return": float(update),
+                  "mean_progress": 10.0 * update, "episodes": 4})
+    book.log_evaluation({"global_step": 5120, "completion": 100.0, "clean_laps": 3, "all_clean": True,
+                         "mean_lap_time": 9.5, "offtracks": 0})
+    book.close()  # draws training.png
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert rows[0].split(",") == FIELDS and len(rows) == 6
+    assert json.loads((tmp_path / "evaluations.jsonl").read_text())["mean_lap_time"] == 9.5
+    picture = cv2.imread(str(tmp_path / "training.png"))
+    assert picture is not None and picture.shape[1] > 3 * picture.shape[0]  # three panels side by side
+
+
+def test_resuming_drops_rows_logged_after_the_checkpoint(tmp_path):
+    book = Logbook(tmp_path)
+    for update in range(1, 5):
+        book.log({"update": update, "global_step": 100 * update, "mean_progress": 1.0, "mean_return": 1.0})
+    book.log_evaluation({"global_step": 400, "completion": 50.0, "clean_laps": 0, "all_clean": False,
+                         "mean_lap_time": None})
+    book.close()
+    resumed = Logbook(tmp_path, resume_step=200)  # the checkpoint was at step 200: later rows are redone
+    resumed.close()
+    steps = [line.split(",")[1] for line in (tmp_path / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == ["100", "200"] and (tmp_path / "evaluations.jsonl").read_text() == ""
+    assert plot_curves(tmp_path) is not None
