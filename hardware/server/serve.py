@@ -18,7 +18,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -29,6 +28,7 @@ from hardware.server.app import build_app
 from hardware.server.camera_view import SharedCamera
 from hardware.server.runner import CarRunner
 from hardware.server.store import DEFAULT_KEEP, DEFAULT_MAX_BYTES, ModelStore
+from hardware.server.threaded import ThreadedServer, bind
 from hardware.service import DriveConfig
 
 GRACEFUL_S = 2.0  # open streams (the camera view) get this long to end when the service stops
@@ -119,18 +119,6 @@ def make_server(car: Car, host: str, port: int, quiet: bool = False) -> CarServe
     return CarServer(config, car)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound here so a taken port is an OSError before anything else happens."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart at once after a stop
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 def serve(config: ServiceConfig, new_token: bool = False, out: TextIO = sys.stdout) -> None:
     """Run the service until SIGTERM or Ctrl-C; OSError if the port cannot be had."""
     sock = bind(config.host, config.port)
@@ -147,7 +135,7 @@ def serve(config: ServiceConfig, new_token: bool = False, out: TextIO = sys.stdo
     make_server(car, config.host, config.port).run(sockets=[sock])
 
 
-class BackgroundServer:
+class BackgroundServer(ThreadedServer):
     """The service in a thread on an ephemeral port of `host` (tests, tools); a context manager.
 
     The socket is bound before the thread starts, so `url` is known and no
@@ -156,24 +144,4 @@ class BackgroundServer:
 
     def __init__(self, car: Car, host: str = "127.0.0.1", start_timeout_s: float = 10.0):
         self.car = car
-        self._sock = bind(host, 0)
-        self.url = f"http://{host}:{self._sock.getsockname()[1]}"
-        self.server = make_server(car, host, 0, quiet=True)
-        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]},
-                                        name="car-service", daemon=True)
-        self.start_timeout_s = start_timeout_s
-
-    def __enter__(self) -> "BackgroundServer":
-        self._thread.start()
-        deadline = time.monotonic() + self.start_timeout_s
-        while not self.server.started and self._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not self.server.started:
-            self.__exit__()
-            raise RuntimeError(f"the car service did not start within {self.start_timeout_s:g} s")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self._thread.join(10.0)
-        self._sock.close()
+        super().__init__(make_server(car, host, 0, quiet=True), host, "car service", start_timeout_s)

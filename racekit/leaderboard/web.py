@@ -12,9 +12,6 @@ running beside the server show up on the next load.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import uvicorn
@@ -23,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from hardware.server.threaded import ThreadedServer, bind
 from racekit.leaderboard.db import Leaderboard, LeaderboardError, Run
 from racekit.leaderboard.ranking import RANKS, boards
 
@@ -102,18 +100,6 @@ def build_app(db_path: Path) -> Starlette:
     ])
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before the server starts: a taken port is an OSError at once."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 def make_server(db_path: Path, quiet: bool = False) -> uvicorn.Server:
     config = uvicorn.Config(build_app(db_path), lifespan="off", access_log=not quiet,
                             log_level="warning" if quiet else "info", timeout_graceful_shutdown=2)
@@ -134,28 +120,8 @@ def serve(db_path: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     print("leaderboard page stopped", flush=True)
 
 
-class BackgroundServer:
+class BackgroundServer(ThreadedServer):
     """The page served from a thread on an ephemeral port (tests, tools); a context manager."""
 
     def __init__(self, db_path: Path, host: str = "127.0.0.1", start_timeout_s: float = 10.0):
-        self._sock = bind(host, 0)
-        self.url = f"http://{host}:{self._sock.getsockname()[1]}"
-        self.server = make_server(Path(db_path), quiet=True)
-        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]},
-                                        name="leaderboard-web", daemon=True)
-        self.start_timeout_s = start_timeout_s
-
-    def __enter__(self) -> "BackgroundServer":
-        self._thread.start()
-        deadline = time.monotonic() + self.start_timeout_s
-        while not self.server.started and self._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not self.server.started:
-            self.__exit__()
-            raise RuntimeError(f"the leaderboard page did not start within {self.start_timeout_s:g} s")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self._thread.join(10.0)
-        self._sock.close()
+        super().__init__(make_server(Path(db_path), quiet=True), host, "leaderboard page", start_timeout_s)
