@@ -19,13 +19,7 @@ from sim.env import TimeTrialEnv
 from sim.expert import ExpertDriver
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: far faster than two on a 2-core machine that is also training."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def sim_frames(camera: dict, track: str = "piccolo", steps: int = 48) -> np.ndarray:

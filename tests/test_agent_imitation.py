@@ -11,13 +11,7 @@ from agent.train import RunConfig
 from racekit.cli import main
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: far faster than two on a 2-core machine that is also training."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@ the page in a real headless Chromium (Debian's chromium + chromium-driver, drive
 per track, a click opens the run's replay video (which plays) and its track map.
 Saves tests/artifacts/leaderboard.png (the boards) and leaderboard-replay.png (a replay open)."""
 import json
-import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,15 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from browser_helpers import ARTIFACTS, WAIT, chromium, needs_chromium
 from race_helpers import constant_model
 from racekit.cli import main
 from racekit.leaderboard.db import Leaderboard, Run
 from racekit.leaderboard.web import BackgroundServer
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-WAIT = 20.0  # bounds a hang only; each wait ends as soon as its condition holds
 VIDEO = (240, 180)
 
 
@@ -119,31 +114,12 @@ def test_racekit_leaderboard_serve_runs_on_localhost_until_ctrl_c(board):
     assert f"on http://localhost:{port}/" in out and str(board) in out
 
 
-pytestmark_browser = pytest.mark.skipif(
-    not (os.path.isfile(CHROMIUM) and os.path.isfile(CHROMEDRIVER)),
-    reason="needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver")
 
 
 @pytest.fixture
 def browser(tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required",
-                 "--window-size=1280,900", f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    # An explicit driver path: selenium never runs its manager, which would try to download a browser.
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(WAIT)
-    driver.set_script_timeout(WAIT)
-    try:
+    with chromium(tmp_path / "chromium", "1280,900", ("--autoplay-policy=no-user-gesture-required",)) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def wait_for(driver, condition, message):
@@ -159,7 +135,7 @@ def script(driver, code):
     return driver.execute_script(code)
 
 
-@pytestmark_browser
+@needs_chromium
 def test_the_page_shows_a_board_per_track_and_opens_replays(board, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select

@@ -1,43 +1,18 @@
 """The console page in a real headless Chromium (Debian's chromium + chromium-driver, driven by
 selenium): log in, see the models and the status, stop the car, upload a model, roll back, watch
 the camera. Saves tests/artifacts/console.png."""
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
+from browser_helpers import ARTIFACTS, WAIT, chromium, needs_chromium
 from server_helpers import car_service, models, neutral_arrives
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-WAIT = 20.0
-
-pytestmark = pytest.mark.skipif(
-    not (os.path.isfile(CHROMIUM) and os.path.isfile(CHROMEDRIVER)),
-    reason="needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def browser(tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1200,1100", f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    # An explicit driver path: selenium never runs its manager, which would try to download a browser.
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(WAIT)
-    driver.set_script_timeout(WAIT)
-    try:
+    with chromium(tmp_path / "chromium", "1200,1100") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def wait_for(driver, condition, message):

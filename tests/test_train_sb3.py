@@ -7,13 +7,7 @@ import torch
 import sim  # noqa: F401  (registers racekit/TimeTrial-v0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: far faster than two on a 2-core machine that is also training."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # SB3's checker recommends a [-1, 1] action Box; ours is in physical units (degrees, m/s) on purpose

@@ -1,0 +1,13 @@
+"""Fixtures shared by several test files."""
+import pytest
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: far faster than two on a 2-core machine that is also running env processes."""
+    import torch  # here, not at the top: most tests never load torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
