@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,3 +44,27 @@ def centre_distance(track, xy) -> float:
     s = np.linspace(0, track.length, int(track.length / 0.002))
     pts = track.point_at(s)
     return float(np.min(np.hypot(pts[:, 0] - xy[0], pts[:, 1] - xy[1])))
+
+
+class Output:
+    """A subprocess's stdout lines, read in a thread (never blocks the test)."""
+
+    def __init__(self, stream, timeout: float):
+        self.lines, self._cond, self.timeout = [], threading.Condition(), timeout
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream):
+        for line in stream:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def wait_for(self, text: str, timeout: float | None = None) -> str | None:
+        """The first line containing `text`, waiting up to `timeout` (default: the instance's); None if none."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        with self._cond:
+            while True:
+                found = next((ln for ln in self.lines if text in ln), None)
+                if found is not None or time.monotonic() > deadline:
+                    return found
+                self._cond.wait(0.1)

@@ -25,6 +25,7 @@ from hardware.controllers import open_controller
 from hardware.service import DriveConfig, drive
 from hardware_helpers import metadata
 from racekit.cmd_simserve import SimServer
+from simtools import Output
 from tracks import load_track
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,34 +160,11 @@ def test_the_same_calibration_file_on_both_ends_maps_back_to_the_models_action(t
     assert turned(states) > 0.1
 
 
-class Output:
-    """A subprocess's stdout lines, read in a thread (never blocks the test)."""
-
-    def __init__(self, stream):
-        self.lines, self._cond = [], threading.Condition()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream):
-        for line in stream:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def wait_for(self, text: str, timeout: float = WAIT) -> str | None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = next((ln for ln in self.lines if text in ln), None)
-                if found is not None or time.monotonic() > deadline:
-                    return found
-                self._cond.wait(0.1)
-
-
 def test_sim_serve_command_shows_the_pty_the_camera_and_an_off_track():
     proc = subprocess.Popen([sys.executable, "-m", "racekit", "sim", "serve", "--track", "oval", "--port", "0",
                              "--controller", "mm1", "--duration", "60"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    out = Output(proc.stdout)
+    out = Output(proc.stdout, WAIT)
     try:
         pty_line, url_line = out.wait_for("motor controller (mm1) on /dev/"), out.wait_for("BGR at sim://")
         assert pty_line and url_line, (out.lines, proc.poll())

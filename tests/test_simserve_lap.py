@@ -10,8 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,32 +19,10 @@ from agent.export import export_onnx
 from agent.imitation import imitate
 from agent.train import RunConfig
 from racekit.cli import main
+from simtools import Output
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 30.0
-
-
-class Output:
-    """A subprocess's stdout lines, read in a thread (never blocks the test)."""
-
-    def __init__(self, stream):
-        self.lines, self._cond = [], threading.Condition()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream):
-        for line in stream:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def wait_for(self, text: str, timeout: float = WAIT) -> str | None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = next((ln for ln in self.lines if text in ln), None)
-                if found is not None or time.monotonic() > deadline:
-                    return found
-                self._cond.wait(0.1)
 
 
 def racekit(*args) -> subprocess.Popen:
@@ -87,13 +63,13 @@ def test_car_drive_laps_sim_serve_within_10_percent_of_evaluate(model, tmp_path,
                     "--duration", "120", "--status-every", "2")
     car = None
     try:
-        served = Output(serve.stdout)
+        served = Output(serve.stdout, WAIT)
         pty_line, url_line = served.wait_for("motor controller (racekit) on "), served.wait_for("BGR at sim://")
         assert pty_line and url_line, (served.lines, serve.poll())
         car = racekit("car", "drive", "--model", str(model), "--serial", pty_line.split(" on ")[1],
                       "--controller", "racekit", "--camera", url_line.split(" at ")[1], "--max-speed", "1",
                       "--log", str(tmp_path / "drive.csv"), "--duration", "100")
-        driven = Output(car.stdout)
+        driven = Output(car.stdout, WAIT)
         assert serve.wait(timeout=110) == 0, (served.lines, serve.stderr.read())  # it stops after its lap
         car.send_signal(signal.SIGTERM)
         assert car.wait(timeout=WAIT) == 0, car.stderr.read()
