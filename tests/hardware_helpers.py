@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import cv2
 import numpy as np
@@ -146,3 +147,13 @@ class ScriptedCamera:
 
     def stop(self):
         pass
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.005) -> bool:
+    """Poll `predicate` until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True

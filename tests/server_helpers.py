@@ -8,7 +8,6 @@ import io
 import json
 import os
 import socket
-import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from hardware.server.client import CarClient
 from hardware.server.serve import BackgroundServer, Car, ServiceConfig, prepare_token
 from hardware.virtual import VirtualController, open_virtual_controller
 from hardware_helpers import half_bright, make_model, write_video
+from hardware_helpers import wait_until as poll_until
 
 NEUTRAL = (1450.0, 1446.0)  # DeepRacer's defaults: what stop must leave at the controller
 WAIT = 20.0  # bounds a hang only; each wait ends as soon as its condition holds
@@ -48,13 +48,8 @@ class Service:
 
 
 def wait_until(predicate, timeout: float = WAIT) -> bool:
-    """Poll `predicate` until it holds (True) or `timeout` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+    """Poll `predicate` (every 20 ms: each poll is an HTTP request) until it holds or `timeout` passes."""
+    return poll_until(predicate, timeout, interval=0.02)
 
 
 def neutral_arrives(virtual: VirtualController, pulses: tuple[float, float] = NEUTRAL) -> float | None:

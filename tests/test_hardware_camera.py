@@ -1,23 +1,13 @@
 """Camera sources: video files, the threaded grabber's stall detection, and the scheme registry."""
-import time
 
 import numpy as np
 import pytest
 
 from hardware.camera import Camera, camera_schemes, open_camera, register_camera_scheme
 from hardware.errors import CameraError
-from hardware_helpers import write_video
+from hardware_helpers import wait_until, write_video
 
 WAIT = 10.0
-
-
-def wait_until(predicate, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def test_video_file_plays_its_frames_and_loops(tmp_path):

@@ -8,18 +8,10 @@ import pytest
 from hardware.camera import open_camera
 from hardware.errors import CameraError
 from hardware.sim_camera import HEADER, FrameDecoder, SimStream, encode_frame, parse_source
+from hardware_helpers import wait_until
 from racekit.camera_stream import FrameServer
 
 WAIT = 10.0
-
-
-def wait_until(predicate, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def picture(level: int, shape=(24, 32, 3)) -> np.ndarray:
