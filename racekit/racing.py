@@ -18,10 +18,14 @@ from typing import Callable
 
 import numpy as np
 
-SIM_FOV_DEG = 120.0  # the simulator's camera (sim/camera.py); a model trained for another lens sees another world
-MAX_STEERING_DEG = 30.0  # the car's steering lock (sim/car.py)
+from agent.evaluate import MAX_RESETS
+from sim.camera import CameraSpec
+from sim.car import CarSpec
+
+SIM_FOV_DEG = CameraSpec().fov_deg  # a model trained for another lens would see another world
+MAX_STEERING_DEG = CarSpec().max_steering_deg
 PHYSICS_HZ = 120.0  # 15 Hz control x 8 substeps, as in training: kept for models with another control rate
-DEFAULT_MAX_RESETS = 20  # as agent.evaluate: a model that needs more is not driving
+DEFAULT_MAX_RESETS = MAX_RESETS  # the evaluation's cap: a model that needs more resets is not driving
 
 
 class RaceError(Exception):
