@@ -218,9 +218,16 @@ def _open(path: Path) -> sqlite3.Connection:
 
 def _check(conn: sqlite3.Connection, path: Path) -> int:
     """The file's schema version; LeaderboardError for foreign, newer or damaged files. Reads only."""
-    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    # One read transaction: all three reads see the same snapshot. Read one by one, another process
+    # creating the file could commit in between (application_id still 0 but user_version already set),
+    # and a fresh leaderboard would look like another program's file.
+    conn.execute("BEGIN")
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.execute("COMMIT")
     if app_id != APPLICATION_ID and (app_id != 0 or version != 0 or tables):
         listed = f", tables {', '.join(tables[:5])}" if tables else ""
         raise LeaderboardError(f"{path}: an SQLite file of another program (application_id {app_id:#x}{listed}), "
