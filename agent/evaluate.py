@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from sim.env import TimeTrialEnv
+from racekit.sim.env import TimeTrialEnv
 
 MAX_RESETS = 20
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from agent.checkpoint import CheckpointError, load_checkpoint
-from agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
+from racekit.agent.checkpoint import CheckpointError, load_checkpoint
+from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 
 METADATA_KEY = "racekit"
 FORMAT = 1

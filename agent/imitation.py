@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from agent.checkpoint import save_checkpoint
-from agent.export import racekit_version
-from agent.policy import ActionSpec, ActorCritic
-from agent.train import RunConfig
+from racekit.agent.checkpoint import save_checkpoint
+from racekit.agent.export import racekit_version
+from racekit.agent.policy import ActionSpec, ActorCritic
+from racekit.agent.train import RunConfig
 
 
 def collect_expert_data(cfg: RunConfig, max_speed: float, samples: int, seed: int = 0,
@@ -34,8 +34,8 @@ def collect_expert_data(cfg: RunConfig, max_speed: float, samples: int, seed: in
     Labels are what the network's actor should output: the expert's action normalised to [-1, 1]
     as ActionSpec.to_env maps it back (continuous), or the expert's action index (discrete).
     """
-    from sim.env import TimeTrialEnv
-    from sim.expert import ExpertDriver
+    from racekit.sim.env import TimeTrialEnv
+    from racekit.sim.expert import ExpertDriver
 
     rng = np.random.default_rng(seed)
     env = TimeTrialEnv(track=cfg.track, **cfg.env_kwargs())

@@ -15,15 +15,15 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agent.policy import ActionSpec, ActorCritic
-from agent.ppo import PPOConfig, advantages_and_returns
+from racekit.agent.policy import ActionSpec, ActorCritic
+from racekit.agent.ppo import PPOConfig, advantages_and_returns
 
 
 def make_env(track: str, reward: str | None, env_kwargs: dict):
     """Runs in the env's worker process."""
     import signal
 
-    from sim.env import TimeTrialEnv
+    from racekit.sim.env import TimeTrialEnv
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle: it saves, then stops us
 

@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from agent.evaluate import evaluate, torch_driver
-from agent.logbook import Logbook
-from agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
-from agent.ppo import PPOConfig, ppo_update
-from agent.rollout import RolloutCollector, make_vector_env
-from sim.reward import RewardError, load_reward
-from tracks import DEFAULT_TRACK
+from racekit.agent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from racekit.agent.evaluate import evaluate, torch_driver
+from racekit.agent.logbook import Logbook
+from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
+from racekit.agent.ppo import PPOConfig, ppo_update
+from racekit.agent.rollout import RolloutCollector, make_vector_env
+from racekit.sim.reward import RewardError, load_reward
+from racekit.tracks import DEFAULT_TRACK
 
 
 class RunError(Exception):
@@ -115,7 +115,7 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.reward:
         shutil.copyfile(cfg.reward, run_dir / "reward_function.py")  # what this run was trained with
-    from agent.export import racekit_version  # agent/ must not import the racekit package
+    from racekit.agent.export import racekit_version  # agent/ must not import the racekit package
 
     config_path.write_text(json.dumps({"run": cfg.to_json(), "reward_sha256": sha256_of(cfg.reward),
                                        "racekit_version": racekit_version(),

@@ -20,8 +20,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from sim.env import TimeTrialEnv  # noqa: E402
-from sim.expert import ExpertDriver  # noqa: E402
+from racekit.sim.env import TimeTrialEnv  # noqa: E402
+from racekit.sim.expert import ExpertDriver  # noqa: E402
 
 SIZES = [(64, 48), (80, 60), (96, 72), (128, 96), (160, 120)]
 EPOCHS = 4

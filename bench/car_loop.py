@@ -43,9 +43,9 @@ def make_model(out: str) -> None:
     """(child process) A model file written by agent/export.py from a briefly cloned run."""
     import torch
 
-    from agent.export import export_onnx
-    from agent.imitation import imitate
-    from agent.train import RunConfig
+    from racekit.agent.export import export_onnx
+    from racekit.agent.imitation import imitate
+    from racekit.agent.train import RunConfig
 
     torch.set_num_threads(1)
     run = imitate(Path(out).parent / "run", RunConfig(track="oval"), samples=64, epochs=1, seed=0)
@@ -57,7 +57,7 @@ def serve_controller(protocol: str, avoid_core: int) -> None:
     others = os.sched_getaffinity(0) - {avoid_core}
     if others:
         os.sched_setaffinity(0, others)
-    from hardware.virtual import open_virtual_controller
+    from racekit.hardware.virtual import open_virtual_controller
 
     controller = open_virtual_controller(protocol)
     print(controller.port, flush=True)
@@ -79,7 +79,7 @@ class SyntheticCamera:
     def __init__(self, width: int, height: int, clock=time.monotonic):
         import numpy as np
 
-        from hardware.camera import FrameInfo
+        from racekit.hardware.camera import FrameInfo
 
         rng = np.random.default_rng(0)
         self.frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(8)]
@@ -91,11 +91,11 @@ class SyntheticCamera:
 
 
 def build_parts(policy, camera, controller: str, port: str, log_path: str):
-    from hardware.calibration import Calibration
-    from hardware.controllers import open_controller
-    from hardware.drive import ActuatorPart, CameraPart, LogPart, PilotPart, SafetyPart
-    from hardware.link import ControllerLink
-    from hardware.safety import Governor
+    from racekit.hardware.calibration import Calibration
+    from racekit.hardware.controllers import open_controller
+    from racekit.hardware.drive import ActuatorPart, CameraPart, LogPart, PilotPart, SafetyPart
+    from racekit.hardware.link import ControllerLink
+    from racekit.hardware.safety import Governor
 
     calibration = Calibration()
     link = ControllerLink(open_controller(controller, port), lambda: open_controller(controller, port),
@@ -106,7 +106,7 @@ def build_parts(policy, camera, controller: str, port: str, log_path: str):
 
 def flat_out(policy, size, frames: int, controller: str, port: str, tmp: str) -> dict:
     """Work per frame, camera frame -> serial bytes, ticks run back to back."""
-    from hardware.drive import DriveLoop
+    from racekit.hardware.drive import DriveLoop
 
     parts, link = build_parts(policy, SyntheticCamera(*size), controller, port, os.path.join(tmp, "flat.csv"))
     loop = DriveLoop(parts, policy.spec.control_hz)
@@ -129,8 +129,8 @@ def paced(policy, seconds: float, controller: str, port: str, tmp: str) -> dict:
     import cv2
     import numpy as np
 
-    from hardware.camera import open_video
-    from hardware.drive import DriveLoop
+    from racekit.hardware.camera import open_video
+    from racekit.hardware.drive import DriveLoop
 
     video = os.path.join(tmp, "camera.avi")
     writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (640, 480))
@@ -163,7 +163,7 @@ def paced(policy, seconds: float, controller: str, port: str, tmp: str) -> dict:
 def inference(policy, frames: int) -> tuple[float, float, float]:
     import numpy as np
 
-    from hardware.preprocess import FrameStacker
+    from racekit.hardware.preprocess import FrameStacker
 
     stacker = FrameStacker(policy.spec.camera)
     rng = np.random.default_rng(2)
@@ -210,7 +210,7 @@ def main() -> int:
             import cv2
             import onnxruntime
 
-            from hardware.model import load_policy
+            from racekit.hardware.model import load_policy
 
             cv2.setNumThreads(1)  # as `racekit car drive` sets it
             policy = load_policy(model, threads=1)

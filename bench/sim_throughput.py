@@ -16,7 +16,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import gymnasium as gym  # noqa: E402
 
-import sim  # noqa: E402,F401  (registers racekit/ envs)
+import racekit  # noqa: E402,F401  (registers racekit/ envs)
 
 
 def steps_per_second(env: gym.Env, seconds: float, seed: int = 0) -> float:

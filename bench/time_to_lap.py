@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.train import RunConfig, train
-from sim.env import TimeTrialEnv
-from sim.expert import ExpertDriver, drive_lap
-from tracks import DEFAULT_TRACK
+from racekit.agent.train import RunConfig, train
+from racekit.sim.env import TimeTrialEnv
+from racekit.sim.expert import ExpertDriver, drive_lap
+from racekit.tracks import DEFAULT_TRACK
 
 REWARD = Path(__file__).resolve().parents[1] / "examples" / "rewards" / "speed_along_track.py"
 

@@ -15,10 +15,10 @@ import sys
 import threading
 from typing import TextIO
 
-from hardware.calibration import MAX_PULSE_US, MIN_PULSE_US, Calibration, format_calibration, load_calibration, \
+from racekit.hardware.calibration import MAX_PULSE_US, MIN_PULSE_US, Calibration, format_calibration, load_calibration, \
     save_calibration
-from hardware.controllers import SerialController, open_controller
-from hardware.errors import ControllerError
+from racekit.hardware.controllers import SerialController, open_controller
+from racekit.hardware.errors import ControllerError
 
 NUDGES = {"+": 10.0, "-": -10.0, "++": 50.0, "--": -50.0}
 PROBE_US = 50.0  # throttle offset used to find which way is forward

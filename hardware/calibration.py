@@ -13,7 +13,7 @@ import os
 import tomllib
 from dataclasses import asdict, dataclass
 
-from hardware.errors import CalibrationError
+from racekit.hardware.errors import CalibrationError
 
 # Plausible hobby-servo range; anything outside is a typo, not a car.
 MIN_PULSE_US = 500.0

@@ -24,9 +24,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from hardware.errors import CameraError
+from racekit.hardware.errors import CameraError
 
-log = logging.getLogger("hardware.camera")
+log = logging.getLogger("racekit.hardware.camera")
 RETRY_S = 0.01  # how long to wait after a grab that gave no frame
 
 
@@ -109,7 +109,7 @@ _SCHEMES: dict[str, CameraFactory] = {}
 # Schemes whose module is imported on first use (and registers itself), so the
 # car runtime does not load them unless asked: the simulator's camera stream
 # client goes in hardware/sim_camera.py (standard library + numpy only).
-LAZY_SCHEMES = {"sim": "hardware.sim_camera"}
+LAZY_SCHEMES = {"sim": "racekit.hardware.sim_camera"}
 
 
 def register_camera_scheme(scheme: str, factory: CameraFactory) -> None:

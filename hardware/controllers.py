@@ -19,8 +19,8 @@ import time
 
 import serial
 
-from hardware.errors import ControllerError
-from hardware.protocols import maestro, mm1, racekit
+from racekit.hardware.errors import ControllerError
+from racekit.hardware.protocols import maestro, mm1, racekit
 
 WRITE_TIMEOUT_S = 0.25
 

@@ -20,16 +20,16 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from hardware.calibration import Calibration
-from hardware.camera import Camera, FrameInfo
-from hardware.errors import ModelError
-from hardware.link import ControllerLink
-from hardware.model import Policy
-from hardware.preprocess import FrameStacker
-from hardware.profiler import Profiler, timed
-from hardware.safety import CAMERA_STALL_S, Command, EStop, Governor, StopRequest
+from racekit.hardware.calibration import Calibration
+from racekit.hardware.camera import Camera, FrameInfo
+from racekit.hardware.errors import ModelError
+from racekit.hardware.link import ControllerLink
+from racekit.hardware.model import Policy
+from racekit.hardware.preprocess import FrameStacker
+from racekit.hardware.profiler import Profiler, timed
+from racekit.hardware.safety import CAMERA_STALL_S, Command, EStop, Governor, StopRequest
 
-log = logging.getLogger("hardware.drive")
+log = logging.getLogger("racekit.hardware.drive")
 WAKE_SLICE_S = 0.05  # between ticks, check stop/e-stop at least this often
 
 

@@ -13,10 +13,10 @@ import logging
 import time
 from typing import Callable
 
-from hardware.controllers import SerialController
-from hardware.errors import ControllerError
+from racekit.hardware.controllers import SerialController
+from racekit.hardware.errors import ControllerError
 
-log = logging.getLogger("hardware.link")
+log = logging.getLogger("racekit.hardware.link")
 
 
 class ControllerLink:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hardware.errors import ModelError
+from racekit.hardware.errors import ModelError
 
 METADATA_KEY = "racekit"
 SUPPORTED_FORMAT = 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from hardware.model import CameraSpec
+from racekit.hardware.model import CameraSpec
 
 
 def convert_frame(frame: np.ndarray, spec: CameraSpec) -> np.ndarray:

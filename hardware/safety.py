@@ -16,7 +16,7 @@ import signal
 import threading
 from dataclasses import dataclass
 
-from hardware.model import ActionSpace
+from racekit.hardware.model import ActionSpace
 
 CAMERA_STALL_S = 0.2  # no new frame for this long -> neutral
 ESTOP_SIGNAL = signal.SIGUSR1

@@ -20,14 +20,14 @@ from typing import Callable, TextIO
 
 import cv2
 
-from hardware.calibration import Calibration, load_calibration
-from hardware.camera import Camera, open_camera
-from hardware.controllers import open_controller
-from hardware.drive import ActuatorPart, CameraPart, DriveLoop, LogPart, PilotPart, SafetyPart
-from hardware.errors import HardwareError
-from hardware.link import ControllerLink
-from hardware.model import load_policy
-from hardware.safety import EStop, Governor, StopRequest, check_speed_cap
+from racekit.hardware.calibration import Calibration, load_calibration
+from racekit.hardware.camera import Camera, open_camera
+from racekit.hardware.controllers import open_controller
+from racekit.hardware.drive import ActuatorPart, CameraPart, DriveLoop, LogPart, PilotPart, SafetyPart
+from racekit.hardware.errors import HardwareError
+from racekit.hardware.link import ControllerLink
+from racekit.hardware.model import load_policy
+from racekit.hardware.safety import EStop, Governor, StopRequest, check_speed_cap
 
 
 @dataclass

@@ -23,10 +23,10 @@ from typing import Callable
 
 import numpy as np
 
-from hardware.camera import Camera, register_camera_scheme
-from hardware.errors import CameraError
+from racekit.hardware.camera import Camera, register_camera_scheme
+from racekit.hardware.errors import CameraError
 
-log = logging.getLogger("hardware.sim_camera")
+log = logging.getLogger("racekit.hardware.sim_camera")
 SCHEME = "sim"
 MAGIC = b"RKF1"
 HEADER = struct.Struct("<4sHHHHQd")

@@ -21,9 +21,9 @@ import tty
 from dataclasses import dataclass
 from typing import Callable
 
-from hardware.protocols import Decoded, make_decoder
+from racekit.hardware.protocols import Decoded, make_decoder
 
-log = logging.getLogger("hardware.virtual")
+log = logging.getLogger("racekit.hardware.virtual")
 DEFAULT_NEUTRAL = (1450.0, 1446.0)  # DeepRacer's servo centre and ESC neutral, microseconds
 FAILSAFE_S = 0.25
 POLL_S = 0.005  # failsafe resolution: 5 ms on top of the 250 ms

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from hardware.sim_camera import SCHEME, encode_frame
+from racekit.hardware.sim_camera import SCHEME, encode_frame
 
 SEND_TIMEOUT_S = 2.0
 ACCEPT_POLL_S = 0.2  # how soon close() is noticed by the accept thread

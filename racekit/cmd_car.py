@@ -91,8 +91,8 @@ def _setup_logging() -> None:
 
 def _drive(args) -> int:
     from racekit.cli import UserError
-    from hardware.errors import HardwareError
-    from hardware.service import DriveConfig, drive
+    from racekit.hardware.errors import HardwareError
+    from racekit.hardware.service import DriveConfig, drive
 
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be a positive number of seconds")
@@ -112,8 +112,8 @@ def _drive(args) -> int:
 
 def _calibrate(args) -> int:
     from racekit.cli import UserError
-    from hardware.calibrate import run_calibration
-    from hardware.errors import HardwareError
+    from racekit.hardware.calibrate import run_calibration
+    from racekit.hardware.errors import HardwareError
 
     _setup_logging()
     try:
@@ -126,7 +126,7 @@ def _calibrate(args) -> int:
 
 def _serve(args) -> int:
     from racekit.cli import UserError
-    from hardware.server.serve import ServiceConfig, serve
+    from racekit.hardware.server.serve import ServiceConfig, serve
 
     if not 1 <= args.port <= 65535:
         raise UserError("--port must be in 1..65535")
@@ -148,7 +148,7 @@ def _serve(args) -> int:
 def connect(args):
     """A CarClient for --car/--token (or the environment and config file); UserError if neither says."""
     from racekit.cli import UserError
-    from hardware.server.client import CarClient, CarError, resolve
+    from racekit.hardware.server.client import CarClient, CarError, resolve
 
     try:
         url, token = resolve(args.car, args.token)
@@ -184,7 +184,7 @@ def _remote(args) -> int:
     import json
 
     from racekit.cli import UserError
-    from hardware.server.client import CarError
+    from racekit.hardware.server.client import CarError
 
     client = connect(args)
     try:

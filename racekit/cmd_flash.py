@@ -30,9 +30,9 @@ def register(subparsers) -> None:
 
 def _flash(args) -> int:
     from racekit.cli import UserError
-    from hardware.errors import ModelError
-    from hardware.model import load_policy
-    from hardware.server.client import CarError, file_sha256
+    from racekit.hardware.errors import ModelError
+    from racekit.hardware.model import load_policy
+    from racekit.hardware.server.client import CarError, file_sha256
 
     if not os.path.isfile(args.model):
         raise UserError(f"{args.model}: model file not found")

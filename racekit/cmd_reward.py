@@ -15,9 +15,9 @@ def register(subparsers) -> None:
 
 
 def run_check(args) -> int:
-    from sim.check import check_reward
-    from sim.reward import RewardError, load_reward
-    from tracks import DEFAULT_TRACK
+    from racekit.sim.check import check_reward
+    from racekit.sim.reward import RewardError, load_reward
+    from racekit.tracks import DEFAULT_TRACK
 
     from racekit.tracking import track_argument
 

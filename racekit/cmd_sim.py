@@ -22,11 +22,11 @@ def register(subparsers) -> None:
 
 
 def run_demo(args) -> int:
-    from sim.camera import chase_camera
-    from sim.env import TimeTrialEnv
-    from sim.expert import ExpertDriver, drive_lap
-    from sim.video import VideoWriter, compose
-    from tracks import DEFAULT_TRACK
+    from racekit.sim.camera import chase_camera
+    from racekit.sim.env import TimeTrialEnv
+    from racekit.sim.expert import ExpertDriver, drive_lap
+    from racekit.sim.video import VideoWriter, compose
+    from racekit.tracks import DEFAULT_TRACK
 
     from racekit.tracking import track_argument
 

@@ -56,10 +56,10 @@ class SimServer:
     def __init__(self, track, controller: str = "mm1", calibration=None, port: int = 0,
                  camera_size: tuple[int, int] = (160, 120), hz: float = 15.0, offtrack_penalty: float = 2.0,
                  out=sys.stdout):
-        from hardware.calibration import Calibration
-        from hardware.virtual import open_virtual_controller
+        from racekit.hardware.calibration import Calibration
+        from racekit.hardware.virtual import open_virtual_controller
         from racekit.camera_stream import FrameServer
-        from sim.standin import StandIn
+        from racekit.sim.standin import StandIn
 
         self.calibration = calibration or Calibration()
         self.hz = hz
@@ -171,10 +171,10 @@ def summary(server: SimServer, reason: str) -> str:
 
 
 def run_serve(args) -> int:
-    from hardware.calibration import load_calibration
-    from hardware.errors import HardwareError
+    from racekit.hardware.calibration import load_calibration
+    from racekit.hardware.errors import HardwareError
     from racekit.tracking import track_argument
-    from tracks import DEFAULT_TRACK
+    from racekit.tracks import DEFAULT_TRACK
 
     try:
         width, height = (int(v) for v in args.camera_size.lower().split("x"))

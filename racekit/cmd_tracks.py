@@ -19,7 +19,7 @@ def register(subparsers) -> None:
 
 
 def list_tracks(args) -> int:
-    from tracks import DEFAULT_TRACK, builtin_track_names, load_track
+    from racekit.tracks import DEFAULT_TRACK, builtin_track_names, load_track
 
     print(f"{'name':<16} {'length m':>9} {'width m':>8}  direction")
     for name in builtin_track_names():
@@ -32,8 +32,8 @@ def list_tracks(args) -> int:
 def show_track(args) -> int:
     import cv2
 
-    from sim.texture import draw_direction_arrow, draw_track
-    from sim.topdown import scaled
+    from racekit.sim.texture import draw_direction_arrow, draw_track
+    from racekit.sim.topdown import scaled
 
     track = track_argument(args.track, reverse=args.reverse)
     canvas = scaled(draw_track(track), max_side=1200)

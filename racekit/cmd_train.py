@@ -75,10 +75,10 @@ def size_argument(value: str, flag: str) -> tuple[int, int]:
 
 def new_run_config(args):
     """RunConfig from the command line; checks what would otherwise fail deep inside a worker."""
-    from agent.train import RunConfig
-    from sim import DEEPRACER_ACTIONS
-    from sim.reward import RewardError, load_reward
-    from tracks import DEFAULT_TRACK
+    from racekit.agent.train import RunConfig
+    from racekit.sim import DEEPRACER_ACTIONS
+    from racekit.sim.reward import RewardError, load_reward
+    from racekit.tracks import DEFAULT_TRACK
 
     from racekit.tracking import track_argument
 
@@ -124,9 +124,9 @@ def new_run_config(args):
 
 
 def run_train(args) -> int:
-    from agent.checkpoint import CheckpointError, load_checkpoint
-    from agent.train import RunConfig, RunError, train
-    from sim.reward import RewardError
+    from racekit.agent.checkpoint import CheckpointError, load_checkpoint
+    from racekit.agent.train import RunConfig, RunError, train
+    from racekit.sim.reward import RewardError
 
     out = Path(args.out)
     last = out / "checkpoints" / "last.pt"
@@ -171,8 +171,8 @@ def run_train(args) -> int:
 def load_driver(model: str, checkpoint: str | None) -> tuple:
     """(driver, camera dict, action_space dict, trained track, description) for a run, .pt or .onnx."""
     if model.endswith(".onnx"):
-        from hardware.errors import ModelError
-        from hardware.model import load_policy
+        from racekit.hardware.errors import ModelError
+        from racekit.hardware.model import load_policy
 
         try:
             policy = load_policy(model)  # exactly as the car loads it: onnxruntime, contract checks
@@ -194,9 +194,9 @@ def load_driver(model: str, checkpoint: str | None) -> tuple:
 
         steps = spec.extra.get("training_steps")
         return drive, camera, actions, spec.extra.get("track"), f"{model} (onnxruntime, {steps} training steps)"
-    from agent.checkpoint import CheckpointError
-    from agent.evaluate import torch_driver
-    from agent.export import ExportError, find_checkpoint, load_policy_checkpoint
+    from racekit.agent.checkpoint import CheckpointError
+    from racekit.agent.evaluate import torch_driver
+    from racekit.agent.export import ExportError, find_checkpoint, load_policy_checkpoint
 
     try:
         path = find_checkpoint(model, checkpoint)
@@ -208,7 +208,7 @@ def load_driver(model: str, checkpoint: str | None) -> tuple:
 
 
 def run_evaluate(args) -> int:
-    from agent.evaluate import evaluate
+    from racekit.agent.evaluate import evaluate
 
     from racekit.tracking import track_argument
 
@@ -243,15 +243,15 @@ class VideoRecorder:
     """The chase view with the car's camera inset and the race state, one frame per control step."""
 
     def __init__(self, path: Path, size: tuple[int, int], camera: dict):
-        from sim.video import VideoWriter
+        from racekit.sim.video import VideoWriter
 
         self.size, self.channels = size, camera["channels"]
         self.writer = VideoWriter(path, size, fps=15)
         self.frames = 0
 
     def on_step(self, env, obs, info) -> None:
-        from sim.camera import chase_camera
-        from sim.video import compose
+        from racekit.sim.camera import chase_camera
+        from racekit.sim.video import compose
 
         view = chase_camera(env.world.client, env.world.car, *self.size)
         lines = [f"{env.track.name}  t = {info['sim_time']:5.2f} s", f"lap {len(info['lap_times']) + 1}  "
@@ -268,10 +268,10 @@ class VideoRecorder:
 
 
 def run_export(args) -> int:
-    from agent.checkpoint import CheckpointError
-    from agent.export import ExportError, export_onnx
-    from hardware.errors import ModelError
-    from hardware.model import load_policy
+    from racekit.agent.checkpoint import CheckpointError
+    from racekit.agent.export import ExportError, export_onnx
+    from racekit.hardware.errors import ModelError
+    from racekit.hardware.model import load_policy
 
     from racekit import __version__
 

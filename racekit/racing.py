@@ -18,9 +18,9 @@ from typing import Callable
 
 import numpy as np
 
-from agent.evaluate import MAX_RESETS
-from sim.camera import CameraSpec
-from sim.car import CarSpec
+from racekit.agent.evaluate import MAX_RESETS
+from racekit.sim.camera import CameraSpec
+from racekit.sim.car import CarSpec
 
 SIM_FOV_DEG = CameraSpec().fov_deg  # a model trained for another lens would see another world
 MAX_STEERING_DEG = CarSpec().max_steering_deg
@@ -79,8 +79,8 @@ def file_sha256(path: Path) -> str:
 
 def check_model(path: str | Path, racer: str | None = None) -> Entrant:
     """Load and check a model file; RaceError (one line, naming the file) if it cannot race."""
-    from hardware.errors import ModelError
-    from hardware.model import load_policy
+    from racekit.hardware.errors import ModelError
+    from racekit.hardware.model import load_policy
 
     path = Path(path)
     try:
@@ -130,8 +130,8 @@ class Outcome:
 
 
 def make_env(entrant: Entrant, track, rules: Rules):
-    from agent.evaluate import action_bounds, camera_kwargs
-    from sim.env import TimeTrialEnv
+    from racekit.agent.evaluate import action_bounds, camera_kwargs
+    from racekit.sim.env import TimeTrialEnv
 
     hz = float(entrant.metadata["control_hz"])
     return TimeTrialEnv(track=track, reverse=rules.reverse, laps=rules.laps, race=True, max_resets=rules.max_resets,

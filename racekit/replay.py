@@ -31,13 +31,13 @@ class ReplayVideo:
     """An on_step observer for racing.race that writes the replay MP4. Use as a context manager."""
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float, channels: int, laps: int, title: str):
-        from sim.video import VideoWriter
+        from racekit.sim.video import VideoWriter
 
         self.writer = VideoWriter(path, size, fps=fps)
         self.size, self.fps, self.channels, self.laps, self.title = size, fps, channels, laps, title
 
     def on_step(self, env, obs, info, events) -> None:
-        from sim.camera import chase_camera
+        from racekit.sim.camera import chase_camera
 
         view = chase_camera(env.world.client, env.world.car, *self.size)
         inset = obs[:, :, -self.channels:]  # the newest frame of the stack: what the model sees now
@@ -53,7 +53,7 @@ class ReplayVideo:
                     self.writer.write(frame)
 
     def _frame(self, view, inset, info, clock: float) -> np.ndarray:
-        from sim.video import compose
+        from racekit.sim.video import compose
 
         done = info["lap_times"]
         lines = [self.title, f"lap {min(len(done) + 1, self.laps)}/{self.laps}  {clock:6.2f} s"]
@@ -93,8 +93,8 @@ def speed_colours(speeds: np.ndarray, top: float) -> np.ndarray:
 
 def track_map(outcome, top_speed: float, title: str, max_side: int = 900) -> np.ndarray:
     """The map picture (RGB): track from above, driven line by speed, incidents, legend strip below."""
-    from sim.texture import TrackImage
-    from sim.topdown import scaled
+    from racekit.sim.texture import TrackImage
+    from racekit.sim.topdown import scaled
 
     base = scaled(outcome.ground_image, max_side)
     canvas = TrackImage(base.image.copy(), base.xmin, base.ymin, base.px_per_m)

@@ -5,7 +5,7 @@ from racekit.cli import UserError
 
 
 def track_argument(value: str, reverse: bool = False):
-    from tracks import TrackError, load_track
+    from racekit.tracks import TrackError, load_track
 
     try:
         return load_track(value, reverse=reverse)

@@ -70,7 +70,7 @@ class Car:
     def __init__(self, client: int, spec: CarSpec = CarSpec()):
         self.client = client
         self.spec = spec
-        urdf = resources.files("sim") / "assets" / "car.urdf"
+        urdf = resources.files("racekit.sim") / "assets" / "car.urdf"
         with resources.as_file(urdf) as path:
             self.body = p.loadURDF(str(path), [0, 0, 0], physicsClientId=client)
         names = {}

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from sim.car import CarSpec
-from sim.params import StepState, reward_params
-from sim.reward import RewardFunction
+from racekit.sim.car import CarSpec
+from racekit.sim.params import StepState, reward_params
+from racekit.sim.reward import RewardFunction
 
 TIME_LIMIT_S = 5.0  # DeepRacer's validator gives each call 5 s
 
@@ -62,10 +62,10 @@ class CheckReport:
 
 def check_reward(reward: RewardFunction, track_name: str, sim_steps: int = 200) -> CheckReport:
     """Call `reward` on the validation states, then on `sim_steps` expert-driven sim steps; RewardError on a fault."""
-    from tracks import load_track
+    from racekit.tracks import load_track
 
-    from sim.env import TimeTrialEnv
-    from sim.expert import ExpertDriver
+    from racekit.sim.env import TimeTrialEnv
+    from racekit.sim.expert import ExpertDriver
 
     reward.time_limit_s = TIME_LIMIT_S
     report = CheckReport()

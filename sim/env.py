@@ -7,13 +7,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from sim.camera import CameraSpec, chase_camera, front_camera, in_view
-from sim.car import CarSpec
-from sim.lap import LapProgress
-from sim.params import StepState, reward_params
-from sim.reward import as_reward_function
-from sim.world import World
-from tracks import DEFAULT_TRACK, Track, load_track
+from racekit.sim.camera import CameraSpec, chase_camera, front_camera, in_view
+from racekit.sim.car import CarSpec
+from racekit.sim.lap import LapProgress
+from racekit.sim.params import StepState, reward_params
+from racekit.sim.reward import as_reward_function
+from racekit.sim.world import World
+from racekit.tracks import DEFAULT_TRACK, Track, load_track
 
 PROGRESS_FALLING_STEPS = 15  # DeepRacer ends an episode driven backwards this long
 STUCK_STEPS = 15
@@ -202,7 +202,7 @@ class TimeTrialEnv(gym.Env):
         if self.render_mode != "rgb_array":
             return None
         if self.render_view == "topdown":
-            from sim.topdown import topdown_view
+            from racekit.sim.topdown import topdown_view
             return topdown_view(self)
         return chase_camera(self.world.client, self.world.car)
 

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.camera import CameraSpec, front_camera
-from sim.car import CarSpec
-from sim.lap import LapProgress
-from sim.world import World
-from tracks import Track
+from racekit.sim.camera import CameraSpec, front_camera
+from racekit.sim.car import CarSpec
+from racekit.sim.lap import LapProgress
+from racekit.sim.world import World
+from racekit.tracks import Track
 
 THROTTLE_DEADBAND = 0.02
 

@@ -6,7 +6,7 @@ import math
 import cv2
 import numpy as np
 
-from sim.texture import TrackImage
+from racekit.sim.texture import TrackImage
 
 CAR_LENGTH, CAR_WIDTH = 0.26, 0.16
 

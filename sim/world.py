@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pybullet as p
 
-from sim.car import Car, CarSpec
-from sim.texture import draw_track
+from racekit.sim.car import Car, CarSpec
+from racekit.sim.texture import draw_track
 
 GROUND_TILE_M = 2.0  # the ground mesh is split in tiles so TinyRenderer never draws a huge triangle behind the eye
 GROUND_FRICTION = 1.0

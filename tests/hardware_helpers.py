@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from hardware.camera import FrameInfo
+from racekit.hardware.camera import FrameInfo
 
 
 def metadata(width=32, height=24, channels=1, frame_stack=2, control_hz=15, action_space=None, **extra) -> dict:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import torch
 
-from agent.checkpoint import save_checkpoint
-from agent.export import export_onnx
-from agent.imitation import imitate, normalise
-from agent.policy import ActorCritic
-from agent.train import RunConfig
+from racekit.agent.checkpoint import save_checkpoint
+from racekit.agent.export import export_onnx
+from racekit.agent.imitation import imitate, normalise
+from racekit.agent.policy import ActorCritic
+from racekit.agent.train import RunConfig
 
 
 def constant_model(path: Path, steering: float = 0.0, speed: float = 2.0, track: str = "oval",

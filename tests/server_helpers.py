@@ -12,9 +12,9 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardware.server.client import CarClient
-from hardware.server.serve import BackgroundServer, Car, ServiceConfig, prepare_token
-from hardware.virtual import VirtualController, open_virtual_controller
+from racekit.hardware.server.client import CarClient
+from racekit.hardware.server.serve import BackgroundServer, Car, ServiceConfig, prepare_token
+from racekit.hardware.virtual import VirtualController, open_virtual_controller
 from hardware_helpers import half_bright, make_model, write_video
 from hardware_helpers import wait_until as poll_until
 

@@ -7,16 +7,16 @@ import onnx
 import pytest
 import torch
 
-from agent.checkpoint import CheckpointError
-from agent.evaluate import camera_kwargs
-from agent.export import ExportError, export_onnx, find_checkpoint, load_policy_checkpoint
-from agent.imitation import imitate
-from agent.train import RunConfig
-from hardware.model import load_policy
+from racekit.agent.checkpoint import CheckpointError
+from racekit.agent.evaluate import camera_kwargs
+from racekit.agent.export import ExportError, export_onnx, find_checkpoint, load_policy_checkpoint
+from racekit.agent.imitation import imitate
+from racekit.agent.train import RunConfig
+from racekit.hardware.model import load_policy
 from racekit.cli import main
-from sim import DEEPRACER_ACTIONS
-from sim.env import TimeTrialEnv
-from sim.expert import ExpertDriver
+from racekit.sim import DEEPRACER_ACTIONS
+from racekit.sim.env import TimeTrialEnv
+from racekit.sim.expert import ExpertDriver
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -5,9 +5,9 @@ import cv2
 import pytest
 import torch
 
-from agent.export import find_checkpoint, load_policy_checkpoint
-from agent.imitation import imitate
-from agent.train import RunConfig
+from racekit.agent.export import find_checkpoint, load_policy_checkpoint
+from racekit.agent.imitation import imitate
+from racekit.agent.train import RunConfig
 from racekit.cli import main
 
 

@@ -3,7 +3,7 @@ import json
 
 import cv2
 
-from agent.logbook import FIELDS, Logbook, plot_curves
+from racekit.agent.logbook import FIELDS, Logbook, plot_curves
 
 
 def test_logbook_writes_rows_and_draws_three_panels(tmp_path):

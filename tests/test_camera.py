@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.camera import CameraSpec, front_camera, in_view, render
-from sim.env import TimeTrialEnv
+from racekit.sim.camera import CameraSpec, front_camera, in_view, render
+from racekit.sim.env import TimeTrialEnv
 
 
 @pytest.mark.parametrize("width, height, grayscale", [(80, 60, True), (160, 120, False), (64, 64, True)])

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from sim.car import CarSpec, ackermann_angles
-from sim.world import World
-from tracks import load_track
+from racekit.sim.car import CarSpec, ackermann_angles
+from racekit.sim.world import World
+from racekit.tracks import load_track
 
 
 def test_ackermann_inner_wheel_turns_more_and_both_share_one_centre():

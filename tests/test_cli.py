@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from racekit.cli import main
-from tracks import DEFAULT_TRACK, builtin_track_names
+from racekit.tracks import DEFAULT_TRACK, builtin_track_names
 
 
 def racekit(*args, cwd=None):

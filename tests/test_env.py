@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import sim  # noqa: F401  (registers the envs)
-from sim.env import TimeTrialEnv
-from sim.expert import ExpertDriver, drive_lap
+import racekit  # noqa: F401  (registers the envs)
+from racekit.sim import DEEPRACER_ACTIONS
+from racekit.sim.env import TimeTrialEnv
+from racekit.sim.expert import ExpertDriver, drive_lap
 from simtools import frame_hash, straight_track
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"frame_stack": 3, "grayscale": False}, {"actions": sim.DEEPRACER_ACTIONS}])
+@pytest.mark.parametrize("kwargs", [{}, {"frame_stack": 3, "grayscale": False}, {"actions": DEEPRACER_ACTIONS}])
 def test_passes_gymnasium_env_checker(kwargs):
     env = TimeTrialEnv(**kwargs)
     check_env(env, skip_render_check=True)

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from sim.env import TimeTrialEnv
-from sim.expert import ExpertDriver, drive_lap
+from racekit.sim.env import TimeTrialEnv
+from racekit.sim.expert import ExpertDriver, drive_lap
 from simtools import DEEPRACER_TRACKS
-from tracks import builtin_track_names
+from racekit.tracks import builtin_track_names
 
 needs_shared = pytest.mark.skipif(not DEEPRACER_TRACKS.is_dir(), reason="../shared/deepracer-tracks is not here")
 

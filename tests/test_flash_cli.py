@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from hardware.server.client import CarClient, resolve
+from racekit.hardware.server.client import CarClient, resolve
 from hardware_helpers import make_model, metadata
 from racekit.cli import main
 from server_helpers import car_service, models, neutral_arrives

@@ -3,8 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hardware.calibration import load_calibration
-from hardware.virtual import open_virtual_controller
+from racekit.hardware.calibration import load_calibration
+from racekit.hardware.virtual import open_virtual_controller
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,8 +3,8 @@ import tomllib
 
 import pytest
 
-from hardware.calibration import Calibration, format_calibration, load_calibration, save_calibration
-from hardware.errors import CalibrationError
+from racekit.hardware.calibration import Calibration, format_calibration, load_calibration, save_calibration
+from racekit.hardware.errors import CalibrationError
 
 
 def test_defaults_are_deepracers():

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hardware.camera import Camera, camera_schemes, open_camera, register_camera_scheme
-from hardware.errors import CameraError
+from racekit.hardware.camera import Camera, camera_schemes, open_camera, register_camera_scheme
+from racekit.hardware.errors import CameraError
 from hardware_helpers import wait_until, write_video
 
 WAIT = 10.0

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hardware.controllers import CONTROLLERS
-from hardware.virtual import open_virtual_controller
+from racekit.hardware.controllers import CONTROLLERS
+from racekit.hardware.virtual import open_virtual_controller
 from hardware_helpers import half_bright, make_model, metadata, write_video
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def test_cli_controller_names_match_the_drivers_and_help_loads_nothing_heavy():
     assert set(cmd_car.CONTROLLER_NAMES) == set(CONTROLLERS)
     code = ("import sys, racekit.cli as cli\n"
             "try:\n    cli.main(['car', 'drive', '--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('hardware.service', 'onnxruntime', 'cv2', 'serial', 'torch') if m in sys.modules]\n"
+            "heavy = [m for m in ('racekit.hardware.service', 'onnxruntime', 'cv2', 'serial', 'torch') if m in sys.modules]\n"
             "print('HEAVY', heavy)\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "--max-speed" in result.stdout and "HEAVY []" in result.stdout, result.stdout + result.stderr

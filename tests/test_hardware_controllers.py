@@ -3,10 +3,10 @@ import time
 
 import pytest
 
-from hardware.controllers import CONTROLLERS, RacekitController, open_controller
-from hardware.errors import ControllerError
-from hardware.protocols import racekit
-from hardware.virtual import PtyPort, VirtualController, open_virtual_controller
+from racekit.hardware.controllers import CONTROLLERS, RacekitController, open_controller
+from racekit.hardware.errors import ControllerError
+from racekit.hardware.protocols import racekit
+from racekit.hardware.virtual import PtyPort, VirtualController, open_virtual_controller
 from hardware_helpers import FakeClock
 
 WAIT = 10.0  # generous: these only bound a hang, a passing run takes milliseconds

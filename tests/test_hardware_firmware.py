@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from hardware.controllers import RacekitController
-from hardware.protocols import racekit
-from hardware.virtual import PtyPort
+from racekit.hardware.controllers import RacekitController
+from racekit.hardware.protocols import racekit
+from racekit.hardware.virtual import PtyPort
 
 FIRMWARE = Path(__file__).resolve().parent.parent / "hardware" / "firmware"
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from onnx import TensorProto
 
-from hardware.errors import ModelError
-from hardware.model import load_policy, parse_metadata
-from hardware.preprocess import FrameStacker, convert_frame
+from racekit.hardware.errors import ModelError
+from racekit.hardware.model import load_policy, parse_metadata
+from racekit.hardware.preprocess import FrameStacker, convert_frame
 from hardware_helpers import half_bright, make_model, metadata
 
 

@@ -1,8 +1,8 @@
 """Byte-level encoders and decoders of the three protocols (no I/O), and the drivers' bytes on loop://."""
 import pytest
 
-from hardware.controllers import open_controller
-from hardware.protocols import maestro, make_decoder, mm1, racekit
+from racekit.hardware.controllers import open_controller
+from racekit.hardware.protocols import maestro, make_decoder, mm1, racekit
 
 
 def test_maestro_set_target_bytes_follow_pololus_compact_protocol():

@@ -14,13 +14,13 @@ import time
 import numpy as np
 import pytest
 
-from hardware.calibration import Calibration
-from hardware.controllers import open_controller
-from hardware.drive import ActuatorPart, CameraPart, DriveLoop, LogPart, PilotPart, SafetyPart
-from hardware.link import ControllerLink
-from hardware.model import ActionSpace, load_policy
-from hardware.safety import EStop, Governor, StopRequest, check_speed_cap
-from hardware.virtual import open_virtual_controller
+from racekit.hardware.calibration import Calibration
+from racekit.hardware.controllers import open_controller
+from racekit.hardware.drive import ActuatorPart, CameraPart, DriveLoop, LogPart, PilotPart, SafetyPart
+from racekit.hardware.link import ControllerLink
+from racekit.hardware.model import ActionSpace, load_policy
+from racekit.hardware.safety import EStop, Governor, StopRequest, check_speed_cap
+from racekit.hardware.virtual import open_virtual_controller
 from hardware_helpers import FakeClock, ScriptedCamera, half_bright, make_model
 
 WAIT = 10.0
@@ -250,7 +250,7 @@ def test_lost_serial_port_is_retried_with_back_off_and_never_drives_blind(car, t
             port.symlink_to(state["second"].port)
 
     loop, probe, _, link, clock = car(port=str(port), virtual=first, action=cable)
-    with caplog.at_level("WARNING", logger="hardware.link"):
+    with caplog.at_level("WARNING", logger="racekit.hardware.link"):
         loop.run(duration_s=5.0)
     second = state["second"]
     try:

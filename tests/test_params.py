@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.env import TimeTrialEnv
-from sim.expert import drive_lap
+from racekit.sim.env import TimeTrialEnv
+from racekit.sim.expert import drive_lap
 from simtools import centre_distance, write_track
 
 DESIGN_KEYS = {

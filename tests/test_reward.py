@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from racekit.cli import main
-from sim.check import validation_states
-from sim.reward import RewardError, load_reward
-from tracks import load_track
+from racekit.sim.check import validation_states
+from racekit.sim.reward import RewardError, load_reward
+from racekit.tracks import load_track
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples" / "rewards").glob("*.py"))
 

@@ -3,8 +3,8 @@ import hmac
 import io
 import stat
 
-from hardware.server import auth
-from hardware.server.serve import prepare_token
+from racekit.hardware.server import auth
+from racekit.hardware.server.serve import prepare_token
 
 
 def test_the_token_is_printed_once_and_only_its_hash_is_kept(tmp_path):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from hardware.server.auth import token_hash
-from hardware.server.client import CarClient, CarError
-from hardware.virtual import open_virtual_controller
+from racekit.hardware.server.auth import token_hash
+from racekit.hardware.server.client import CarClient, CarError
+from racekit.hardware.virtual import open_virtual_controller
 from server_helpers import WAIT, lap_video, models, neutral_arrives, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent

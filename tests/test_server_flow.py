@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hardware.server.client import CarError
+from racekit.hardware.server.client import CarError
 from racekit.cli import main
 from server_helpers import (NEUTRAL, WAIT, car_service, models, neutral_arrives, open_socket, raw_request,
                             read_response, wait_until)

@@ -13,14 +13,14 @@ def test_every_car_service_module_imports_without_the_laptop_packages():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     imported = set(result.stdout.split()[1:])
-    expected = {"hardware.server." + p.stem for p in (ROOT / "hardware" / "server").glob("*.py")
+    expected = {"racekit.hardware.server." + p.stem for p in (ROOT / "hardware" / "server").glob("*.py")
                 if p.stem != "__init__"}
-    assert len(expected) >= 7 and expected | {"hardware.server"} <= imported
+    assert len(expected) >= 7 and expected | {"racekit.hardware.server"} <= imported
 
 
 def test_the_client_and_the_laptop_commands_load_no_server_or_model_packages():
     code = ("import sys\n"
-            "import hardware.server.client\n"
+            "import racekit.hardware.server.client\n"
             "import racekit.cli as cli\n"
             "try:\n    cli.main(['flash', '--help'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('starlette', 'uvicorn', 'onnxruntime', 'cv2', 'numpy', 'serial', 'torch')\n"

@@ -19,14 +19,14 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from hardware.calibration import Calibration, save_calibration
-from hardware.camera import open_camera
-from hardware.controllers import open_controller
-from hardware.service import DriveConfig, drive
+from racekit.hardware.calibration import Calibration, save_calibration
+from racekit.hardware.camera import open_camera
+from racekit.hardware.controllers import open_controller
+from racekit.hardware.service import DriveConfig, drive
 from hardware_helpers import metadata
 from racekit.cmd_simserve import SimServer
 from simtools import Output
-from tracks import load_track
+from racekit.tracks import load_track
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 20.0

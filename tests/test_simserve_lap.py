@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from agent.export import export_onnx
-from agent.imitation import imitate
-from agent.train import RunConfig
+from racekit.agent.export import export_onnx
+from racekit.agent.imitation import imitate
+from racekit.agent.train import RunConfig
 from racekit.cli import main
 from simtools import Output
 

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.standin import THROTTLE_DEADBAND, StandIn, to_car
-from tracks import load_track
+from racekit.sim.standin import THROTTLE_DEADBAND, StandIn, to_car
+from racekit.tracks import load_track
 
 # A 20 x 10 m loop, 3 m wide: a full-lock circle (0.56 m across) fits anywhere, so turning tests never go off.
 WIDE_LOOP = """name: wide
@@ -102,8 +102,8 @@ def test_off_track_puts_the_car_back_with_a_penalty(tmp_path):
 
 def test_the_first_lap_is_timed_from_the_first_throttle(tmp_path):
     """Driven by the state-based expert through the fractions, the stand-in laps like the env."""
-    from sim.env import TimeTrialEnv
-    from sim.expert import ExpertDriver, drive_lap
+    from racekit.sim.env import TimeTrialEnv
+    from racekit.sim.expert import ExpertDriver, drive_lap
 
     env = TimeTrialEnv(track="oval")
     try:
@@ -146,7 +146,7 @@ def test_frames_are_bgr_at_the_requested_size():
     standin = StandIn(load_track("oval"), camera_width=64, camera_height=48)
     try:
         frame = standin.frame()
-        from sim.camera import CameraSpec, front_camera
+        from racekit.sim.camera import CameraSpec, front_camera
 
         rgb = front_camera(standin.world.client, standin.world.car, CameraSpec(64, 48, 3))
     finally:

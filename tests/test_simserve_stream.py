@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from hardware.camera import open_camera
-from hardware.errors import CameraError
-from hardware.sim_camera import HEADER, FrameDecoder, SimStream, encode_frame, parse_source
+from racekit.hardware.camera import open_camera
+from racekit.hardware.errors import CameraError
+from racekit.hardware.sim_camera import HEADER, FrameDecoder, SimStream, encode_frame, parse_source
 from hardware_helpers import wait_until
 from racekit.camera_stream import FrameServer
 
@@ -67,7 +67,7 @@ def test_nobody_listening_is_a_camera_error_naming_the_server():
 
 def test_the_car_camera_gets_the_newest_frames_by_url(server):
     server.publish(picture(50), 0.0)
-    camera = open_camera(server.url).start()  # imports hardware.sim_camera by its scheme
+    camera = open_camera(server.url).start()  # imports racekit.hardware.sim_camera by its scheme
     try:
         assert wait_until(lambda: camera.latest() is not None)
         first = camera.latest()

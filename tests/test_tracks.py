@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from tracks import load_track
+from racekit.tracks import load_track
 
 PI = math.pi
 

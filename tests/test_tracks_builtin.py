@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from tracks import DEFAULT_TRACK, builtin_track_names, load_track
-from tracks.geometry import find_crossing
+from racekit.tracks import DEFAULT_TRACK, builtin_track_names, load_track
+from racekit.tracks.geometry import find_crossing
 
 NAMES = builtin_track_names()
 MIN_RADIUS = 0.6

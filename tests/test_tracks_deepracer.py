@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracks import load_track
+from racekit.tracks import load_track
 
 DR_DIR = Path(__file__).resolve().parents[2] / "shared" / "deepracer-tracks"
 SKIP = f"DeepRacer track files not found in {DR_DIR} (test data kept outside the repo)"

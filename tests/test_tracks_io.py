@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from tracks import DEFAULT_TRACK, TrackError, builtin_track_names, load_track
+from racekit.tracks import DEFAULT_TRACK, TrackError, builtin_track_names, load_track
 
 SQUARE = "width: 1.0\n0 0\n4 0\n4 4\n0 4\n"
 
@@ -202,8 +202,8 @@ def test_builtin_names_and_default():
 
 
 def test_the_documented_example_loads(tmp_path):
-    import tracks.io
-    doc = tracks.io.__doc__
+    import racekit.tracks.io
+    doc = racekit.tracks.io.__doc__
     example = doc[doc.index("    name: lozenge"):doc.index("Why 0.2 m")]
     path = tmp_path / "lozenge.track"
     path.write_text("\n".join(line[4:] for line in example.splitlines()))

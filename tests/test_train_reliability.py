@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from agent.checkpoint import load_checkpoint
+from racekit.agent.checkpoint import load_checkpoint
 from racekit.cli import main
 
 BATCH = 32  # 2 envs x 16 steps per update

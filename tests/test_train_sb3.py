@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-import sim  # noqa: F401  (registers racekit/TimeTrial-v0)
+import racekit  # noqa: F401  (registers racekit/TimeTrial-v0)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -31,7 +31,7 @@ class Decoder(Protocol):
 
 def make_decoder(name: str, **options) -> Decoder:
     """The decoder of protocol `name` ('maestro', 'mm1' or 'racekit')."""
-    from hardware.protocols import maestro, mm1, racekit
+    from racekit.hardware.protocols import maestro, mm1, racekit
 
     decoders = {"maestro": maestro.MaestroDecoder, "mm1": mm1.Mm1Decoder, "racekit": racekit.CommandDecoder}
     if name not in decoders:

@@ -28,12 +28,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from hardware.calibration import Calibration, load_calibration, save_calibration
-from hardware.errors import CalibrationError, HardwareError
-from hardware.safety import check_speed_cap
-from hardware.server import camera_view
-from hardware.server.auth import COOKIE, RequireToken, TokenCheck
-from hardware.server.store import StoreError, check_name, check_sha
+from racekit.hardware.calibration import Calibration, load_calibration, save_calibration
+from racekit.hardware.errors import CalibrationError, HardwareError
+from racekit.hardware.safety import check_speed_cap
+from racekit.hardware.server import camera_view
+from racekit.hardware.server.auth import COOKIE, RequireToken, TokenCheck
+from racekit.hardware.server.store import StoreError, check_name, check_sha
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 STATIC_FILES = {"console.js": "text/javascript", "console.css": "text/css"}

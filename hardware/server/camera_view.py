@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 import cv2
 
-from hardware.camera import Camera, open_camera
+from racekit.hardware.camera import Camera, open_camera
 
 BOUNDARY = "racekitframe"
 VIEW_FPS = 10.0  # enough to see what the car sees, cheap on a Pi

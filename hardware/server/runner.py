@@ -20,10 +20,10 @@ import threading
 import time
 from dataclasses import asdict
 
-from hardware.errors import HardwareError
-from hardware.safety import StopRequest
-from hardware.server.camera_view import SharedCamera
-from hardware.service import DriveConfig, drive
+from racekit.hardware.errors import HardwareError
+from racekit.hardware.safety import StopRequest
+from racekit.hardware.server.camera_view import SharedCamera
+from racekit.hardware.service import DriveConfig, drive
 
 log = logging.getLogger("hardware.server.runner")
 START_WAIT_S = 10.0  # how long start() waits for the first tick (model load, port open, first frame)

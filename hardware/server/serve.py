@@ -23,13 +23,13 @@ from typing import TextIO
 
 import uvicorn
 
-from hardware.server import auth
-from hardware.server.app import build_app
-from hardware.server.camera_view import SharedCamera
-from hardware.server.runner import CarRunner
-from hardware.server.store import DEFAULT_KEEP, DEFAULT_MAX_BYTES, ModelStore
-from hardware.server.threaded import ThreadedServer, bind
-from hardware.service import DriveConfig
+from racekit.hardware.server import auth
+from racekit.hardware.server.app import build_app
+from racekit.hardware.server.camera_view import SharedCamera
+from racekit.hardware.server.runner import CarRunner
+from racekit.hardware.server.store import DEFAULT_KEEP, DEFAULT_MAX_BYTES, ModelStore
+from racekit.hardware.server.threaded import ThreadedServer, bind
+from racekit.hardware.service import DriveConfig
 
 GRACEFUL_S = 2.0  # open streams (the camera view) get this long to end when the service stops
 

@@ -22,8 +22,8 @@ import tempfile
 import threading
 import time
 
-from hardware.errors import ModelError
-from hardware.model import load_policy
+from racekit.hardware.errors import ModelError
+from racekit.hardware.model import load_policy
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 SHA_RE = re.compile(r"[0-9a-f]{64}")

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from hardware.server.threaded import ThreadedServer, bind
+from racekit.hardware.server.threaded import ThreadedServer, bind
 from racekit.leaderboard.db import Leaderboard, LeaderboardError, Run
 from racekit.leaderboard.ranking import RANKS, boards
 
