@@ -1,6 +1,8 @@
 """`racekit reward check FILE [--track TRACK]`: try a reward function before training with it."""
 from __future__ import annotations
 
+import sys
+
 from racekit.cli import UserError
 
 
@@ -32,5 +34,7 @@ def run_check(args) -> int:
     for name, value in report.states.items():
         print(f"  {name:<10} {value:.4g}")
     print(f"  {len(report.sim_rewards)} sim steps of the expert driver: {report.summary()}")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print("ok: every call returned a finite number")
     return 0

@@ -12,6 +12,9 @@ from racekit.sim.params import StepState, reward_params
 from racekit.sim.reward import RewardFunction
 
 TIME_LIMIT_S = 5.0  # DeepRacer's validator gives each call 5 s
+# DeepRacer accepts any finite reward; beyond this size the check warns, since such values tend to
+# swamp every other reward in training
+LARGE_REWARD = 1e5
 
 
 def wheel_layout(x: float, y: float, yaw: float, spec: CarSpec = CarSpec()) -> np.ndarray:
@@ -39,13 +42,18 @@ def synthetic_params(track, fraction: float, lateral: float, progress: float, st
 
 
 def validation_states(track) -> dict[str, dict]:
-    """DeepRacer's validator states: valid, start, progress, off-track, finish."""
+    """DeepRacer's validator states (start, valid, off-track, progress, finish), in the order of one episode.
+
+    Steps and progress only grow, the start (steps == 1) first: reward functions that keep state and
+    set it up at the first step (the episode's first waypoint, say) see it set before it is used.
+    The off-track state comes back on the track afterwards, as a car reset after an off-track does.
+    """
     off = float(track.width_at(0.3 * track.length)) / 2 + 0.5
     return {
-        "valid": synthetic_params(track, 0.3, 0.05, 30.0, 90, speed=2.0, steering=5.0),
         "start": synthetic_params(track, 0.0, 0.0, 0.0, 1, speed=0.5),
-        "progress": synthetic_params(track, 0.6, -0.1, 60.0, 180, speed=3.0, steering=-10.0),
+        "valid": synthetic_params(track, 0.3, 0.05, 30.0, 90, speed=2.0, steering=5.0),
         "off-track": synthetic_params(track, 0.3, off, 30.0, 95, speed=2.0, steering=30.0),
+        "progress": synthetic_params(track, 0.6, -0.1, 60.0, 180, speed=3.0, steering=-10.0),
         "finish": synthetic_params(track, 0.999, 0.0, 100.0, 300, speed=2.5),
     }
 
@@ -54,6 +62,7 @@ def validation_states(track) -> dict[str, dict]:
 class CheckReport:
     states: dict[str, float] = field(default_factory=dict)
     sim_rewards: list[float] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # one line each; the check still passes
 
     def summary(self) -> str:
         values = np.array(list(self.states.values()) + self.sim_rewards)
@@ -69,18 +78,34 @@ def check_reward(reward: RewardFunction, track_name: str, sim_steps: int = 200) 
 
     reward.time_limit_s = TIME_LIMIT_S
     report = CheckReport()
+    large = []  # (which call, value, params) of each reward beyond LARGE_REWARD
     track = load_track(track_name)
     for name, params in validation_states(track).items():
         report.states[name] = reward(params)
+        if abs(report.states[name]) > LARGE_REWARD:
+            large.append((f"the {name} state", report.states[name], params))
     env = TimeTrialEnv(track=track, reward_function=reward)
     try:
         driver = ExpertDriver(env)
         env.reset(seed=0)
         while len(report.sim_rewards) < sim_steps:
-            _, r, terminated, truncated, _ = env.step(driver.act())
+            _, r, terminated, truncated, info = env.step(driver.act())
             report.sim_rewards.append(r)
+            if abs(r) > LARGE_REWARD:
+                large.append((f"sim step {len(report.sim_rewards)}", r, info.get("params")))
             if terminated or truncated:
                 env.reset()
     finally:
         env.close()
+    if large:
+        report.warnings.append(large_reward_warning(reward, large, len(report.states) + len(report.sim_rewards)))
     return report
+
+
+def large_reward_warning(reward: RewardFunction, large: list, calls: int) -> str:
+    """One line naming the file and line of the first reward beyond LARGE_REWARD, and how many there were."""
+    which, value, params = large[0]
+    # finding the line calls the function once more: done last, so a stateful function's other calls are as run
+    where = reward.where(params) if params is not None else f"{reward.path}: reward_function"
+    return (f"{where} returned {value:g} on {which} ({len(large)} of {calls} calls beyond +/-1e5): "
+            f"DeepRacer accepts any finite reward, but values this large can drown out the rest in training")

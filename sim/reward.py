@@ -3,14 +3,15 @@
 A reward file is plain Python with `def reward_function(params) -> float`.
 Every mistake becomes a RewardError whose message is one line naming the
 user's file and line: a syntax error, no reward_function, a wrong signature,
-an exception inside it, a result that is not a number, NaN, infinity, or a
-value outside [-1e5, 1e5].
+an exception inside it, a result that is not a number, NaN or infinity. Any
+finite number is accepted, as DeepRacer's simulator does.
 """
 from __future__ import annotations
 
 import hashlib
 import inspect
 import math
+import re
 import signal
 import sys
 import threading
@@ -20,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-REWARD_LIMIT = 1e5
+# DeepRacer's params about other objects; on a race without objects their lists are empty
+OBJECT_KEYS = ("closest_objects", "objects_location", "objects_left_of_center", "object_in_camera",
+               "objects_speed", "objects_heading", "objects_distance", "objects_distance_from_center")
 
 
 class RewardError(Exception):
@@ -51,25 +54,23 @@ class RewardFunction:
             raise
         except Exception as exc:  # the user's code may raise anything: report where
             raise RewardError(f"{self.path} line {self._line_of(exc)}: reward_function raised "
-                              f"{type(exc).__name__}: {exc}") from None
+                              f"{type(exc).__name__}: {exc}{self._object_hint(exc, params)}") from None
         if isinstance(value, bool) or value is None:
-            raise RewardError(f"{self._where(params)} returned {value!r}, not a number")
+            raise RewardError(f"{self.where(params)} returned {value!r}, not a number")
         try:
             reward = float(value)
         except (TypeError, ValueError):
-            raise RewardError(f"{self._where(params)} returned {type(value).__name__} {value!r:.60}, "
+            raise RewardError(f"{self.where(params)} returned {type(value).__name__} {value!r:.60}, "
                               f"not a number") from None
         if math.isnan(reward) or math.isinf(reward):
-            raise RewardError(f"{self._where(params)} returned {reward}, not a finite number")
-        if abs(reward) > REWARD_LIMIT:
-            raise RewardError(f"{self._where(params)} returned {reward:g}, outside [-1e5, 1e5]")
+            raise RewardError(f"{self.where(params)} returned {reward}, not a finite number")
         return reward
 
-    def _where(self, params: dict) -> str:
-        """'file line N: reward_function', N being the `return` that gave the bad value.
+    def where(self, params: dict) -> str:
+        """'file line N: reward_function', N being the `return` that gave the value for these params.
 
-        Found by calling the function once more under a profile hook (only after a failure, so the
-        normal path pays nothing); falls back to the `def` line.
+        Found by calling the function once more under a profile hook (only after a failure, or for
+        the check's warning, so the normal path pays nothing); falls back to the `def` line.
         """
         line = self.first_line
         code = self.func.__code__
@@ -88,6 +89,21 @@ class RewardFunction:
         finally:
             sys.setprofile(previous)
         return f"{self.path} line {line}: reward_function"
+
+    def _object_hint(self, exc: Exception, params: dict) -> str:
+        """For an IndexError or KeyError on an object key in a race without objects, say so: that
+        function is written for object avoidance or head-to-bot, not broken."""
+        if not isinstance(exc, (IndexError, KeyError)) or params.get("objects_location"):
+            return ""
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == self.path]
+        line = (frames[-1].line or "") if frames else ""
+        keys = [k for k in OBJECT_KEYS if re.search(rf"\b{k}\b", line)]
+        if isinstance(exc, KeyError) and exc.args and exc.args[0] in OBJECT_KEYS:
+            keys = [exc.args[0]]
+        if not keys:
+            return ""
+        return (f". It reads object params ({', '.join(keys)}) and this race has no objects: "
+                f"use a race type with objects (--race-type object-avoidance or head-to-bot)")
 
     def _line_of(self, exc: BaseException) -> int:
         """The deepest line of the user's file in the exception's traceback."""
