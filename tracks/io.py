@@ -74,17 +74,22 @@ def builtin_track_names() -> list[str]:
 
 
 def load_track(name_or_path: str | os.PathLike, reverse: bool = False) -> Track:
-    """A built-in track by name ("oval"), or a .track / .npy file by path.
+    """A built-in track by name ("oval"), a generated one ("generated:7"), or a .track / .npy file by path.
 
-    A plain string without a suffix or a slash is a built-in name; anything else
+    A string starting "generated:" names a generated track (tracks/generate.py);
+    a plain string without a suffix or a slash is a built-in name; anything else
     (a Path object, "x.track", "dir/file.npy") is a file path.
     """
-    if isinstance(name_or_path, str) and not Path(name_or_path).suffix and \
+    if isinstance(name_or_path, str) and name_or_path.startswith("generated:"):
+        from .generate import generated_track  # here: generate.py imports this module
+
+        track = generated_track(name_or_path)
+    elif isinstance(name_or_path, str) and not Path(name_or_path).suffix and \
             "/" not in name_or_path and os.sep not in name_or_path:
         names = builtin_track_names()
         if name_or_path not in names:
             raise TrackError(f"unknown track {name_or_path!r}: built-in tracks are {', '.join(names)}; "
-                             "or give the path of a .track or .npy file")
+                             "or give generated:SEED, or the path of a .track or .npy file")
         track = _load_track_file(BUILTIN_DIR / f"{name_or_path}.track", source=f"builtin:{name_or_path}")
     else:
         path = Path(name_or_path)
