@@ -1,8 +1,12 @@
-"""Env steps per second, one process: racekit's TimeTrial-v0 beside Gymnasium's CarRacing-v3.
+"""Env steps per second, one process on one core: racekit beside Gymnasium's CarRacing-v3.
 
-Both envs run the same way: random actions from a seeded action space, resets
-included, pixels on. Prints steps/s for each, and racekit's at DeepRacer's
-160x120 RGB camera too, with the ratio to CarRacing-v3.
+Every env runs the same way: random actions from a seeded action space, resets
+included, pixels on. racekit runs at its default camera (80x60 gray) and at
+DeepRacer's 160x120 RGB, each with the fast renderer and the default physics
+(now) and with TinyRenderer and 8 physics substeps (the first version), so the
+ratios to CarRacing-v3 of both come from the same run. Then the time of one step
+split into render, physics, params (lap progress, track projection, reward params)
+and the rest, for both.
 
     .venv/bin/python bench/sim_throughput.py [--seconds 20]
 """
@@ -15,8 +19,13 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
 
 import racekit  # noqa: E402,F401  (registers racekit/ envs)
+from racekit.sim.params import StepState, reward_params  # noqa: E402
+
+BEFORE = {"renderer": "tiny", "substeps": 8}  # the first version's front camera and physics
+DEEPRACER_CAMERA = {"camera_width": 160, "camera_height": 120, "grayscale": False}
 
 
 def steps_per_second(env: gym.Env, seconds: float, seed: int = 0) -> float:
@@ -35,22 +44,74 @@ def steps_per_second(env: gym.Env, seconds: float, seed: int = 0) -> float:
     return rate
 
 
+def step_budget(kwargs: dict, steps: int = 600) -> dict:
+    """Milliseconds per step of each part, each timed on its own over the same states."""
+    env = gym.make("racekit/TimeTrial-v0", **kwargs).unwrapped
+    env.action_space.seed(0)
+    env.reset(seed=0)
+    world, car = env.world, env.world.car
+    parts = {"render": 0.0, "physics": 0.0, "params": 0.0}
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+    total = (time.perf_counter() - start) / steps * 1e3
+    env.reset(seed=0)
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        world.step(0.0, 1.0)
+        t1 = time.perf_counter()
+        world.front_camera(env.camera)
+        t2 = time.perf_counter()
+        reference = car.reference_point()
+        env.lap.update(reference, world.sim_time)
+        x, y, yaw = car.pose()
+        state = StepState(reference, yaw, car.wheel_points(), 0.0, 1.0, 1, world.sim_time, world.crashed(),
+                          env._objects_in_view())
+        reward_params(env.track, env.lap, state, False, env._waypoints)
+        t3 = time.perf_counter()
+        parts["physics"] += t1 - t0
+        parts["render"] += t2 - t1
+        parts["params"] += t3 - t2
+    env.close()
+    budget = {name: seconds / steps * 1e3 for name, seconds in parts.items()}
+    budget["other"] = max(0.0, total - sum(budget.values()))
+    budget["total"] = total
+    return budget
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="measuring time per env")
     args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})  # per core: one process on one core
 
-    rows = [("CarRacing-v3 (96x96 RGB)", lambda: gym.make("CarRacing-v3"))]
-    rows.append(("racekit/TimeTrial-v0 default (80x60 gray)", lambda: gym.make("racekit/TimeTrial-v0")))
-    rows.append(("racekit/TimeTrial-v0 at 160x120 RGB", lambda: gym.make(
-        "racekit/TimeTrial-v0", camera_width=160, camera_height=120, grayscale=False)))
+    rows = [
+        ("CarRacing-v3 (96x96 RGB)", "CarRacing-v3", {}),
+        ("racekit default (80x60 gray)", "racekit/TimeTrial-v0", {}),
+        ("racekit 160x120 RGB", "racekit/TimeTrial-v0", DEEPRACER_CAMERA),
+        ("first version: 80x60 gray, tiny, 8 substeps", "racekit/TimeTrial-v0", BEFORE),
+        ("first version: 160x120 RGB, tiny, 8 substeps", "racekit/TimeTrial-v0", {**BEFORE, **DEEPRACER_CAMERA}),
+    ]
     rates = {}
-    for name, make in rows:
-        rates[name] = steps_per_second(make(), args.seconds)
-        print(f"{name:<44} {rates[name]:8.1f} steps/s", flush=True)
+    for name, env_id, kwargs in rows:
+        rates[name] = steps_per_second(gym.make(env_id, **kwargs), args.seconds)
+        print(f"{name:<46} {rates[name]:8.1f} steps/s", flush=True)
     base = rates[rows[0][0]]
-    for name, _ in rows[1:]:
+    for name, _, _ in rows[1:]:
         print(f"ratio {name} / CarRacing-v3: {rates[name] / base:.2f}x")
+
+    print("\nper-step time budget, ms (render, physics, params, other):")
+    for name, kwargs in [("now, 80x60 gray", {}), ("first version, 80x60 gray", BEFORE),
+                         ("now, 160x120 RGB", DEEPRACER_CAMERA), ("first version, 160x120 RGB", {**BEFORE, **DEEPRACER_CAMERA})]:
+        b = step_budget(kwargs)
+        print(f"  {name:<28} render {b['render']:.3f}  physics {b['physics']:.3f}  params {b['params']:.3f}  "
+              f"other {b['other']:.3f}  = {b['total']:.3f} ms")
+    gray, rgb = rates[rows[1][0]] / base, rates[rows[2][0]] / base
+    print(f"\nbar: >= 10x CarRacing-v3 at the default camera -> {gray:.1f}x {'PASS' if gray >= 10 else 'FAIL'}; "
+          f">= 5x at 160x120 RGB -> {rgb:.1f}x {'PASS' if rgb >= 5 else 'FAIL'}")
 
 
 if __name__ == "__main__":

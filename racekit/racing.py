@@ -24,7 +24,6 @@ from racekit.sim.car import CarSpec
 
 SIM_FOV_DEG = CameraSpec().fov_deg  # a model trained for another lens would see another world
 MAX_STEERING_DEG = CarSpec().max_steering_deg
-PHYSICS_HZ = 120.0  # 15 Hz control x 8 substeps, as in training: kept for models with another control rate
 DEFAULT_MAX_RESETS = MAX_RESETS  # the evaluation's cap: a model that needs more resets is not driving
 
 
@@ -132,6 +131,7 @@ class Outcome:
 def make_env(entrant: Entrant, track, rules: Rules):
     from racekit.agent.evaluate import action_bounds, camera_kwargs
     from racekit.sim.env import TimeTrialEnv
+    from racekit.sim.world import PHYSICS_HZ  # as in training, also for models of another control rate
 
     hz = float(entrant.metadata["control_hz"])
     return TimeTrialEnv(track=track, reverse=rules.reverse, laps=rules.laps, race=True, max_resets=rules.max_resets,

@@ -1,19 +1,20 @@
-"""Cameras: the car's front camera (the observation) and chase/top-down views for people.
+"""Cameras: the car's front camera (the observation) and the chase view for people.
 
-All views are drawn by PyBullet's TinyRenderer (CPU, works headless). The
-front camera is a pinhole with a horizontal field of view; its vertical field
-of view follows from the aspect ratio, as on a real sensor.
+The front camera is a pinhole with a horizontal field of view; its vertical field
+of view follows from the aspect ratio, as on a real sensor. It is drawn by one of
+the renderers of sim/render/ (the world holds it); the chase view for videos is
+always PyBullet's TinyRenderer.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
-import pybullet as p
 
-NEAR, FAR = 0.02, 30.0
+from racekit.sim.render import CameraPose
+from racekit.sim.render.pybullet_camera import render_rgb
+from racekit.sim.render.scene import FAR, NEAR
 
 
 @dataclass(frozen=True)
@@ -36,22 +37,10 @@ class CameraSpec:
         return math.degrees(2 * math.atan(math.tan(math.radians(self.fov_deg) / 2) * self.height / self.width))
 
 
-def render(client: int, eye, target, up, width: int, height: int, vertical_fov_deg: float) -> np.ndarray:
-    """An RGB uint8 image (height, width, 3) seen from `eye` towards `target`."""
-    view = p.computeViewMatrix(list(eye), list(target), list(up))
-    proj = p.computeProjectionMatrixFOV(vertical_fov_deg, width / height, NEAR, FAR)
-    _, _, rgba, _, _ = p.getCameraImage(width, height, view, proj, renderer=p.ER_TINY_RENDERER,
-                                        flags=p.ER_NO_SEGMENTATION_MASK, shadow=0, physicsClientId=client)
-    return np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
-
-
-def front_camera(client: int, car, spec: CameraSpec) -> np.ndarray:
-    """What the car's front camera sees: uint8 (height, width, channels)."""
+def camera_pose(car, spec: CameraSpec) -> CameraPose:
+    """Where the car's front camera is and looks, with the spec's lens and image size."""
     eye, forward, up = car.camera_frame()
-    rgb = render(client, eye, eye + forward, up, spec.width, spec.height, spec.vertical_fov_deg)
-    if spec.channels == 1:
-        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[:, :, None]
-    return rgb
+    return CameraPose(eye, forward, up, spec.fov_deg, spec.width, spec.height)
 
 
 def chase_camera(client: int, car, width: int = 480, height: int = 360) -> np.ndarray:
@@ -60,7 +49,7 @@ def chase_camera(client: int, car, width: int = 480, height: int = 360) -> np.nd
     back = np.array([math.cos(yaw), math.sin(yaw), 0.0])
     eye = np.array([x, y, 0.0]) - 0.9 * back + [0, 0, 0.55]
     target = np.array([x, y, 0.0]) + 0.6 * back
-    return render(client, eye, target, [0, 0, 1], width, height, 60.0)
+    return render_rgb(client, eye, target, [0, 0, 1], width, height, 60.0)
 
 
 def in_view(car, spec: CameraSpec, points) -> np.ndarray:

@@ -7,12 +7,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from racekit.sim.camera import CameraSpec, chase_camera, front_camera, in_view
+from racekit.sim.camera import CameraSpec, chase_camera, in_view
 from racekit.sim.car import CarSpec
 from racekit.sim.lap import LapProgress
-from racekit.sim.params import StepState, reward_params
+from racekit.sim.params import StepState, heading_degrees, reward_params
 from racekit.sim.reward import as_reward_function
-from racekit.sim.world import World
+from racekit.sim.world import SUBSTEPS, World
 from racekit.tracks import DEFAULT_TRACK, Track, load_track
 
 PROGRESS_FALLING_STEPS = 15  # DeepRacer ends an episode driven backwards this long
@@ -60,7 +60,10 @@ class TimeTrialEnv(gym.Env):
     ## Info
     `params` (the reward params of the step), `progress`, `lap_time` (the first lap's simulated seconds,
     interpolated between control steps; None until complete), `lap_times` (every completed lap),
-    `sim_time`, `offtracks`, `crashes`, `resets`, `termination`.
+    `sim_time`, `offtracks`, `crashes`, `resets`, `termination`, and `trace`: the step's compact record for
+    DeepRacer's sim-trace (agent/simtrace.py): (x, y, heading_deg, steering_deg, speed, all_wheels_on_track,
+    prev_waypoint, next_waypoint, sim_time, event), event being what happened before the race rules put the car
+    back (None, or an `info["termination"]` value); after `reset` it is the start pose (steering and speed 0).
 
     ## Arguments
     track: a built-in track name, a path to a .track or DeepRacer .npy file, or a `tracks.Track`.
@@ -69,12 +72,15 @@ class TimeTrialEnv(gym.Env):
     steering_range, speed_range: bounds of the continuous action (degrees, m/s).
     actions: a discrete action list of (steering_deg, speed) pairs instead of the continuous action.
     reverse: drive the track in the other direction (`is_reversed`).
-    control_hz, substeps: control rate and physics steps per control step.
+    control_hz, substeps: control rate and physics steps per control step (default 6, see sim/world.py).
     start_fraction, start_advance, start_noise: the starting point (see Starting State).
     max_steps: step cap; default twice the laps at the minimum speed.
     laps, race, offtrack_penalty, crash_penalty, max_resets: race rules (see Episode End).
     info_params: put `params` in `info` (training turns this off: less to copy between processes).
     render_mode: None or "rgb_array" (a chase view, or top-down with render_view="topdown").
+    renderer: what draws the front camera: "fast" (default: a perspective warp of the track texture, see
+        sim/render/fast.py), "tiny" (PyBullet's TinyRenderer, the reference) or "egl" (PyBullet's EGL plugin,
+        on a GPU). The chase and top-down views are always TinyRenderer's.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
@@ -82,11 +88,11 @@ class TimeTrialEnv(gym.Env):
     def __init__(self, track: str | Track = DEFAULT_TRACK, reward_function=None, camera_width: int = 80,
                  camera_height: int = 60, grayscale: bool = True, frame_stack: int = 1,
                  steering_range=(-30.0, 30.0), speed_range=(0.5, 4.0), actions=None, reverse: bool = False,
-                 control_hz: float = 15.0, substeps: int = 8, start_fraction: float = 0.0,
+                 control_hz: float = 15.0, substeps: int = SUBSTEPS, start_fraction: float = 0.0,
                  start_advance: float = 0.05, start_noise: bool = False, max_steps: int | None = None,
                  render_mode: str | None = None, render_view: str = "chase", car_spec: CarSpec = CarSpec(),
                  laps: int = 1, race: bool = False, offtrack_penalty: float = 2.0, crash_penalty: float = 5.0,
-                 max_resets: int | None = None, info_params: bool = True):
+                 max_resets: int | None = None, info_params: bool = True, renderer: str = "fast"):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if render_view not in ("chase", "topdown"):
@@ -130,7 +136,7 @@ class TimeTrialEnv(gym.Env):
         min_speed = max(0.1, float(np.min(np.abs(speeds))))
         self.max_steps = max_steps or int(2 * laps * self.track.length / min_speed * control_hz)
 
-        self.world = World(self.track, car_spec, control_hz, substeps)
+        self.world = World(self.track, car_spec, control_hz, substeps, renderer=renderer)
         self._waypoints = [tuple(map(float, w)) for w in self.track.waypoints]
         self._episode = 0
         self._frames: deque = deque(maxlen=frame_stack)
@@ -157,10 +163,13 @@ class TimeTrialEnv(gym.Env):
         self._falling = self._still = 0
         self._last_xy = np.array([x, y])
         self.counts = {"offtracks": 0, "crashes": 0, "resets": 0}
-        frame = front_camera(self.world.client, self.world.car, self.camera)
+        frame = self.world.front_camera(self.camera)
         self._frames.extend([frame] * self.frame_stack)
+        start = (*map(float, self.world.car.reference_point()), heading_degrees(yaw), 0.0, 0.0,
+                 bool(np.all(self.track.is_inside(self.world.car.wheel_points()))),
+                 *self.track.closest_waypoints(self.lap.s), 0.0, None)
         return self._observation(), {"progress": 0.0, "sim_time": 0.0, "lap_time": None, "lap_times": [],
-                                     "termination": None, **self.counts}
+                                     "termination": None, **self.counts, "trace": start}
 
     def step(self, action):
         steering, speed = self._decode(action)
@@ -183,6 +192,7 @@ class TimeTrialEnv(gym.Env):
         self._still = self._still + 1 if moved < STUCK_DISTANCE else 0
         self._last_xy = np.array([x, y])
         termination = self._termination(params)
+        event = termination  # what happened, before the race rules put the car back: the sim-trace's status
         if termination in ("off_track", "crashed"):
             self.counts["offtracks" if termination == "off_track" else "crashes"] += 1
         reward = self.reward_function(params)  # the step that ends an episode is scored too
@@ -190,10 +200,12 @@ class TimeTrialEnv(gym.Env):
             termination = self._put_back(self.penalties[termination])
         truncated = termination is None and self._steps >= self.max_steps
 
-        self._frames.append(front_camera(world.client, car, self.camera))
+        self._frames.append(world.front_camera(self.camera))
         info = {"progress": params["progress"], "sim_time": world.sim_time,
                 "lap_time": self.lap.lap_time, "lap_times": list(self.lap.lap_times),
                 "termination": termination or ("max_steps" if truncated else None), **self.counts}
+        info["trace"] = (params["x"], params["y"], params["heading"], steering, speed, params["all_wheels_on_track"],
+                         *params["closest_waypoints"], params["sim_time"], event)
         if self.info_params:
             info["params"] = params
         return self._observation(), reward, termination is not None, truncated, info

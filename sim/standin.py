@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from racekit.sim.camera import CameraSpec, front_camera
+from racekit.sim.camera import CameraSpec
 from racekit.sim.car import CarSpec
 from racekit.sim.lap import LapProgress
-from racekit.sim.world import World
+from racekit.sim.world import SUBSTEPS, World
 from racekit.tracks import Track
 
 THROTTLE_DEADBAND = 0.02
@@ -73,7 +73,7 @@ def to_car(steering: float, throttle: float, spec: CarSpec = CarSpec()) -> tuple
 
 class StandIn:
     def __init__(self, track: Track, camera_width: int = 160, camera_height: int = 120, control_hz: float = 15.0,
-                 substeps: int = 8, car_spec: CarSpec = CarSpec(), offtrack_penalty: float = 2.0,
+                 substeps: int = SUBSTEPS, car_spec: CarSpec = CarSpec(), offtrack_penalty: float = 2.0,
                  crash_penalty: float = 5.0, start_fraction: float = 0.0):
         self.track = track
         self.car_spec = car_spec
@@ -131,7 +131,7 @@ class StandIn:
 
     def frame(self) -> np.ndarray:
         """What the car's camera sees now: BGR uint8 [H, W, 3], as OpenCV gives a real camera's frames."""
-        rgb = front_camera(self.world.client, self.world.car, self.camera)
+        rgb = self.world.front_camera(self.camera)
         return np.ascontiguousarray(rgb[:, :, ::-1])
 
     def state(self) -> CarState:

@@ -2,7 +2,8 @@
 
 Control and physics are separate on purpose: `step()` applies one control
 command, then advances the physics by `substeps` fixed time steps. Nothing is
-rendered here; cameras read the world between control steps.
+rendered during the physics; the front camera (`front_camera`, drawn by the
+world's renderer, see sim/render/) reads the world between control steps.
 """
 from __future__ import annotations
 
@@ -13,20 +14,26 @@ import cv2
 import numpy as np
 import pybullet as p
 
+from racekit.sim.camera import CameraSpec, camera_pose
 from racekit.sim.car import Car, CarSpec
-from racekit.sim.texture import draw_track
+from racekit.sim.render import Box, Light, make_renderer
+from racekit.sim.texture import OBSTACLE, draw_track
 
 GROUND_TILE_M = 2.0  # the ground mesh is split in tiles so TinyRenderer never draws a huge triangle behind the eye
 GROUND_FRICTION = 1.0
 HORIZON_M = 12.0  # grass beyond the picture, so the camera never sees the edge of the world
 OBSTACLE_HEIGHT = 0.2
+# Physics steps per 15 Hz control step: the fewest that keep the car's behaviour (grip-limited slides at
+# full lock, the expert's lap within 1% of 16 substeps'), measured by bench/physics_substeps.py.
+SUBSTEPS = 6
+PHYSICS_HZ = 15.0 * SUBSTEPS  # other control rates keep the same physics time step
 
 
 class World:
     """A track, its ground and obstacles, and one car, in a private PyBullet client."""
 
-    def __init__(self, track, car_spec: CarSpec = CarSpec(), control_hz: float = 15.0, substeps: int = 8,
-                 solver_iterations: int = 10):
+    def __init__(self, track, car_spec: CarSpec = CarSpec(), control_hz: float = 15.0, substeps: int = SUBSTEPS,
+                 solver_iterations: int = 10, renderer: str = "fast", light: Light = Light()):
         self.track = track
         self.control_dt = 1.0 / control_hz
         self.substeps = substeps
@@ -37,8 +44,12 @@ class World:
                                     physicsClientId=self.client)
         self.ground_image = draw_track(track)
         self.ground = self._make_ground()
-        self.obstacles = [self._make_obstacle(x, y, size) for x, y, size in track.obstacles]
+        self.standing: list[Box] = []  # what stands on the ground, as the fast renderer draws it
+        self.bodies: list[int] = []  # ... and as PyBullet bodies, one per box
+        for x, y, size in track.obstacles:
+            self.add_box(Box((x, y, OBSTACLE_HEIGHT / 2), (size / 2, size / 2, OBSTACLE_HEIGHT / 2), 0.0, OBSTACLE))
         self.car = Car(self.client, car_spec)
+        self.renderer = make_renderer(renderer, self.client, self.ground_image, light)
 
     def _make_ground(self) -> int:
         img = self.ground_image
@@ -70,12 +81,23 @@ class World:
         p.changeVisualShape(ground, -1, textureUniqueId=texture, physicsClientId=self.client)
         return ground
 
-    def _make_obstacle(self, x: float, y: float, size: float) -> int:
-        half = [size / 2, size / 2, OBSTACLE_HEIGHT / 2]
-        col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=self.client)
-        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=[0.9, 0.45, 0.1, 1],
+    def add_box(self, box: Box) -> int:
+        """A box standing on the ground (an obstacle, a bot car): a body the car can hit, seen by every renderer.
+        Returns its index for `move_box`."""
+        col = p.createCollisionShape(p.GEOM_BOX, halfExtents=list(box.half), physicsClientId=self.client)
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=list(box.half), rgbaColor=[c / 255 for c in box.rgb] + [1],
                                   physicsClientId=self.client)
-        return p.createMultiBody(0, col, vis, [x, y, OBSTACLE_HEIGHT / 2], physicsClientId=self.client)
+        orn = p.getQuaternionFromEuler([0, 0, box.yaw])
+        self.bodies.append(p.createMultiBody(0, col, vis, list(box.centre), orn, physicsClientId=self.client))
+        self.standing.append(box)
+        return len(self.bodies) - 1
+
+    def move_box(self, index: int, x: float, y: float, yaw: float) -> None:
+        """Put box `index` somewhere else (bots are driven kinematically, not simulated)."""
+        box = self.standing[index]
+        self.standing[index] = Box((x, y, box.centre[2]), box.half, yaw, box.rgb)
+        p.resetBasePositionAndOrientation(self.bodies[index], [x, y, box.centre[2]],
+                                          p.getQuaternionFromEuler([0, 0, yaw]), physicsClientId=self.client)
 
     def reset_car(self, x: float, y: float, yaw: float) -> None:
         """Start anew: the car at rest at (x, y, yaw) and the clock at zero."""
@@ -96,8 +118,12 @@ class World:
             p.stepSimulation(physicsClientId=self.client)
         self.sim_time += self.control_dt
 
+    def front_camera(self, spec: CameraSpec) -> np.ndarray:
+        """What the car's front camera sees now: uint8 (height, width, channels). The car never sees itself."""
+        return self.renderer.render(camera_pose(self.car, spec), spec.channels, self.standing)
+
     def crashed(self) -> bool:
-        return bool(self.obstacles) and self.car.touching(self.obstacles)
+        return bool(self.bodies) and self.car.touching(self.bodies)
 
     def close(self) -> None:
         if self.client >= 0:

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from racekit.sim.camera import CameraSpec, front_camera, in_view, render
+from racekit.sim.camera import CameraSpec, in_view
+from racekit.sim.render.pybullet_camera import render_rgb as render
 from racekit.sim.env import TimeTrialEnv
 
 
@@ -28,11 +29,12 @@ def test_bad_camera_specs_are_refused(kwargs, words):
         CameraSpec(**kwargs)
 
 
-def test_a_line_one_metre_ahead_appears_where_height_pitch_and_fov_put_it():
-    env = TimeTrialEnv(track="oval", camera_width=160, camera_height=120)
+@pytest.mark.parametrize("renderer", ["fast", "tiny"])
+def test_a_line_one_metre_ahead_appears_where_height_pitch_and_fov_put_it(renderer):
+    env = TimeTrialEnv(track="oval", camera_width=160, camera_height=120, renderer=renderer)
     # the car's centre 1.14 m before the start line: the camera (0.14 m ahead of it) is 1.0 m from the line
     env.reset(seed=0, options={"start_fraction": 1 - 1.14 / env.track.length})
-    frame = front_camera(env.world.client, env.world.car, env.camera)[:, :, 0].astype(float)
+    frame = env.world.front_camera(env.camera)[:, :, 0].astype(float)
     # depression of the line seen from 0.14 m up, relative to the optical axis pitched 15 degrees down
     angle = math.radians(15) - math.atan2(0.14, 1.0)
     focal = 60 / math.tan(math.radians(env.camera.vertical_fov_deg) / 2)
@@ -42,7 +44,8 @@ def test_a_line_one_metre_ahead_appears_where_height_pitch_and_fov_put_it():
     columns = frame[first:, 55:70]  # left of the dashed centre line, inside the road
     brightest_row = first + int(np.argmax(columns.mean(axis=1)))
     assert abs(brightest_row - expected_row) <= 2
-    assert columns.mean(axis=1).max() > 150 and np.median(columns) < 80  # white line on dark road
+    # white line on dark road (the fast renderer's filtering spreads the 10 cm line over about two rows)
+    assert columns.mean(axis=1).max() > 120 and np.median(columns) < 80
     env.close()
 
 

@@ -146,9 +146,9 @@ def test_frames_are_bgr_at_the_requested_size():
     standin = StandIn(load_track("oval"), camera_width=64, camera_height=48)
     try:
         frame = standin.frame()
-        from racekit.sim.camera import CameraSpec, front_camera
+        from racekit.sim.camera import CameraSpec
 
-        rgb = front_camera(standin.world.client, standin.world.car, CameraSpec(64, 48, 3))
+        rgb = standin.world.front_camera(CameraSpec(64, 48, 3))
     finally:
         standin.close()
     assert frame.shape == (48, 64, 3) and frame.dtype == np.uint8 and frame.flags["C_CONTIGUOUS"]

@@ -1,0 +1,167 @@
+"""The fast front camera: the flat track world drawn without a rasteriser.
+
+For a pinhole camera over flat ground, image pixels and ground points are related by
+a homography, so the ground is one perspective warp of the track texture (exact, not
+an approximation). Far away one pixel covers many texels, and a single bilinear
+sample per pixel would make the border and centre lines flicker. So each band of
+rows samples the level of a mipmap pyramid whose texels match its pixels' width on
+the ground, and the picture is drawn at `supersample` times the camera's rows and
+averaged down, for the far ground foreshortens most along the view (up the image).
+Above the horizon is the sky. Boxes (obstacles, bot cars, other cars) are drawn over
+the ground as shaded, near-plane-clipped polygons, farthest first, so nearer boxes
+hide farther ones.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from racekit.sim.render.scene import SKY, Box, CameraPose, Light
+
+MIN_LEVEL_SIDE = 16  # smallest mipmap level, in texels
+SUBPIXEL_BITS = 4  # fillConvexPoly's fixed-point precision for box corners
+
+
+class FastRenderer:
+    """Draws the front camera from the world's ground picture and its boxes."""
+
+    name = "fast"
+
+    def __init__(self, ground_image, light: Light = Light(), supersample: int = 2):
+        self.ground = ground_image  # sim.texture.TrackImage: its image, and metres -> pixels
+        self.supersample = supersample
+        self.set_scene(ground_image.image, light)
+
+    def set_scene(self, rgb: np.ndarray, light: Light) -> None:
+        """The ground picture, lit (the ground is flat: one factor), as mipmap pyramids in RGB and gray."""
+        self.light = light
+        lit = (rgb.astype(np.float32) * light.shade((0.0, 0.0, 1.0))).astype(np.uint8)  # truncates, as TinyRenderer
+        self.levels = {3: [lit], 1: [cv2.cvtColor(lit, cv2.COLOR_RGB2GRAY)]}
+        for pyramid in self.levels.values():
+            while min(pyramid[-1].shape[:2]) > 2 * MIN_LEVEL_SIDE:
+                pyramid.append(cv2.pyrDown(pyramid[-1]))
+        self.sky = {3: np.array(SKY, np.uint8), 1: np.array([gray(SKY)], np.uint8)}
+        g = self.ground
+        # ground metres -> level-0 texel coordinates (cv2 convention: texel centres at integers)
+        self._metres_to_texel = np.array([[g.px_per_m, 0.0, -g.xmin * g.px_per_m - 0.5],
+                                          [0.0, -g.px_per_m, g.image.shape[0] + g.ymin * g.px_per_m - 0.5],
+                                          [0.0, 0.0, 1.0]])
+
+    def render(self, pose: CameraPose, channels: int, boxes: list[Box] = ()) -> np.ndarray:
+        """uint8 (height, width, channels) as the camera at `pose` sees the world."""
+        k = self.supersample
+        width, height = pose.width, pose.height
+        # output pixel (col, row), centres at integers -> continuous camera-image coordinates
+        to_image = np.array([[1.0, 0.0, 0.5], [0.0, 1.0 / k, 0.5 / k], [0.0, 0.0, 1.0]])
+        rays = pose.pixel_rays() @ to_image  # output pixel -> world ray direction
+        image = np.empty((height * k, width) if channels == 1 else (height * k, width, 3), np.uint8)
+        top = self._ground(image, pose.eye, rays, pose.focal * k, channels)
+        self._sky(image, rays, top)
+        if boxes:
+            draw_boxes(image, pose, boxes, channels, self.light, row_scale=k)
+        if k > 1:
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        return image.reshape(height, width, channels)
+
+    def _ground(self, out: np.ndarray, eye: np.ndarray, rays: np.ndarray, focal_rows: float, channels: int) -> int:
+        """Warp the ground into the rows below the horizon; returns the first row that shows ground."""
+        h, w = out.shape[:2]
+        ex, ey, ez = eye
+        # a ray from the eye meets z = 0 at eye + t * ray, t = -ez / ray_z: homogeneous (x, y, 1)
+        to_ground = np.array([[ez, 0.0, -ex], [0.0, ez, -ey], [0.0, 0.0, -1.0]])
+        pixel_to_texel = self._metres_to_texel @ to_ground @ rays
+        pyramid = self.levels[channels]
+        if rays[2, 1] < -1e-9:  # the usual camera: ray_z falls down the image, the ground is below the horizon
+            bands = _bands(rays[2], ez, self.ground.px_per_m, focal_rows, w, h, len(pyramid))
+            top = _horizon_row(rays[2], w, h)
+        else:  # looking straight down, or upside down: every row may show ground; the sky is masked per pixel
+            bands, top = [(0, h, 0)], 0
+        for row0, row1, level in bands:
+            scale = 0.5 ** level  # level 0's texel c is at (c + 0.5) * scale - 0.5 in this level's texels
+            to_level = np.array([[scale, 0.0, 0.5 * scale - 0.5], [0.0, scale, 0.5 * scale - 0.5], [0.0, 0.0, 1.0]])
+            from_band = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, row0], [0.0, 0.0, 1.0]])
+            cv2.warpPerspective(pyramid[level], to_level @ pixel_to_texel @ from_band, (w, row1 - row0),
+                                dst=out[row0:row1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
+        return top
+
+    def _sky(self, out: np.ndarray, rays: np.ndarray, top: int) -> None:
+        """Rows above the horizon, and the pixels of a tilted horizon whose rays miss the ground."""
+        h, w = out.shape[:2]
+        sky = self.sky[out.shape[2] if out.ndim == 3 else 1]
+        a, b, c = rays[2]  # ray_z at pixel (col, row) = a col + b row + c; the ground is where it is < 0
+        bottom = _horizon_row(rays[2], w, h, lowest=True) if b < -1e-9 else h
+        out[:top] = sky
+        if bottom > top:
+            rows = np.arange(top, bottom)[:, None]
+            out[top:bottom][a * np.arange(w)[None, :] + b * rows + c >= 0] = sky
+
+
+def gray(rgb) -> int:
+    """The gray value cv2.COLOR_RGB2GRAY gives a colour."""
+    return int(round(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]))
+
+
+def _horizon_row(ray_z, w: int, h: int, lowest: bool = False) -> int:
+    """The first row whose rays all reach the ground at (the default) the highest end of a tilted horizon,
+    or with `lowest` the row below which every ray does; clamped to [0, h]."""
+    a, b, c = ray_z
+    if b >= 0:  # looking up so far that no row of the image sees the ground
+        return h
+    ends = [(-c - a * col) / b for col in (0, w - 1)]  # rows where ray_z = 0 at the left and right edges
+    row = math.ceil(max(ends)) if lowest else math.floor(min(ends))
+    return int(min(h, max(0, row + (1 if lowest else 0))))
+
+
+def _bands(ray_z, eye_z: float, px_per_m: float, focal_rows: float, w: int, h: int, levels: int):
+    """(row0, row1, mipmap level) bands of the rows below the horizon, far (top) to near (bottom).
+
+    A pixel at depth d (along the view) is d / focal metres wide on the ground, and d = eye_z / -ray_z
+    since the ray's forward component is 1: its width in level-0 texels is K / -ray_z with
+    K = eye_z * px_per_m / focal. ray_z is linear in the row (at the centre column), so the rows where
+    the width crosses 2, 4, 8... texels are found in closed form."""
+    a, b, c = ray_z
+    top = _horizon_row(ray_z, w, h)
+    if top >= h:
+        return []
+    k = eye_z * px_per_m / (focal_rows / 1.0)
+    col = w / 2
+    cuts = [top]
+    for level in range(levels - 1, 0, -1):  # the rows where the footprint falls below 2**level texels
+        row = (-k / 2 ** level - c - a * col) / b  # -ray_z = k / 2**level
+        cuts.append(int(min(h, max(cuts[-1], math.ceil(row)))))
+    cuts.append(h)
+    bands = [(cuts[i], cuts[i + 1], levels - 1 - i) for i in range(len(cuts) - 1)]
+    return [band for band in bands if band[1] > band[0]]
+
+
+# -- boxes -------------------------------------------------------------------------------------------
+_CORNERS = np.array([[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1],
+                     [-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]], np.float64)
+_FACES = [((4, 5, 6, 7), (0, 0, 1)), ((0, 1, 5, 4), (0, -1, 0)), ((2, 3, 7, 6), (0, 1, 0)),
+          ((1, 2, 6, 5), (1, 0, 0)), ((3, 0, 4, 7), (-1, 0, 0))]  # no bottom: it stands on the ground
+
+
+def draw_boxes(image: np.ndarray, pose: CameraPose, boxes, channels: int, light: Light, row_scale: int = 1) -> None:
+    """Boxes over the picture, farthest first; `row_scale` rows of `image` per camera row."""
+    distance = [float(np.linalg.norm(np.asarray(b.centre) - pose.eye)) for b in boxes]
+    for i in np.argsort(distance)[::-1]:
+        box = boxes[i]
+        c, s = math.cos(box.yaw), math.sin(box.yaw)
+        rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        corners = (_CORNERS * box.half) @ rot.T + box.centre
+        for face, normal in _FACES:
+            n = rot @ np.array(normal, np.float64)
+            points = corners[list(face)]
+            if n @ (pose.eye - points.mean(axis=0)) <= 0:  # faces away from the camera
+                continue
+            poly = pose.project_polygon(points)
+            if poly is None:
+                continue
+            poly[:, 1] = (poly[:, 1] + 0.5) * row_scale - 0.5
+            colour = np.floor(np.asarray(box.rgb, np.float64) * light.shade(n))  # truncates, as TinyRenderer
+            value = (gray(colour),) if channels == 1 else tuple(float(v) for v in colour)
+            cv2.fillConvexPoly(image, np.round(poly * (1 << SUBPIXEL_BITS)).astype(np.int32), value, cv2.LINE_8,
+                               SUBPIXEL_BITS)
