@@ -5,8 +5,9 @@ included, pixels on. racekit runs at its default camera (80x60 gray) and at
 DeepRacer's 160x120 RGB, each with the fast renderer and the default physics
 (now) and with TinyRenderer and 8 physics substeps (the first version), so the
 ratios to CarRacing-v3 of both come from the same run. Then the time of one step
-split into render, physics, params (lap progress, track projection, reward params)
-and the rest, for both.
+split into render (the front camera), physics (one control period), params (lap
+progress and DeepRacer's reward params) and the rest (the env's own work, resets,
+the action sampling), for both, timed inside real steps.
 
     .venv/bin/python bench/sim_throughput.py [--seconds 20]
 """
@@ -14,15 +15,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
-
 import racekit  # noqa: E402,F401  (registers racekit/ envs)
-from racekit.sim.params import StepState, reward_params  # noqa: E402
+from racekit.sim.lap import LapProgress  # noqa: E402
+from racekit.sim.params import reward_params  # noqa: E402
 
 BEFORE = {"renderer": "tiny", "substeps": 8}  # the first version's front camera and physics
 DEEPRACER_CAMERA = {"camera_width": 160, "camera_height": 120, "grayscale": False}
@@ -44,40 +45,46 @@ def steps_per_second(env: gym.Env, seconds: float, seed: int = 0) -> float:
     return rate
 
 
-def step_budget(kwargs: dict, steps: int = 600) -> dict:
-    """Milliseconds per step of each part, each timed on its own over the same states."""
-    env = gym.make("racekit/TimeTrial-v0", **kwargs).unwrapped
-    env.action_space.seed(0)
-    env.reset(seed=0)
-    world, car = env.world, env.world.car
-    parts = {"render": 0.0, "physics": 0.0, "params": 0.0}
-    start = time.perf_counter()
-    for _ in range(steps):
-        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        if terminated or truncated:
-            env.reset()
-    total = (time.perf_counter() - start) / steps * 1e3
-    env.reset(seed=0)
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        world.step(0.0, 1.0)
-        t1 = time.perf_counter()
-        world.front_camera(env.camera)
-        t2 = time.perf_counter()
-        reference = car.reference_point()
-        env.lap.update(reference, world.sim_time)
-        x, y, yaw = car.pose()
-        state = StepState(reference, yaw, car.wheel_points(), 0.0, 1.0, 1, world.sim_time, world.crashed(),
-                          env._objects_in_view())
-        reward_params(env.track, env.lap, state, False, env._waypoints)
-        t3 = time.perf_counter()
-        parts["physics"] += t1 - t0
-        parts["render"] += t2 - t1
-        parts["params"] += t3 - t2
-    env.close()
-    budget = {name: seconds / steps * 1e3 for name, seconds in parts.items()}
-    budget["other"] = max(0.0, total - sum(budget.values()))
-    budget["total"] = total
+def step_budget(kwargs: dict, steps: int = 2000) -> dict:
+    """Milliseconds per step of each part, timed inside real steps (random actions, resets included)."""
+    env = gym.make("racekit/TimeTrial-v0", **kwargs)
+    inner = env.unwrapped
+    spent = {"render": 0.0, "physics": 0.0, "params": 0.0}
+
+    def timed(part, fn):
+        def run(*args, **kw):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                spent[part] += time.perf_counter() - start
+        return run
+
+    inner.world.step = timed("physics", inner.world.step)
+    inner.world.front_camera = timed("render", inner.world.front_camera)
+    # params: lap progress (one projection on the centre line) and the reward params (wheels, waypoints...)
+    env_module = sys.modules[type(inner).__module__]
+    env_module.reward_params = timed("params", env_module.reward_params)
+    lap_update = LapProgress.update
+    LapProgress.update = timed("params", lap_update)
+    try:
+        env.action_space.seed(0)
+        env.reset(seed=0)
+        for part in spent:
+            spent[part] = 0.0
+        start = time.perf_counter()
+        for _ in range(steps):
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                env.reset()
+        total = time.perf_counter() - start
+    finally:
+        env_module.reward_params = reward_params
+        LapProgress.update = lap_update
+        env.close()
+    budget = {part: seconds / steps * 1e3 for part, seconds in spent.items()}
+    budget["other"] = (total - sum(spent.values())) / steps * 1e3  # the env's own work, resets, wrappers
+    budget["total"] = total / steps * 1e3
     return budget
 
 

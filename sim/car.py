@@ -85,6 +85,7 @@ class Car:
             p.changeDynamics(self.body, link, lateralFriction=spec.tyre_friction, physicsClientId=client)
         # PyBullet reports the base's centre of mass; poses here are of the chassis frame, on the ground
         self._com_in_chassis = np.array(p.getDynamicsInfo(self.body, -1, physicsClientId=client)[3])
+        self._frame = None  # the chassis frame, read once per physics state (see moved())
 
     def reset(self, x: float, y: float, yaw: float) -> None:
         """Put the car at rest at (x, y, yaw), wheels straight."""
@@ -94,16 +95,21 @@ class Car:
         p.resetBaseVelocity(self.body, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
         for j in self.wheel_joints + self.steering_joints:
             p.resetJointState(self.body, j, 0.0, 0.0, physicsClientId=self.client)
+        self.moved()
         self.command(0.0, 0.0)
+
+    def moved(self) -> None:
+        """The physics moved the car: its pose is read anew when next asked (the world calls this)."""
+        self._frame = None
 
     def command(self, steering_deg: float, speed: float) -> None:
         """Set the steering servo and the wheel motors; they act during the following physics steps."""
         s = self.spec
-        steering = math.radians(float(np.clip(steering_deg, -s.max_steering_deg, s.max_steering_deg)))
+        steering = math.radians(min(max(float(steering_deg), -s.max_steering_deg), s.max_steering_deg))
         for joint, angle in zip(self.steering_joints, ackermann_angles(steering, s.wheelbase, s.track_width)):
             p.setJointMotorControl2(self.body, joint, p.POSITION_CONTROL, targetPosition=angle, force=5.0,
                                     maxVelocity=s.steering_rate, physicsClientId=self.client)
-        wheel_rate = float(np.clip(speed, -s.max_speed, s.max_speed)) / s.wheel_radius
+        wheel_rate = min(max(float(speed), -s.max_speed), s.max_speed) / s.wheel_radius
         ratios = wheel_speed_ratios(steering, s.wheelbase, s.track_width)
         for joint, ratio in zip(self.wheel_joints, ratios):
             p.setJointMotorControl2(self.body, joint, p.VELOCITY_CONTROL, targetVelocity=wheel_rate * ratio,
@@ -111,9 +117,11 @@ class Car:
 
     def _chassis_frame(self) -> tuple[np.ndarray, np.ndarray]:
         """Origin (on the ground under the car's centre) and rotation matrix of the chassis."""
-        com, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
-        rot = np.array(p.getMatrixFromQuaternion(orn)).reshape(3, 3)
-        return np.array(com) - rot @ self._com_in_chassis, rot
+        if self._frame is None:  # pose, reference point and camera all ask once a step: one PyBullet read
+            com, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
+            rot = np.array(p.getMatrixFromQuaternion(orn)).reshape(3, 3)
+            self._frame = (np.array(com) - rot @ self._com_in_chassis, rot)
+        return self._frame
 
     def pose(self) -> tuple[float, float, float]:
         origin, rot = self._chassis_frame()

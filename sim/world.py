@@ -110,12 +110,14 @@ class World:
         # let the suspensionless car settle on its wheels before the first frame
         for _ in range(self.substeps):
             p.stepSimulation(physicsClientId=self.client)
+        self.car.moved()
 
     def step(self, steering_deg: float, speed: float) -> None:
         """Apply one control command and advance the simulated time by one control period."""
         self.car.command(steering_deg, speed)
         for _ in range(self.substeps):
             p.stepSimulation(physicsClientId=self.client)
+        self.car.moved()
         self.sim_time += self.control_dt
 
     def front_camera(self, spec: CameraSpec) -> np.ndarray:

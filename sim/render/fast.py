@@ -21,6 +21,9 @@ import numpy as np
 from racekit.sim.render.scene import SKY, Box, CameraPose, Light
 
 MIN_LEVEL_SIDE = 16  # smallest mipmap level, in texels
+# A band samples the level whose texels are about as wide as its pixels on the ground (2**MIP_BIAS times):
+# 0 is closest to an alias-free picture (tests/test_render.py); below 0 is sharper and aliases more
+MIP_BIAS = 0.0
 SUBPIXEL_BITS = 4  # fillConvexPoly's fixed-point precision for box corners
 
 
@@ -57,42 +60,44 @@ class FastRenderer:
         to_image = np.array([[1.0, 0.0, 0.5], [0.0, 1.0 / k, 0.5 / k], [0.0, 0.0, 1.0]])
         rays = pose.pixel_rays() @ to_image  # output pixel -> world ray direction
         image = np.empty((height * k, width) if channels == 1 else (height * k, width, 3), np.uint8)
-        top = self._ground(image, pose.eye, rays, pose.focal * k, channels)
-        self._sky(image, rays, top)
+        ray_z = tuple(map(float, rays[2]))  # ray_z = a col + b row + c; plain floats: quicker than numpy's
+        top = self._ground(image, pose.eye, rays, ray_z, pose.focal, channels)
+        self._sky(image, ray_z, top)
         if boxes:
             draw_boxes(image, pose, boxes, channels, self.light, row_scale=k)
-        if k > 1:
-            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        if k > 1:  # the mean of each k rows (for k = 2 bilinear at exactly half the size is that mean, and quicker)
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR if k == 2 else cv2.INTER_AREA)
         return image.reshape(height, width, channels)
 
-    def _ground(self, out: np.ndarray, eye: np.ndarray, rays: np.ndarray, focal_rows: float, channels: int) -> int:
+    def _ground(self, out: np.ndarray, eye: np.ndarray, rays: np.ndarray, ray_z: tuple, focal: float,
+                channels: int) -> int:
         """Warp the ground into the rows below the horizon; returns the first row that shows ground."""
         h, w = out.shape[:2]
-        ex, ey, ez = eye
+        ex, ey, ez = map(float, eye)
         # a ray from the eye meets z = 0 at eye + t * ray, t = -ez / ray_z: homogeneous (x, y, 1)
         to_ground = np.array([[ez, 0.0, -ex], [0.0, ez, -ey], [0.0, 0.0, -1.0]])
         pixel_to_texel = self._metres_to_texel @ to_ground @ rays
         pyramid = self.levels[channels]
-        if rays[2, 1] < -1e-9:  # the usual camera: ray_z falls down the image, the ground is below the horizon
-            bands = _bands(rays[2], ez, self.ground.px_per_m, focal_rows, w, h, len(pyramid))
-            top = _horizon_row(rays[2], w, h)
+        if ray_z[1] < -1e-9:  # the usual camera: ray_z falls down the image, the ground is below the horizon
+            top = _horizon_row(ray_z, w, h)
+            bands = _bands(ray_z, top, ez, self.ground.px_per_m, focal, w, h, len(pyramid))
         else:  # looking straight down, or upside down: every row may show ground; the sky is masked per pixel
             bands, top = [(0, h, 0)], 0
         for row0, row1, level in bands:
+            band = pixel_to_texel.copy()
+            band[:, 2] += row0 * band[:, 1]  # the band's row 0 is the image's row0
             scale = 0.5 ** level  # level 0's texel c is at (c + 0.5) * scale - 0.5 in this level's texels
-            to_level = np.array([[scale, 0.0, 0.5 * scale - 0.5], [0.0, scale, 0.5 * scale - 0.5], [0.0, 0.0, 1.0]])
-            from_band = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, row0], [0.0, 0.0, 1.0]])
-            cv2.warpPerspective(pyramid[level], to_level @ pixel_to_texel @ from_band, (w, row1 - row0),
-                                dst=out[row0:row1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                borderMode=cv2.BORDER_REPLICATE)
+            band[:2] = scale * band[:2] + (0.5 * scale - 0.5) * band[2]
+            cv2.warpPerspective(pyramid[level], band, (w, row1 - row0), dst=out[row0:row1],
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         return top
 
-    def _sky(self, out: np.ndarray, rays: np.ndarray, top: int) -> None:
+    def _sky(self, out: np.ndarray, ray_z: tuple, top: int) -> None:
         """Rows above the horizon, and the pixels of a tilted horizon whose rays miss the ground."""
         h, w = out.shape[:2]
         sky = self.sky[out.shape[2] if out.ndim == 3 else 1]
-        a, b, c = rays[2]  # ray_z at pixel (col, row) = a col + b row + c; the ground is where it is < 0
-        bottom = _horizon_row(rays[2], w, h, lowest=True) if b < -1e-9 else h
+        a, b, c = ray_z  # the ground is where ray_z < 0
+        bottom = _horizon_row(ray_z, w, h, lowest=True) if b < -1e-9 else h
         out[:top] = sky
         if bottom > top:
             rows = np.arange(top, bottom)[:, None]
@@ -115,7 +120,7 @@ def _horizon_row(ray_z, w: int, h: int, lowest: bool = False) -> int:
     return int(min(h, max(0, row + (1 if lowest else 0))))
 
 
-def _bands(ray_z, eye_z: float, px_per_m: float, focal_rows: float, w: int, h: int, levels: int):
+def _bands(ray_z, top: int, eye_z: float, px_per_m: float, focal: float, w: int, h: int, levels: int):
     """(row0, row1, mipmap level) bands of the rows below the horizon, far (top) to near (bottom).
 
     A pixel at depth d (along the view) is d / focal metres wide on the ground, and d = eye_z / -ray_z
@@ -123,14 +128,13 @@ def _bands(ray_z, eye_z: float, px_per_m: float, focal_rows: float, w: int, h: i
     K = eye_z * px_per_m / focal. ray_z is linear in the row (at the centre column), so the rows where
     the width crosses 2, 4, 8... texels are found in closed form."""
     a, b, c = ray_z
-    top = _horizon_row(ray_z, w, h)
     if top >= h:
         return []
-    k = eye_z * px_per_m / (focal_rows / 1.0)
+    k = eye_z * px_per_m / focal
     col = w / 2
     cuts = [top]
-    for level in range(levels - 1, 0, -1):  # the rows where the footprint falls below 2**level texels
-        row = (-k / 2 ** level - c - a * col) / b  # -ray_z = k / 2**level
+    for level in range(levels - 1, 0, -1):  # the rows where the footprint falls below 2**(level - bias) texels
+        row = (-k / 2 ** (level - MIP_BIAS) - c - a * col) / b  # -ray_z = k / 2**(level - bias)
         cuts.append(int(min(h, max(cuts[-1], math.ceil(row)))))
     cuts.append(h)
     bands = [(cuts[i], cuts[i + 1], levels - 1 - i) for i in range(len(cuts) - 1)]
