@@ -6,10 +6,12 @@ onnxruntime, so a checkpoint and its exported file are judged the same way.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from racekit.agent.simtrace import EvaluationTrace
 from racekit.sim.env import TimeTrialEnv
 
 MAX_RESETS = 20
@@ -32,17 +34,26 @@ def action_bounds(action_space: dict) -> dict:
 
 
 def evaluate(driver: Callable[[np.ndarray], np.ndarray], track, camera: dict, action_space: dict, laps: int = 3,
-             reverse: bool = False, seed: int = 0, on_step=None, env_kwargs: dict | None = None) -> dict:
-    """Race `laps` laps from the start line; returns lap times, off-tracks per lap and completion."""
+             reverse: bool = False, seed: int = 0, on_step=None, env_kwargs: dict | None = None,
+             simtrace: Path | None = None) -> dict:
+    """Race `laps` laps from the start line; returns lap times, off-tracks per lap and completion.
+
+    With `simtrace`, a folder, the race's DeepRacer sim-trace goes to simtrace/evaluation-simtrace/0-iteration.csv.
+    """
     env = TimeTrialEnv(track=track, reverse=reverse, laps=laps, race=True, max_resets=MAX_RESETS,
                        info_params=on_step is not None, **camera_kwargs(camera), **action_bounds(action_space),
                        **(env_kwargs or {}))
+    trace = EvaluationTrace(env.track, action_space) if simtrace is not None else None
     try:
         obs, info = env.reset(seed=seed, options={"start_fraction": 0.0})
+        if trace is not None:
+            trace.on_reset(info)
         offtracks_per_lap, before = [], 0
         while True:
             action = np.asarray(driver(obs[None]), dtype=np.float32).reshape(-1)[:2]
-            obs, _, terminated, truncated, info = env.step(action)
+            obs, reward, terminated, truncated, info = env.step(action)
+            if trace is not None:
+                trace.on_step(action, reward, terminated, truncated, info, env.penalties)
             if on_step is not None:
                 on_step(env, obs, info)
             if len(info["lap_times"]) > len(offtracks_per_lap):
@@ -52,6 +63,8 @@ def evaluate(driver: Callable[[np.ndarray], np.ndarray], track, camera: dict, ac
                 break
     finally:
         env.close()
+    if trace is not None:
+        trace.write(simtrace)
     times = info["lap_times"]
     completion = 100.0 * (len(times) + (0 if info["termination"] == "lap_complete" else info["progress"] / 100)) / laps
     clean = [t for t, off in zip(times, offtracks_per_lap) if off == 0]

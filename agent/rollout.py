@@ -48,8 +48,11 @@ class EpisodeStats:
 
 
 class RolloutCollector:
-    def __init__(self, envs: gym.vector.VectorEnv, model: ActorCritic, cfg: PPOConfig, seed: int):
-        self.envs, self.model, self.cfg = envs, model, cfg
+    """Steps the vector env with the policy; `trace` (an agent.simtrace.TrainingTrace, or None) sees every
+    reset and step, as the env reported them (rewards before the truncation bootstrap)."""
+
+    def __init__(self, envs: gym.vector.VectorEnv, model: ActorCritic, cfg: PPOConfig, seed: int, trace=None):
+        self.envs, self.model, self.cfg, self.trace = envs, model, cfg, trace
         self.spec: ActionSpec = model.actions
         n, t = cfg.envs, cfg.rollout_steps
         self.obs = torch.zeros((t, n, *envs.single_observation_space.shape), dtype=torch.uint8)
@@ -57,7 +60,9 @@ class RolloutCollector:
         self.actions = torch.zeros((t, n, *action_shape), dtype=torch.long if self.spec.discrete else torch.float32)
         self.log_probs, self.rewards = torch.zeros((t, n)), torch.zeros((t, n))
         self.dones, self.values = torch.zeros((t, n)), torch.zeros((t, n))
-        next_obs, _ = envs.reset(seed=seed)
+        next_obs, info = envs.reset(seed=seed)
+        if trace is not None:
+            trace.on_reset(info)
         self.next_obs = torch.from_numpy(next_obs)
         self.next_done = torch.zeros(n)
         self.episode_return, self.episode_length = np.zeros(n), np.zeros(n, dtype=int)
@@ -70,8 +75,11 @@ class RolloutCollector:
             self.obs[t], self.dones[t] = self.next_obs, self.next_done
             action, log_prob, _, value = self.model.act(self.next_obs)
             self.actions[t], self.log_probs[t], self.values[t] = action, log_prob, value
-            next_obs, reward, terminated, truncated, info = self.envs.step(self.spec.to_env(action.numpy()))
-            reward = reward.astype(np.float32)
+            env_action = self.spec.to_env(action.numpy())
+            next_obs, env_reward, terminated, truncated, info = self.envs.step(env_action)
+            if self.trace is not None:
+                self.trace.on_step(env_action, env_reward, terminated, truncated, info)
+            reward = env_reward.astype(np.float32)
             self.episode_return += reward
             self.episode_length += 1
             done = terminated | truncated

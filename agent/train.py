@@ -2,8 +2,9 @@
 
 A run lives in one directory: config.json (everything needed to resume),
 checkpoints/last.pt and best.pt, metrics.csv, evaluations.jsonl, TensorBoard
-events and training.png. Checkpoints are written after every update, so a run
-killed at any moment resumes from the last one with --resume.
+events and training.png, and DeepRacer's sim-traces, model_metadata.json and
+hyperparameters.json (agent/simtrace.py). Checkpoints are written after every
+update, so a run killed at any moment resumes from the last one with --resume.
 """
 from __future__ import annotations
 
@@ -27,8 +28,10 @@ from racekit.agent.logbook import Logbook
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 from racekit.agent.ppo import PPOConfig, ppo_update
 from racekit.agent.rollout import RolloutCollector, make_vector_env
+from racekit.agent.simtrace import (EPISODES_PER_ITERATION, TrainingTrace, drop_evaluations_after,
+                                    evaluation_folder, write_metadata)
 from racekit.sim.reward import RewardError, load_reward
-from racekit.tracks import DEFAULT_TRACK
+from racekit.tracks import DEFAULT_TRACK, load_track
 
 
 class RunError(Exception):
@@ -52,6 +55,8 @@ class RunConfig:
     steering_range: tuple[float, float] = (-30.0, 30.0)
     speed_range: tuple[float, float] = (0.5, 4.0)
     actions: list | None = None  # a discrete action list instead of the continuous ranges
+    simtrace: bool = True  # DeepRacer's per-step sim-trace logs (agent/simtrace.py)
+    simtrace_episodes: int = EPISODES_PER_ITERATION  # episodes per sim-trace iteration
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
     def env_kwargs(self) -> dict:
@@ -158,7 +163,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
         global_step, update, best = state["global_step"], state["update"], state.get("best")
         torch.set_rng_state(state["torch_rng"])
         generator.set_state(state["generator"])
-    collector = RolloutCollector(envs, model, ppo, seed=cfg.seed + 1000 * update)
+    trace = start_simtrace(run_dir, cfg, spec, state, global_step) if cfg.simtrace else None
+    collector = RolloutCollector(envs, model, ppo, seed=cfg.seed + 1000 * update, trace=trace)
     logbook = Logbook(run_dir, resume_step=global_step)
     meta = {"run": cfg.to_json(), "obs_shape": list(envs.single_observation_space.shape),
             "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward)}
@@ -167,7 +173,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
         save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "global_step": global_step,
             "update": update, "best": best, "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
-            **meta})
+            "simtrace": trace.state() if trace is not None else None, **meta})
 
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     started, last_eval = time.monotonic(), global_step // cfg.eval_every
@@ -188,6 +194,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
             batch, episodes = collector.collect()
             torch.set_num_threads(update_threads)
             losses = ppo_update(model, optimizer, batch, ppo, generator)
+            if trace is not None:
+                trace.flush()  # the rollout just trained on; a checkpoint follows, before the next rollout
             global_step += ppo.batch
             update += 1
             row = {"update": update, "global_step": global_step, "wall_seconds": round(time.monotonic() - started, 1),
@@ -201,7 +209,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
             if global_step // cfg.eval_every > last_eval or global_step >= cfg.steps:
                 last_eval = global_step // cfg.eval_every
                 result = evaluate(torch_driver(DeterministicPolicy(model)), cfg.track, cfg.camera(),
-                                  spec.as_dict(), laps=cfg.eval_laps)
+                                  spec.as_dict(), laps=cfg.eval_laps,
+                                  simtrace=evaluation_folder(run_dir, global_step) if trace is not None else None)
                 result.update(global_step=global_step, wall_seconds=round(time.monotonic() - started, 1))
                 logbook.log_evaluation(result)
                 model.train()
@@ -229,6 +238,15 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
         envs.close(terminate=True)
         logbook.close()
     return {"outcome": outcome, "global_step": global_step, "update": update, "run_dir": str(run_dir)}
+
+
+def start_simtrace(run_dir: Path, cfg: RunConfig, spec: ActionSpec, state: dict | None,
+                   global_step: int) -> TrainingTrace:
+    """DeepRacer's model folder files for the run; resuming, the traces cut back to the checkpoint."""
+    write_metadata(run_dir, spec.as_dict(), cfg.ppo, cfg.frame_stack, cfg.simtrace_episodes)
+    drop_evaluations_after(run_dir, global_step)
+    return TrainingTrace(run_dir, load_track(cfg.track), spec.as_dict(), cfg.ppo.envs, cfg.simtrace_episodes,
+                         state=(state or {}).get("simtrace"))
 
 
 def _raise_interrupt(signum, frame):

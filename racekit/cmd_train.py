@@ -16,7 +16,8 @@ from racekit.cli import UserError
 
 MIN_CAMERA = 36  # smallest side DeepRacer's conv stack (8/4, 4/2, 3/1) can take
 NEW_RUN_ONLY = ("track", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs", "learning_rate",
-                "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range", "speed_range", "discrete")
+                "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range", "speed_range", "discrete",
+                "no_simtrace")
 
 
 def register(subparsers) -> None:
@@ -32,6 +33,8 @@ def register(subparsers) -> None:
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--no-simtrace", action="store_true",
+                       help="no DeepRacer sim-trace logs (training-simtrace/, evaluation-*/) in the run directory")
     adv = train.add_argument_group("advanced (new runs only; a resumed run keeps its own)")
     adv.add_argument("--rollout-steps", type=int, help="steps per env per update (default 256)")
     adv.add_argument("--minibatch", type=int, help="PPO minibatch (default 256)")
@@ -82,7 +85,7 @@ def new_run_config(args):
 
     from racekit.tracking import track_argument
 
-    cfg = RunConfig(seed=args.seed or 0, minutes=args.minutes)
+    cfg = RunConfig(seed=args.seed or 0, minutes=args.minutes, simtrace=not args.no_simtrace)
     track = args.track or DEFAULT_TRACK
     track_argument(track)
     # files are stored absolute: workers and a later --resume may run from another folder
