@@ -25,6 +25,9 @@ def register_envs() -> None:
         "racekit/TimeTrialDiscrete-v0": {"actions": DEEPRACER_ACTIONS},
         # DeepRacer's own camera: 160x120 RGB.
         "racekit/TimeTrialDeepRacerCamera-v0": {"camera_width": 160, "camera_height": 120, "grayscale": False},
+        # DeepRacer's other race types: boxes to avoid, and scripted bot cars to overtake.
+        "racekit/ObjectAvoidance-v0": {"race_type": "object-avoidance"},
+        "racekit/HeadToBot-v0": {"race_type": "head-to-bot"},
     }
     for env_id, kwargs in envs.items():
         if env_id not in registry:

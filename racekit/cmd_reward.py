@@ -1,9 +1,11 @@
-"""`racekit reward check FILE [--track TRACK]`: try a reward function before training with it."""
+"""`racekit reward check FILE [--track TRACK] [--race-type TYPE]`: try a reward function before training with it."""
 from __future__ import annotations
 
 import sys
 
 from racekit.cli import UserError
+
+RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot")  # sim/objects.py's, without importing the simulator
 
 
 def register(subparsers) -> None:
@@ -13,24 +15,32 @@ def register(subparsers) -> None:
     check.add_argument("file", help="a Python file defining reward_function(params)")
     check.add_argument("--track", default=None, help="built-in track name or track file (default: the default track)")
     check.add_argument("--steps", type=int, default=200, help="real simulator steps to score (default 200)")
+    check.add_argument("--race-type", default="time-trial", choices=RACE_TYPES,
+                       help="check with this race type's objects: boxes (object-avoidance) or bot cars "
+                            "(head-to-bot); default time-trial")
     check.set_defaults(func=run_check)
 
 
 def run_check(args) -> int:
     from racekit.sim.check import check_reward
+    from racekit.sim.objects import ObjectOptions
     from racekit.sim.reward import RewardError, load_reward
     from racekit.tracks import DEFAULT_TRACK
 
     from racekit.tracking import track_argument
 
     track = args.track or DEFAULT_TRACK
-    track_argument(track)  # a bad track is the user's error, not the reward file's
+    try:  # a bad track, or one too short for the race's objects, is the user's error, not the reward file's
+        ObjectOptions(args.race_type).check_fits(track_argument(track))
+    except ValueError as exc:
+        raise UserError(f"{track}: {exc}") from None
     try:
         reward = load_reward(args.file)
-        report = check_reward(reward, track, sim_steps=args.steps)
+        report = check_reward(reward, track, sim_steps=args.steps, race_type=args.race_type)
     except RewardError as exc:
         raise UserError(str(exc)) from None
-    print(f"{args.file} (sha256 {reward.sha256[:12]}) on {track}")
+    race = "" if args.race_type == "time-trial" else f", {args.race_type}"
+    print(f"{args.file} (sha256 {reward.sha256[:12]}) on {track}{race}")
     for name, value in report.states.items():
         print(f"  {name:<10} {value:.4g}")
     print(f"  {len(report.sim_rewards)} sim steps of the expert driver: {report.summary()}")

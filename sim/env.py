@@ -7,9 +7,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from racekit.sim.camera import CameraSpec, chase_camera, in_view
+from racekit.sim.camera import CameraSpec, chase_camera
 from racekit.sim.car import CarSpec
 from racekit.sim.lap import LapProgress
+from racekit.sim.objects import BOT_SPEED, OBJECT_GAP, ObjectOptions, Objects
 from racekit.sim.params import StepState, heading_degrees, reward_params
 from racekit.sim.reward import as_reward_function
 from racekit.sim.world import SUBSTEPS, World
@@ -26,6 +27,18 @@ class TimeTrialEnv(gym.Env):
     PyBullet simulates the car (DeepRacer's geometry: 0.164 m wheelbase, front steering up to 30 degrees,
     four driven wheels on real contacts) on the track's textured ground. Control runs at `control_hz`
     (15 Hz, DeepRacer's camera rate); each control step advances `substeps` physics steps.
+
+    ## Race types
+    DeepRacer's three, by `race_type` (sim/objects.py; ids racekit/ObjectAvoidance-v0, racekit/HeadToBot-v0):
+    "time-trial" (the track alone, with any obstacles its `.track` file lists); "object-avoidance":
+    `num_objects` boxes of DeepRacer's size (0.4 x 0.3 x 0.25 m), placed anew each episode from
+    `self.np_random`, spread over the lap ahead of the start at least `object_min_gap` m apart, each on a
+    random lane line (halfway between the centre line and a border), or at fixed `object_positions`
+    [(fraction of the lap from the start line, lane +1 left / -1 right), ...]; "head-to-bot": `num_bots`
+    scripted cars of the car's size driving lane lines at `bot_speed` (DeepRacer's 0.2 m/s), spread ahead
+    of the start (or at `object_positions`), changing lanes every 3-5 s over 1 m with `bot_lane_changes`;
+    they move once per control step, in simulated time, and a bot the car touches stops for 2 s. Every
+    object is a body the car can hit and every renderer draws.
 
     ## Action Space
     Continuous (default): `Box([steer_min, speed_min], [steer_max, speed_max])`, steering in degrees
@@ -50,10 +63,13 @@ class TimeTrialEnv(gym.Env):
 
     ## Episode End
     Terminated: `laps` laps complete (progress reaches 100), all four wheels off the track, crashed into
-    an object, progress falling for 15 steps in a row, or stuck (moving < 0.3 mm per step for 15 steps).
+    an object (touching a box; a bot only when the bot is ahead: one running into the car from behind is
+    not the car's crash, as in DeepRacer), progress falling for 15 steps in a row, or stuck (moving < 0.3 mm
+    per step for 15 steps).
     Truncated: `max_steps` reached. `info["termination"]` names the reason.
     Race rules (`race=True`, DeepRacer's evaluation): off the track, crashed, driving backwards or stuck
-    do not end the episode; the car is put back at rest on the centre line where it was, and a penalty
+    do not end the episode; the car is put back at rest on the centre line where it was (with an object
+    within 1 m along the track, 1 m behind that object in the other lane, as DeepRacer does), and a penalty
     (`offtrack_penalty`, or `crash_penalty` for a crash) of simulated time counts in the lap time. More
     than `max_resets` resets ends the episode as "dnf".
 
@@ -64,6 +80,8 @@ class TimeTrialEnv(gym.Env):
     DeepRacer's sim-trace (agent/simtrace.py): (x, y, heading_deg, steering_deg, speed, all_wheels_on_track,
     prev_waypoint, next_waypoint, sim_time, event), event being what happened before the race rules put the car
     back (None, or an `info["termination"]` value); after `reset` it is the start pose (steering and speed 0).
+    `objects`: (x, y, heading_deg) of every object (the track's obstacles, then the boxes or bots), for
+    replays and maps.
 
     ## Arguments
     track: a built-in track name, a path to a .track or DeepRacer .npy file, or a `tracks.Track`.
@@ -81,6 +99,8 @@ class TimeTrialEnv(gym.Env):
     renderer: what draws the front camera: "fast" (default: a perspective warp of the track texture, see
         sim/render/fast.py), "tiny" (PyBullet's TinyRenderer, the reference) or "egl" (PyBullet's EGL plugin,
         on a GPU). The chase and top-down views are always TinyRenderer's.
+    race_type, num_objects (1-10, default 6), object_positions, object_min_gap (m, default 2), num_bots
+        (1-10, default 3), bot_speed (m/s), bot_lane_changes: the race type and its objects (see Race types).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
@@ -92,7 +112,10 @@ class TimeTrialEnv(gym.Env):
                  start_advance: float = 0.05, start_noise: bool = False, max_steps: int | None = None,
                  render_mode: str | None = None, render_view: str = "chase", car_spec: CarSpec = CarSpec(),
                  laps: int = 1, race: bool = False, offtrack_penalty: float = 2.0, crash_penalty: float = 5.0,
-                 max_resets: int | None = None, info_params: bool = True, renderer: str = "fast"):
+                 max_resets: int | None = None, info_params: bool = True, renderer: str = "fast",
+                 race_type: str = "time-trial", num_objects: int = 6, object_positions=None,
+                 object_min_gap: float = OBJECT_GAP, num_bots: int = 3, bot_speed: float = BOT_SPEED,
+                 bot_lane_changes: bool = False):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if render_view not in ("chase", "topdown"):
@@ -136,7 +159,13 @@ class TimeTrialEnv(gym.Env):
         min_speed = max(0.1, float(np.min(np.abs(speeds))))
         self.max_steps = max_steps or int(2 * laps * self.track.length / min_speed * control_hz)
 
+        self.race_type = race_type
+        self.object_options = ObjectOptions(race_type, num_objects, tuple(object_positions or ()), object_min_gap,
+                                            num_bots, bot_speed, bot_lane_changes)
+        self.object_options.check_fits(self.track)
+
         self.world = World(self.track, car_spec, control_hz, substeps, renderer=renderer)
+        self.objects = Objects(self.world, self.track, self.object_options)
         self._waypoints = [tuple(map(float, w)) for w in self.track.waypoints]
         self._episode = 0
         self._frames: deque = deque(maxlen=frame_stack)
@@ -152,7 +181,9 @@ class TimeTrialEnv(gym.Env):
         else:
             fraction = self.start_fraction + self._episode * self.start_advance
         self._episode += 1
-        x, y, yaw = self.track.start_pose(fraction % 1.0 if self.track.closed else min(fraction, 0.9))
+        fraction = fraction % 1.0 if self.track.closed else min(fraction, 0.9)
+        self.objects.reset(self.np_random, fraction * self.track.length)
+        x, y, yaw = self._clear_pose(fraction * self.track.length)  # the start, clear of any object there
         if self.start_noise:
             side = self.np_random.uniform(-0.05, 0.05)
             x, y = x - side * np.sin(yaw), y + side * np.cos(yaw)
@@ -169,11 +200,13 @@ class TimeTrialEnv(gym.Env):
                  bool(np.all(self.track.is_inside(self.world.car.wheel_points()))),
                  *self.track.closest_waypoints(self.lap.s), 0.0, None)
         return self._observation(), {"progress": 0.0, "sim_time": 0.0, "lap_time": None, "lap_times": [],
-                                     "termination": None, **self.counts, "trace": start}
+                                     "termination": None, **self.counts, "trace": start,
+                                     "objects": self.objects.poses()}
 
     def step(self, action):
         steering, speed = self._decode(action)
         world = self.world
+        self.objects.step(world.control_dt)  # the bots drive one control period
         world.step(steering, speed)
         car = world.car
         self._steps += 1
@@ -183,7 +216,8 @@ class TimeTrialEnv(gym.Env):
         self.lap.update(reference, world.sim_time)
         state = StepState(reference_xy=reference, yaw=yaw, wheels_xy=car.wheel_points(),
                           steering_deg=steering, speed=speed, steps=self._steps, sim_time=world.sim_time,
-                          crashed=world.crashed(), camera_objects=self._objects_in_view())
+                          crashed=self.objects.crashed(self.lap.s - self.car_spec.reference_ahead),
+                          camera_objects=self._objects_in_view(), objects=self.objects.states())
         params = reward_params(self.track, self.lap, state, self.is_reversed, self._waypoints)
 
         # progress falling = driving backwards (more than jitter); unclipped, so it counts behind the start too
@@ -203,7 +237,8 @@ class TimeTrialEnv(gym.Env):
         self._frames.append(world.front_camera(self.camera))
         info = {"progress": params["progress"], "sim_time": world.sim_time,
                 "lap_time": self.lap.lap_time, "lap_times": list(self.lap.lap_times),
-                "termination": termination or ("max_steps" if truncated else None), **self.counts}
+                "termination": termination or ("max_steps" if truncated else None), **self.counts,
+                "objects": self.objects.poses()}
         info["trace"] = (params["x"], params["y"], params["heading"], steering, speed, params["all_wheels_on_track"],
                          *params["closest_waypoints"], params["sim_time"], event)
         if self.info_params:
@@ -231,13 +266,13 @@ class TimeTrialEnv(gym.Env):
         return float(steering), float(speed)
 
     def _put_back(self, penalty: float) -> str | None:
-        """Race rules: the car back at rest on the centre line where it was, after a time penalty."""
+        """Race rules: the car back at rest on the centre line where it was (or, with an object within 1 m,
+        1 m behind it in the other lane: sim/objects.py), after a time penalty."""
         self.counts["resets"] += 1
         if self.max_resets is not None and self.counts["resets"] > self.max_resets:
             return "dnf"
-        s = self.lap.s - self.car_spec.reference_ahead  # the car's centre, a little behind its reference point
-        x, y = self.track.point_at(s)
-        self.world.place_car(float(x), float(y), float(self.track.heading_at(s)))
+        x, y, yaw = self._clear_pose(self.lap.s - self.car_spec.reference_ahead)  # s of the car's centre
+        self.world.place_car(x, y, yaw)
         self.world.sim_time += penalty
         self.lap.add_penalty(penalty)
         self._falling = self._still = 0
@@ -257,11 +292,15 @@ class TimeTrialEnv(gym.Env):
             return "stuck"
         return None
 
+    def _clear_pose(self, s: float) -> tuple[float, float, float]:
+        """(x, y, yaw) of the car put down at rest near s: on the centre line, or clear of an object there."""
+        s, lateral = self.objects.clear_spot(s)
+        x, y = self.track.point_at(s)
+        yaw = float(self.track.heading_at(s))
+        return float(x - lateral * np.sin(yaw)), float(y + lateral * np.cos(yaw)), yaw
+
     def _objects_in_view(self) -> list[bool]:
-        if not self.track.obstacles:
-            return []
-        points = [(x, y, 0.5 * size) for x, y, size in self.track.obstacles]
-        return in_view(self.world.car, self.camera, points).tolist()
+        return self.objects.in_view(self.world.car, self.camera)
 
     def _observation(self) -> np.ndarray:
         return np.concatenate(self._frames, axis=2) if self.frame_stack > 1 else self._frames[-1]

@@ -2,14 +2,17 @@
 
 Every key of DESIGN.md section 4 is here, with DeepRacer's meaning. The
 reference point (x, y) is 0.14 m ahead of the car's centre, as in DeepRacer;
-progress, distance_from_center and closest_waypoints use it too.
+progress, distance_from_center and closest_waypoints use it too. The object
+keys come from sim/objects.py.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from racekit.sim.objects import ObjectState, object_params
 
 
 @dataclass
@@ -24,7 +27,8 @@ class StepState:
     steps: int  # including this one
     sim_time: float
     crashed: bool
-    camera_objects: list[bool]  # per obstacle: is it in the front camera's view
+    camera_objects: list[bool]  # per object: is it in the front camera's view
+    objects: list[ObjectState] = field(default_factory=list)  # the track's obstacles, boxes, bots (sim/objects.py)
 
 
 def heading_degrees(yaw: float) -> float:
@@ -59,33 +63,5 @@ def reward_params(track, lap, state: StepState, is_reversed: bool, waypoints: li
         "projection_distance": float(s),
         "sim_time": float(state.sim_time),
     }
-    params.update(object_params(track, s, state))
+    params.update(object_params(track, s, state.objects, state.camera_objects))
     return params
-
-
-def object_params(track, car_s: float, state: StepState) -> dict:
-    """The object keys; with no objects on the track, DeepRacer's empty defaults."""
-    if not track.obstacles:
-        return {"closest_objects": [0, 0], "objects_location": [], "objects_left_of_center": [],
-                "object_in_camera": False, "objects_speed": [], "objects_heading": [], "objects_distance": [],
-                "objects_distance_from_center": []}
-    xy = np.array([(x, y) for x, y, _ in track.obstacles])
-    obj_s, obj_offset = track.project(xy)
-    # DeepRacer: [index of the closest object behind the car, index of the closest object ahead]
-    if track.closed:
-        ahead = (obj_s - car_s) % track.length
-        next_idx, behind_idx = int(np.argmin(ahead)), int(np.argmax(ahead))
-    else:
-        ahead = obj_s - car_s
-        next_idx = int(np.argmin(np.where(ahead >= 0, ahead, np.inf))) if np.any(ahead >= 0) else int(np.argmax(ahead))
-        behind_idx = int(np.argmax(np.where(ahead < 0, ahead, -np.inf))) if np.any(ahead < 0) else int(np.argmin(ahead))
-    return {
-        "closest_objects": [behind_idx, next_idx],
-        "objects_location": [tuple(map(float, p)) for p in xy],
-        "objects_left_of_center": [bool(o > 0) for o in obj_offset],
-        "object_in_camera": bool(any(state.camera_objects)),
-        "objects_speed": [0.0] * len(xy),  # static obstacles
-        "objects_heading": [0.0] * len(xy),
-        "objects_distance": [float(v) for v in obj_s],
-        "objects_distance_from_center": [float(abs(o)) for o in obj_offset],
-    }
