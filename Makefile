@@ -16,12 +16,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The whole path in a few minutes: the expert's lap, a short PPO training from pixels on the
-# default track, its ONNX export, and the exported model racing 3 laps (with a video).
+# The whole path in a few minutes: the expert's lap, PPO from pixels on the default track until its
+# first evaluation with 3 clean laps (at most 6 minutes), its ONNX export, and the exported model
+# racing 3 laps (with a video).
 demo: setup
 	rm -rf runs/demo
 	$(VENV)/bin/racekit sim demo --out runs/demo/expert-lap.mp4
-	$(VENV)/bin/racekit train --reward examples/rewards/speed_along_track.py --steps 40000 --eval-every 20000 --out runs/demo/run
+	$(VENV)/bin/racekit train --reward examples/rewards/speed_along_track.py --steps 400000 --eval-every 10000 \
+		--until-clean --minutes 6 --out runs/demo/run
 	$(VENV)/bin/racekit export runs/demo/run -o runs/demo/model.onnx
 	$(VENV)/bin/racekit race runs/demo/model.onnx --name demo --db runs/demo/leaderboard.sqlite --out runs/demo/race
 	$(VENV)/bin/racekit leaderboard --db runs/demo/leaderboard.sqlite

@@ -47,7 +47,7 @@ class RunConfig:
     minutes: float | None = None  # stop after this much wall-clock time (checkpoint kept)
     eval_every: int = 25_000  # env steps between evaluations
     eval_laps: int = 3
-    stop_when_clean: bool = False  # stop at the first evaluation with every lap clean (benchmarks)
+    stop_when_clean: bool = False  # stop at the first evaluation with every lap clean (--until-clean)
     camera_width: int = 80
     camera_height: int = 60
     grayscale: bool = True
@@ -105,6 +105,8 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
             saved.steps = cfg.steps  # resuming may extend a run
         if cfg is not None and cfg.minutes is not None:
             saved.minutes = cfg.minutes  # and give this session its own time budget
+        if cfg is not None:
+            saved.stop_when_clean = cfg.stop_when_clean  # and its own stopping rule
         state = load_checkpoint(last)
         if saved.reward:
             started = json.loads(config_path.read_text()).get("reward_sha256")
@@ -237,7 +239,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
         signal.signal(signal.SIGTERM, previous_sigterm)
         envs.close(terminate=True)
         logbook.close()
-    return {"outcome": outcome, "global_step": global_step, "update": update, "run_dir": str(run_dir)}
+    return {"outcome": outcome, "global_step": global_step, "update": update, "run_dir": str(run_dir),
+            "wall_seconds": time.monotonic() - started}
 
 
 def start_simtrace(run_dir: Path, cfg: RunConfig, spec: ActionSpec, state: dict | None,

@@ -32,6 +32,8 @@ def register(subparsers) -> None:
     train.add_argument("--seed", type=int, default=None, help="(default 0)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
+    train.add_argument("--until-clean", action="store_true",
+                       help="stop at the first evaluation whose laps are all clean (with --minutes as a cap)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--no-simtrace", action="store_true",
                        help="no DeepRacer sim-trace logs (training-simtrace/, evaluation-*/) in the run directory")
@@ -85,7 +87,8 @@ def new_run_config(args):
 
     from racekit.tracking import track_argument
 
-    cfg = RunConfig(seed=args.seed or 0, minutes=args.minutes, simtrace=not args.no_simtrace)
+    cfg = RunConfig(seed=args.seed or 0, minutes=args.minutes, simtrace=not args.no_simtrace,
+                    stop_when_clean=args.until_clean)
     track = args.track or DEFAULT_TRACK
     track_argument(track)
     # files are stored absolute: workers and a later --resume may run from another folder
@@ -138,8 +141,9 @@ def run_train(args) -> int:
         fixed = [f"--{name.replace('_', '-')}" for name in NEW_RUN_ONLY if getattr(args, name) not in (None, False)]
         if fixed:
             raise UserError(f"{', '.join(fixed)} cannot change when resuming: the run keeps its own settings "
-                            f"(see {out / 'config.json'}); only --steps and --minutes apply")
-        cfg = RunConfig(steps=args.steps or 0, minutes=args.minutes)  # only these two apply to a resumed run
+                            f"(see {out / 'config.json'}); only --steps, --minutes and --until-clean apply")
+        # only these apply to a resumed run
+        cfg = RunConfig(steps=args.steps or 0, minutes=args.minutes, stop_when_clean=args.until_clean)
     else:
         cfg = new_run_config(args)
 
@@ -165,6 +169,9 @@ def run_train(args) -> int:
     step = summary["global_step"]
     if summary["outcome"] == "time budget reached":
         print(f"time budget reached at step {step}; {resume_hint} (and --minutes) to go on")
+    elif summary["outcome"] == "clean laps":
+        print(f"clean laps: the evaluation at step {step} drove every lap without leaving the track, after "
+              f"{summary['wall_seconds'] / 60:.1f} minutes of training")
     else:
         print(f"done: {step} steps in {out}")
     print(f"export the model with: racekit export {out} -o {out / 'model.onnx'}")

@@ -37,4 +37,27 @@ def test_a_broken_reward_file_is_its_file_and_line_before_training(tmp_path, cap
 def test_resuming_keeps_the_runs_own_settings(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path), "--resume", "--envs", "3", "--track", "oval"]) == 2
     assert error_line(capsys) == (f"racekit: error: --track, --envs cannot change when resuming: the run keeps its "
-                                  f"own settings (see {tmp_path / 'config.json'}); only --steps and --minutes apply")
+                                  f"own settings (see {tmp_path / 'config.json'}); only --steps, --minutes and --until-clean apply")
+
+
+def test_until_clean_stops_at_the_first_evaluation_with_every_lap_clean(tmp_path, capsys):
+    import json
+
+    import torch
+
+    from racekit.agent.imitation import imitate
+    from racekit.agent.ppo import PPOConfig
+    from racekit.agent.train import RunConfig
+
+    torch.set_num_threads(1)
+    # the expert cloned on the oval laps it cleanly: fine-tuning it, the first evaluation is already clean
+    cfg = RunConfig(track="oval", frame_stack=1, eval_every=1024, eval_laps=1,
+                    ppo=PPOConfig(envs=2, rollout_steps=256, learning_rate=1e-5))
+    run = imitate(tmp_path / "run", cfg, max_speed=2.0, samples=800, epochs=4)
+    args = ["train", "--out", str(run), "--resume", "--steps", "100000", "--until-clean", "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    evaluations = [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
+    assert len(evaluations) == 1 and evaluations[0]["all_clean"]
+    assert evaluations[0]["global_step"] < 100000  # it stopped there, long before --steps
+    assert f"clean laps: the evaluation at step {evaluations[0]['global_step']}" in out and "minutes" in out
