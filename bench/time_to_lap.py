@@ -4,7 +4,9 @@ Part 1, time to lap: for each seed, train PPO on the default track with the
 project's best example reward and record the wall-clock minutes and env steps
 until the first evaluation (greedy policy, 3 laps, race rules) that completes
 3 consecutive laps with no off-track. A seed fails if that takes longer than
---lap-minutes. Also prints training env steps/s.
+--lap-minutes (the bar: 3 minutes). Also prints training env steps/s, and races
+each seed's policy (trained through the fast renderer) with TinyRenderer drawing
+its camera instead: a policy must not depend on which renderer it learnt with.
 
 Part 2, lap time: one seed trained for --race-minutes; its evaluation's mean
 lap time beside the expert driver's on the same track with the same speed
@@ -24,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from racekit.agent.evaluate import evaluate
 from racekit.agent.train import RunConfig, train
+from racekit.cmd_train import load_driver
 from racekit.sim.env import TimeTrialEnv
 from racekit.sim.expert import ExpertDriver, drive_lap
 from racekit.tracks import DEFAULT_TRACK
@@ -57,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["lap", "race", "both"], default="both")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--lap-minutes", type=float, default=10.0)
+    parser.add_argument("--lap-minutes", type=float, default=3.0)
     parser.add_argument("--race-minutes", type=float, default=30.0)
     parser.add_argument("--eval-every", type=int, default=10_000)
     args = parser.parse_args()
@@ -78,7 +82,13 @@ def main() -> None:
             else:
                 print(f"seed {seed}: no clean 3-lap evaluation within {args.lap_minutes:g} min; {rate:.0f} env steps/s",
                       flush=True)
-        print(f"time to lap: {successes}/{len(args.seeds)} seeds lapped cleanly within {args.lap_minutes:g} min")
+            if evals:
+                driver, camera, actions, _, _ = load_driver(str(scratch / f"lap-seed{seed}"), None)
+                tiny = evaluate(driver, DEFAULT_TRACK, camera, actions, laps=3, env_kwargs={"renderer": "tiny"})
+                print(f"  the same policy raced through TinyRenderer: {tiny['clean_laps']}/3 clean laps, "
+                      f"{tiny['offtracks']} off-tracks, mean lap {tiny['mean_lap_time'] or float('nan'):.2f} s", flush=True)
+        print(f"time to lap: {successes}/{len(args.seeds)} seeds lapped cleanly within {args.lap_minutes:g} min "
+              f"(bar: 3 of 3 within 3 min): {'PASS' if successes == len(args.seeds) else 'FAIL'}")
 
     if args.part in ("race", "both"):
         evals = run(scratch / "race", args.seeds[0], args.race_minutes, args.eval_every, stop_when_clean=False)
@@ -92,6 +102,9 @@ def main() -> None:
             ratio = f", ratio to the expert {lap / expert:.2f}" if lap else ""
             print(f"{label} (at {e['global_step']} env steps, {e['wall_seconds'] / 60:.1f} min): mean lap "
                   f"{'-' if lap is None else f'{lap:.2f} s'}, clean laps {e['clean_laps']}/3{ratio}")
+        lap = final["mean_lap_time"]
+        within = lap is not None and final["all_clean"] and lap <= 1.05 * expert
+        print(f"bar: the last evaluation's mean lap within 5% of the expert's: {'PASS' if within else 'FAIL'}")
 
 
 if __name__ == "__main__":

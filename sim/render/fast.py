@@ -18,9 +18,10 @@ import math
 import cv2
 import numpy as np
 
-from racekit.sim.render.scene import SKY, Box, CameraPose, Light
+from racekit.sim.render.scene import NEAR, SKY, Box, CameraPose, Light
 
 MIN_LEVEL_SIDE = 16  # smallest mipmap level, in texels
+MIN_BAND_ROWS = 3  # a band of fewer rows (right under the horizon) is drawn with the next, nearer one
 # A band samples the level whose texels are about as wide as its pixels on the ground (2**MIP_BIAS times):
 # 0 is closest to an alias-free picture (tests/test_render.py); below 0 is sharper and aliases more
 MIP_BIAS = 0.0
@@ -137,35 +138,62 @@ def _bands(ray_z, top: int, eye_z: float, px_per_m: float, focal: float, w: int,
         row = (-k / 2 ** (level - MIP_BIAS) - c - a * col) / b  # -ray_z = k / 2**(level - bias)
         cuts.append(int(min(h, max(cuts[-1], math.ceil(row)))))
     cuts.append(h)
-    bands = [(cuts[i], cuts[i + 1], levels - 1 - i) for i in range(len(cuts) - 1)]
-    return [band for band in bands if band[1] > band[0]]
+    bands = []
+    for i in range(len(cuts) - 1):  # far to near
+        row0, row1, level = cuts[i], cuts[i + 1], levels - 1 - i
+        if row1 <= row0:
+            continue
+        if bands and bands[-1][1] - bands[-1][0] < MIN_BAND_ROWS:  # one warp fewer: a sliver joins the next band
+            row0 = bands.pop()[0]
+        bands.append((row0, row1, level))
+    return bands
 
 
 # -- boxes -------------------------------------------------------------------------------------------
 _CORNERS = np.array([[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1],
                      [-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]], np.float64)
-_FACES = [((4, 5, 6, 7), (0, 0, 1)), ((0, 1, 5, 4), (0, -1, 0)), ((2, 3, 7, 6), (0, 1, 0)),
-          ((1, 2, 6, 5), (1, 0, 0)), ((3, 0, 4, 7), (-1, 0, 0))]  # no bottom: it stands on the ground
+# the faces' corners (outline order) and outward normals; no bottom: a box stands on the ground
+_FACE_CORNERS = np.array([(4, 5, 6, 7), (0, 1, 5, 4), (2, 3, 7, 6), (1, 2, 6, 5), (3, 0, 4, 7)])
+_NORMALS = np.array([(0, 0, 1), (0, -1, 0), (0, 1, 0), (1, 0, 0), (-1, 0, 0)], np.float64)
 
 
 def draw_boxes(image: np.ndarray, pose: CameraPose, boxes, channels: int, light: Light, row_scale: int = 1) -> None:
-    """Boxes over the picture, farthest first; `row_scale` rows of `image` per camera row."""
-    distance = [float(np.linalg.norm(np.asarray(b.centre) - pose.eye)) for b in boxes]
-    for i in np.argsort(distance)[::-1]:
+    """Boxes over the picture, farthest first; `row_scale` rows of `image` per camera row.
+
+    A bounding sphere per box, tested against the view at once, leaves out the boxes out of view (most
+    of them, with six obstacles on a lap) before any of their corners is computed. A box wholly in
+    front of the near plane projects its eight corners once; one cut by it clips each face."""
+    basis = np.stack([pose.right, pose.up, pose.forward])  # world -> camera (x right, y up, z forward)
+    centres = np.array([b.centre for b in boxes], np.float64)
+    radius = np.linalg.norm(np.array([b.half for b in boxes], np.float64), axis=1)
+    cx, cy, cz = ((centres - pose.eye) @ basis.T).T
+    tan_w = math.tan(math.radians(pose.fov_deg) / 2)
+    tan_h = tan_w * pose.height / pose.width
+    # a sphere is out of view when it is behind the near plane or wholly outside one side of the view
+    margin_w, margin_h = radius * math.sqrt(1 + tan_w ** 2), radius * math.sqrt(1 + tan_h ** 2)
+    seen = (cz > NEAR - radius) & (np.abs(cx) - tan_w * cz < margin_w) & (np.abs(cy) - tan_h * cz < margin_h)
+    focal = pose.focal
+    for i in sorted(np.flatnonzero(seen), key=lambda k: -(cx[k] ** 2 + cy[k] ** 2 + cz[k] ** 2)):  # far first
         box = boxes[i]
         c, s = math.cos(box.yaw), math.sin(box.yaw)
         rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-        corners = (_CORNERS * box.half) @ rot.T + box.centre
-        for face, normal in _FACES:
-            n = rot @ np.array(normal, np.float64)
-            points = corners[list(face)]
-            if n @ (pose.eye - points.mean(axis=0)) <= 0:  # faces away from the camera
-                continue
-            poly = pose.project_polygon(points)
-            if poly is None:
-                continue
-            poly[:, 1] = (poly[:, 1] + 0.5) * row_scale - 0.5
-            colour = np.floor(np.asarray(box.rgb, np.float64) * light.shade(n))  # truncates, as TinyRenderer
+        corners = (_CORNERS * box.half) @ rot.T + centres[i]  # (8, 3) in the world
+        x, y, z = ((corners - pose.eye) @ basis.T).T
+        normals = _NORMALS @ rot.T  # (faces, 3) in the world
+        facing = np.einsum("fj,fj->f", normals, pose.eye - corners[_FACE_CORNERS].mean(axis=1)) > 0
+        in_front = bool((z >= NEAR).all())
+        if in_front:  # every corner projects: once for all faces
+            pixels = np.stack([pose.width / 2 + focal * x / z - 0.5, (pose.height / 2 - focal * y / z) * row_scale - 0.5],
+                              axis=1)
+        for f in np.flatnonzero(facing):
+            if in_front:
+                poly = pixels[_FACE_CORNERS[f]]
+            else:
+                poly = pose.project_polygon(corners[_FACE_CORNERS[f]])
+                if poly is None:
+                    continue
+                poly[:, 1] = (poly[:, 1] + 0.5) * row_scale - 0.5
+            colour = np.floor(np.asarray(box.rgb, np.float64) * light.shade(normals[f]))  # truncates, as TinyRenderer
             value = (gray(colour),) if channels == 1 else tuple(float(v) for v in colour)
             cv2.fillConvexPoly(image, np.round(poly * (1 << SUBPIXEL_BITS)).astype(np.int32), value, cv2.LINE_8,
                                SUBPIXEL_BITS)

@@ -1,6 +1,7 @@
 """What every front-camera renderer shares: the camera's pose and lens, the boxes in the world, the light."""
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ class Light:
     ambient: float = 0.6
     diffuse: float = 0.35
 
-    @property
+    @functools.cached_property
     def unit(self) -> np.ndarray:
         d = np.asarray(self.direction, np.float64)
         return d / np.linalg.norm(d)
