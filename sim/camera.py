@@ -37,10 +37,37 @@ class CameraSpec:
         return math.degrees(2 * math.atan(math.tan(math.radians(self.fov_deg) / 2) * self.height / self.width))
 
 
-def camera_pose(car, spec: CameraSpec) -> CameraPose:
-    """Where the car's front camera is and looks, with the spec's lens and image size."""
+@dataclass(frozen=True)
+class CameraJitter:
+    """A camera mount off by a little (domain randomisation, sim/randomizer.py): added to the car's camera."""
+
+    height: float = 0.0  # m, along the car's up
+    pitch_deg: float = 0.0  # more down
+    roll_deg: float = 0.0  # the camera turned clockwise about its view (as seen from behind)
+    yaw_deg: float = 0.0  # to the left
+    fov_deg: float = 0.0  # added to the horizontal field of view, kept in [10, 169]
+
+
+def camera_pose(car, spec: CameraSpec, jitter: CameraJitter | None = None) -> CameraPose:
+    """Where the car's front camera is and looks, with the spec's lens and image size (and a mount's jitter)."""
     eye, forward, up = car.camera_frame()
-    return CameraPose(eye, forward, up, spec.fov_deg, spec.width, spec.height)
+    if jitter is None:
+        return CameraPose(eye, forward, up, spec.fov_deg, spec.width, spec.height)
+    pitch = math.radians(car.spec.camera_pitch_deg)
+    eye = eye + jitter.height * (math.cos(pitch) * up - math.sin(pitch) * forward)  # along the chassis' up
+    right = _cross(forward, up)
+    yaw, down, roll = (math.radians(a) for a in (jitter.yaw_deg, jitter.pitch_deg, jitter.roll_deg))
+    forward = math.cos(yaw) * forward - math.sin(yaw) * right  # turn left about up
+    right = _cross(forward, up)
+    forward, up = math.cos(down) * forward - math.sin(down) * up, math.sin(down) * forward + math.cos(down) * up
+    up = math.cos(roll) * up + math.sin(roll) * right  # about forward: the top of the picture turns right
+    fov = min(169.0, max(10.0, spec.fov_deg + jitter.fov_deg))
+    return CameraPose(eye, forward, up, fov, spec.width, spec.height)
+
+
+def _cross(a, b) -> np.ndarray:
+    """a x b for 3-vectors, without np.cross's overhead (it runs every step)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 def chase_camera(client: int, car, width: int = 480, height: int = 360) -> np.ndarray:

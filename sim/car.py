@@ -98,6 +98,11 @@ class Car:
         self.moved()
         self.command(0.0, 0.0)
 
+    def set_tyre_friction(self, friction: float) -> None:
+        """The tyres' lateral friction from now on (grip; the spec's `tyre_friction` at the start)."""
+        for link in self.wheel_links:
+            p.changeDynamics(self.body, link, lateralFriction=float(friction), physicsClientId=self.client)
+
     def moved(self) -> None:
         """The physics moved the car: its pose is read anew when next asked (the world calls this)."""
         self._frame = None

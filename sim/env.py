@@ -12,6 +12,8 @@ from racekit.sim.car import CarSpec
 from racekit.sim.lap import LapProgress
 from racekit.sim.objects import BOT_SPEED, OBJECT_GAP, ObjectOptions, Objects
 from racekit.sim.params import StepState, heading_degrees, reward_params
+from racekit.sim.randomization import as_randomization
+from racekit.sim.randomizer import Randomizer
 from racekit.sim.reward import as_reward_function
 from racekit.sim.world import SUBSTEPS, World
 from racekit.tracks import DEFAULT_TRACK, Track, load_track
@@ -101,6 +103,11 @@ class TimeTrialEnv(gym.Env):
         on a GPU). The chase and top-down views are always TinyRenderer's.
     race_type, num_objects (1-10, default 6), object_positions, object_min_gap (m, default 2), num_bots
         (1-10, default 3), bot_speed (m/s), bot_lane_changes: the race type and its objects (see Race types).
+    randomize: domain randomisation (sim/randomization.py): None (off: nothing changes), a preset name ("none",
+        "default", "strong"), a settings file, or a `Randomization`. Drawn from `self.np_random` at each reset
+        (pixel noise per step), so a seed repeats it; what the episode drew is `self.drawn` and the reset's
+        `info["randomization"]`. The car gets the command late, trimmed and scaled as drawn; the params and the
+        trace keep the action the policy chose.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
@@ -115,7 +122,7 @@ class TimeTrialEnv(gym.Env):
                  max_resets: int | None = None, info_params: bool = True, renderer: str = "fast",
                  race_type: str = "time-trial", num_objects: int = 6, object_positions=None,
                  object_min_gap: float = OBJECT_GAP, num_bots: int = 3, bot_speed: float = BOT_SPEED,
-                 bot_lane_changes: bool = False):
+                 bot_lane_changes: bool = False, randomize=None):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if render_view not in ("chase", "topdown"):
@@ -169,6 +176,10 @@ class TimeTrialEnv(gym.Env):
         self._waypoints = [tuple(map(float, w)) for w in self.track.waypoints]
         self._episode = 0
         self._frames: deque = deque(maxlen=frame_stack)
+        self.randomization = as_randomization(randomize)
+        on = self.randomization is not None and bool(self.randomization.enabled)
+        self._randomizer = Randomizer(self.randomization, self.world, self.track, car_spec) if on else None
+        self.drawn: dict | None = None  # what this episode's randomisation drew
 
     # -- Gymnasium API ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -188,26 +199,29 @@ class TimeTrialEnv(gym.Env):
             side = self.np_random.uniform(-0.05, 0.05)
             x, y = x - side * np.sin(yaw), y + side * np.cos(yaw)
             yaw += np.radians(self.np_random.uniform(-3.0, 3.0))
+        if self._randomizer is not None:
+            self.drawn = self._randomizer.reset(self.np_random, self._episode - 1)
         self.world.reset_car(x, y, yaw)
         self.lap = LapProgress(self.track, self.world.car.reference_point())
         self._steps = 0
         self._falling = self._still = 0
         self._last_xy = np.array([x, y])
         self.counts = {"offtracks": 0, "crashes": 0, "resets": 0}
-        frame = self.world.front_camera(self.camera)
+        frame = self._camera_frame()
         self._frames.extend([frame] * self.frame_stack)
         start = (*map(float, self.world.car.reference_point()), heading_degrees(yaw), 0.0, 0.0,
                  bool(np.all(self.track.is_inside(self.world.car.wheel_points()))),
                  *self.track.closest_waypoints(self.lap.s), 0.0, None)
         return self._observation(), {"progress": 0.0, "sim_time": 0.0, "lap_time": None, "lap_times": [],
                                      "termination": None, **self.counts, "trace": start,
-                                     "objects": self.objects.poses()}
+                                     "objects": self.objects.poses(),
+                                     **({"randomization": self.drawn} if self._randomizer else {})}
 
     def step(self, action):
         steering, speed = self._decode(action)
         world = self.world
         self.objects.step(world.control_dt)  # the bots drive one control period
-        world.step(steering, speed)
+        world.step(*(self._randomizer.command(steering, speed) if self._randomizer else (steering, speed)))
         car = world.car
         self._steps += 1
         x, y, yaw = car.pose()
@@ -234,7 +248,7 @@ class TimeTrialEnv(gym.Env):
             termination = self._put_back(self.penalties[termination])
         truncated = termination is None and self._steps >= self.max_steps
 
-        self._frames.append(world.front_camera(self.camera))
+        self._frames.append(self._camera_frame())
         info = {"progress": params["progress"], "sim_time": world.sim_time,
                 "lap_time": self.lap.lap_time, "lap_times": list(self.lap.lap_times),
                 "termination": termination or ("max_steps" if truncated else None), **self.counts,
@@ -301,6 +315,10 @@ class TimeTrialEnv(gym.Env):
 
     def _objects_in_view(self) -> list[bool]:
         return self.objects.in_view(self.world.car, self.camera)
+
+    def _camera_frame(self) -> np.ndarray:
+        frame = self.world.front_camera(self.camera)
+        return frame if self._randomizer is None else self._randomizer.picture(frame)
 
     def _observation(self) -> np.ndarray:
         return np.concatenate(self._frames, axis=2) if self.frame_stack > 1 else self._frames[-1]

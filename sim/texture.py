@@ -49,10 +49,8 @@ class TrackImage:
 
 def draw_track(track, px_per_m: float = 128.0, margin: float = 1.5) -> TrackImage:
     """Draw `track` (a tracks.Track) from above, with `margin` metres of grass around it."""
-    xmin, ymin, xmax, ymax = track.bounds(margin)
-    px_per_m = min(px_per_m, MAX_SIDE_PX / max(xmax - xmin, ymax - ymin))
-    cols, rows = int(np.ceil((xmax - xmin) * px_per_m)), int(np.ceil((ymax - ymin) * px_per_m))
-    canvas = TrackImage(np.empty((rows, cols, 3), np.uint8), xmin, ymin, px_per_m)
+    canvas = blank_canvas(track, px_per_m, margin)
+    px_per_m = canvas.px_per_m
     canvas.image[:] = GRASS
 
     left, right = canvas.to_pixels(track.left_border), canvas.to_pixels(track.right_border)
@@ -66,24 +64,33 @@ def draw_track(track, px_per_m: float = 128.0, margin: float = 1.5) -> TrackImag
 
     for border in (left, right):
         cv2.polylines(canvas.image, [border], track.closed, BORDER, line_px(BORDER_WIDTH_M), cv2.LINE_AA)
-    _draw_dashes(canvas, track, line_px(CENTRE_WIDTH_M))
-    _draw_start_line(canvas, track, line_px(BORDER_WIDTH_M))
+    draw_dashes(canvas, track, line_px(CENTRE_WIDTH_M))
+    draw_start_line(canvas, track, line_px(BORDER_WIDTH_M))
     for x, y, size in track.obstacles:
         corner = canvas.to_pixels([[x - size / 2, y - size / 2], [x + size / 2, y + size / 2]])
         cv2.rectangle(canvas.image, tuple(corner[0]), tuple(corner[1]), OBSTACLE, -1)
     return canvas
 
 
-def _draw_dashes(canvas: TrackImage, track, thickness: int) -> None:
+def blank_canvas(track, px_per_m: float = 128.0, margin: float = 1.5) -> TrackImage:
+    """An unpainted picture of the ground around `track`: the pixel grid every look of it is drawn on."""
+    xmin, ymin, xmax, ymax = track.bounds(margin)
+    px_per_m = min(px_per_m, MAX_SIDE_PX / max(xmax - xmin, ymax - ymin))
+    cols, rows = int(np.ceil((xmax - xmin) * px_per_m)), int(np.ceil((ymax - ymin) * px_per_m))
+    return TrackImage(np.empty((rows, cols, 3), np.uint8), xmin, ymin, px_per_m)
+
+
+def draw_dashes(canvas: TrackImage, track, thickness: int, colour=CENTRE) -> None:
+    """The dashed centre line."""
     starts = np.arange(0.0, track.length - DASH_M, 2 * DASH_M)
     for s0 in starts:
         pts = canvas.to_pixels(track.point_at(np.linspace(s0, s0 + DASH_M, 4)))
-        cv2.polylines(canvas.image, [pts], False, CENTRE, thickness, cv2.LINE_AA)
+        cv2.polylines(canvas.image, [pts], False, colour, thickness, cv2.LINE_AA)
 
 
-def _draw_start_line(canvas: TrackImage, track, thickness: int) -> None:
+def draw_start_line(canvas: TrackImage, track, thickness: int, colour=BORDER) -> None:
     a, b = canvas.to_pixels(track.left_border[0]), canvas.to_pixels(track.right_border[0])
-    cv2.line(canvas.image, tuple(a), tuple(b), BORDER, 2 * thickness, cv2.LINE_AA)
+    cv2.line(canvas.image, tuple(a), tuple(b), colour, 2 * thickness, cv2.LINE_AA)
 
 
 def draw_direction_arrow(canvas: TrackImage, track, colour=(255, 60, 60)) -> None:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pybullet as p
 
-from racekit.sim.camera import CameraSpec, camera_pose
+from racekit.sim.camera import CameraJitter, CameraSpec, camera_pose
 from racekit.sim.car import Car, CarSpec
 from racekit.sim.render import Box, Light, make_renderer
 from racekit.sim.texture import OBSTACLE, draw_track
@@ -40,7 +40,10 @@ class World:
         self.sim_time = 0.0
         self.client = p.connect(p.DIRECT)
         p.setGravity(0, 0, -9.81, physicsClientId=self.client)
-        p.setPhysicsEngineParameter(fixedTimeStep=self.control_dt / substeps, numSolverIterations=solver_iterations,
+        # one stepSimulation call advances one control period in `substeps` fixed physics steps (PyBullet
+        # subdivides it itself: the same steps as calling it `substeps` times, without the calls' overhead)
+        p.setPhysicsEngineParameter(fixedTimeStep=self.control_dt, numSubSteps=substeps,
+                                    numSolverIterations=solver_iterations,
                                     physicsClientId=self.client)
         self.ground_image = draw_track(track)
         self.ground = self._make_ground()
@@ -48,6 +51,10 @@ class World:
         self.bodies: list[int] = []  # ... and as PyBullet bodies, one per box
         for x, y, size in track.obstacles:
             self.add_box(Box((x, y, OBSTACLE_HEIGHT / 2), (size / 2, size / 2, OBSTACLE_HEIGHT / 2), 0.0, OBSTACLE))
+        self._textures: dict = {}  # the ground textures loaded for looks (set_scene), by key
+        self.scenery: list[Box] = []  # seen but not solid: distractors beside the track (add_scenery)
+        self._scenery_bodies: list[int] = []
+        self.camera_jitter: CameraJitter | None = None  # a mount off by a little (sim/randomizer.py)
         self.car = Car(self.client, car_spec)
         self.renderer = make_renderer(renderer, self.client, self.ground_image, light)
 
@@ -71,15 +78,38 @@ class World:
         collision = p.createCollisionShape(p.GEOM_PLANE, physicsClientId=self.client)
         ground = p.createMultiBody(0, collision, visual, physicsClientId=self.client)
         p.changeDynamics(ground, -1, lateralFriction=GROUND_FRICTION, physicsClientId=self.client)
+        p.changeVisualShape(ground, -1, textureUniqueId=self._load_texture(img.image), physicsClientId=self.client)
+        return ground
+
+    def _load_texture(self, rgb: np.ndarray) -> int:
         fd, path = tempfile.mkstemp(suffix=".png", prefix="racekit-ground-")
         os.close(fd)
         try:  # PyBullet loads textures from files only
-            cv2.imwrite(path, cv2.cvtColor(img.image, cv2.COLOR_RGB2BGR))
-            texture = p.loadTexture(path, physicsClientId=self.client)
+            cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            return p.loadTexture(path, physicsClientId=self.client)
         finally:
             os.remove(path)
-        p.changeVisualShape(ground, -1, textureUniqueId=texture, physicsClientId=self.client)
-        return ground
+
+    def set_scene(self, image: np.ndarray, light: Light, key=None) -> None:
+        """Another look of the ground (RGB on ground_image's pixel grid) and another light, for the renderer.
+
+        The fast renderer reads the picture. PyBullet's renderers (tiny, egl) read the ground's texture, so a
+        new picture is loaded as a new one: PyBullet never frees a texture (bullet3 issue 2216; changeTexture
+        does not reach TinyRenderer), about 9 MB on a DeepRacer-size track, so a picture with a `key` already
+        seen (a sim.looks.Look) reuses its texture. The chase view (TinyRenderer's) shows the new look only
+        with a PyBullet renderer."""
+        if image is not self.ground_image.image:
+            if image.shape != self.ground_image.image.shape:
+                raise ValueError(f"a new ground picture must be {self.ground_image.image.shape}, got {image.shape}")
+            self.ground_image.image = image
+            if self.renderer.name != "fast":
+                texture = self._textures.get(key) if key is not None else None
+                if texture is None:
+                    texture = self._load_texture(image)
+                    if key is not None:
+                        self._textures[key] = texture
+                p.changeVisualShape(self.ground, -1, textureUniqueId=texture, physicsClientId=self.client)
+        self.renderer.set_scene(image, light)
 
     def add_box(self, box: Box) -> int:
         """A box standing on the ground (an obstacle, a bot car): a body the car can hit, seen by every renderer.
@@ -99,6 +129,27 @@ class World:
         p.resetBasePositionAndOrientation(self.bodies[index], [x, y, box.centre[2]],
                                           p.getQuaternionFromEuler([0, 0, yaw]), physicsClientId=self.client)
 
+    def add_scenery(self, box: Box) -> int:
+        """A box that every renderer draws but nothing hits (no collision shape) and no object list holds:
+        scenery beside the track. Returns its index for `move_scenery`."""
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=list(box.half), rgbaColor=[c / 255 for c in box.rgb] + [1],
+                                  physicsClientId=self.client)
+        orn = p.getQuaternionFromEuler([0, 0, box.yaw])
+        self._scenery_bodies.append(p.createMultiBody(0, -1, vis, list(box.centre), orn, physicsClientId=self.client))
+        self.scenery.append(box)
+        return len(self.scenery) - 1
+
+    def move_scenery(self, index: int, x: float, y: float, yaw: float, rgb=None, z: float | None = None) -> None:
+        """Put scenery box `index` elsewhere (its centre at height `z` if given), in colour `rgb` if given."""
+        box = self.scenery[index]
+        body = self._scenery_bodies[index]
+        if rgb is not None and tuple(rgb) != box.rgb:
+            p.changeVisualShape(body, -1, rgbaColor=[c / 255 for c in rgb] + [1], physicsClientId=self.client)
+        z = box.centre[2] if z is None else z
+        self.scenery[index] = Box((x, y, z), box.half, yaw, tuple(rgb) if rgb is not None else box.rgb)
+        p.resetBasePositionAndOrientation(body, [x, y, z], p.getQuaternionFromEuler([0, 0, yaw]),
+                                          physicsClientId=self.client)
+
     def reset_car(self, x: float, y: float, yaw: float) -> None:
         """Start anew: the car at rest at (x, y, yaw) and the clock at zero."""
         self.place_car(x, y, yaw)
@@ -108,21 +159,20 @@ class World:
         """Put the car down at rest at (x, y, yaw); the clock goes on (a race's reset)."""
         self.car.reset(x, y, yaw)
         # let the suspensionless car settle on its wheels before the first frame
-        for _ in range(self.substeps):
-            p.stepSimulation(physicsClientId=self.client)
+        p.stepSimulation(physicsClientId=self.client)
         self.car.moved()
 
     def step(self, steering_deg: float, speed: float) -> None:
         """Apply one control command and advance the simulated time by one control period."""
         self.car.command(steering_deg, speed)
-        for _ in range(self.substeps):
-            p.stepSimulation(physicsClientId=self.client)
+        p.stepSimulation(physicsClientId=self.client)
         self.car.moved()
         self.sim_time += self.control_dt
 
     def front_camera(self, spec: CameraSpec) -> np.ndarray:
         """What the car's front camera sees now: uint8 (height, width, channels). The car never sees itself."""
-        return self.renderer.render(camera_pose(self.car, spec), spec.channels, self.standing)
+        boxes = self.standing + self.scenery if self.scenery else self.standing
+        return self.renderer.render(camera_pose(self.car, spec, self.camera_jitter), spec.channels, boxes)
 
     def crashed(self) -> bool:
         return bool(self.bodies) and self.car.touching(self.bodies)
