@@ -4,8 +4,11 @@ The file holds the deterministic policy only (no value head, no sampling):
 input "frames" uint8 [batch, H, W, C] exactly as the env yields them, output
 "action" float32 [batch, 2] = (steering_deg, speed_mps). metadata_props["racekit"]
 is a JSON object with the camera spec, action space, control rate, track,
-reward sha256, training steps, racekit version and creation time;
-hardware/model.py reads exactly this.
+reward sha256, training steps, racekit version and creation time (hardware/model.py
+reads exactly this), and what the policy was trained on (`trained_on`): tracks
+(names, files or "generated"), directions ("forward" or "both"), race_type and
+race_options, randomize (a preset's name, "file:NAME" or "none") and from (the
+model a --from run started from: path, checkpoint, sha256, run, global_step).
 
 Checkpoints are found here too (`find_checkpoint`, `load_policy_checkpoint`),
 so `racekit evaluate` and `racekit export` read a run the same way.
@@ -111,7 +114,23 @@ def metadata(state: dict, checkpoint: Path, racekit_version_: str | None = None)
         "training_steps": int(state.get("global_step", 0)),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "checkpoint": checkpoint.name,
+        **trained_on(run),
     }
+
+
+def trained_on(run: dict) -> dict:
+    """What the policy was trained on, from the run's config (a run from before these fields: one track
+    forwards, a time trial, no randomisation, from scratch). `tracks`: names, files or "generated"."""
+    race_type = run.get("race_type") or "time-trial"
+    options = {"object-avoidance": ("num_objects",),
+               "head-to-bot": ("num_bots", "bot_speed", "bot_lane_changes")}.get(race_type, ())
+    randomize = run.get("randomize")
+    if randomize is not None and (Path(randomize).suffix or "/" in randomize or os.sep in randomize):
+        randomize = f"file:{Path(randomize).name}"
+    return {"tracks": list(run.get("tracks") or [run.get("track")]),
+            "directions": "both" if run.get("alternate_direction") else "forward",
+            "race_type": race_type, "race_options": {k: run[k] for k in options if k in run},
+            "randomize": randomize or "none", "from": run.get("from_model")}
 
 
 def onnx_bytes(policy: DeterministicPolicy, obs_shape: tuple[int, int, int]) -> bytes:

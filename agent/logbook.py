@@ -1,4 +1,7 @@
-"""A run's records: metrics.csv, TensorBoard events, evaluations.jsonl and the training-curve picture."""
+"""A run's records: metrics.csv, episodes.csv, TensorBoard events, evaluations.jsonl and the training-curve
+picture. episodes.csv has a row per finished training episode: the env process, its episode number there,
+the track (what load_track takes) and whether it ran reversed, its steps, return, progress and how it
+ended; global_step is the run's step count when it ended."""
 from __future__ import annotations
 
 import csv
@@ -8,6 +11,8 @@ from pathlib import Path
 FIELDS = ["update", "global_step", "wall_seconds", "steps_per_second", "episodes", "mean_return", "mean_progress",
           "laps", "best_lap_time", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
           "learning_rate"]
+EPISODE_FIELDS = ["global_step", "env", "episode", "track", "reversed", "steps", "return", "progress",
+                  "termination"]
 
 
 class Logbook:
@@ -15,29 +20,35 @@ class Logbook:
         self.run_dir = run_dir
         self.csv_path = run_dir / "metrics.csv"
         self.evals_path = run_dir / "evaluations.jsonl"
+        self.episodes_path = run_dir / "episodes.csv"
         if resume_step:
             self._drop_rows_after(resume_step)  # rows logged after the checkpoint are redone
         else:
-            for p in (self.csv_path, self.evals_path):
+            for p in (self.csv_path, self.evals_path, self.episodes_path):
                 p.unlink(missing_ok=True)
         new = not self.csv_path.exists()
         self._csv = open(self.csv_path, "a", newline="")
         self._writer = csv.DictWriter(self._csv, fieldnames=FIELDS)
         if new:
             self._writer.writeheader()
+        self._episodes_csv = self._episodes = None  # opened at the first finished episode
         from torch.utils.tensorboard import SummaryWriter
 
         self.tensorboard = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_step or None)
 
     def _drop_rows_after(self, step: int) -> None:
-        for path, key in ((self.csv_path, None), (self.evals_path, "global_step")):
+        for path, key, fields in ((self.csv_path, None, FIELDS), (self.evals_path, "global_step", None),
+                                  (self.episodes_path, None, EPISODE_FIELDS)):
             if not path.exists():
                 continue
             if key is None:
                 with open(path, newline="") as f:
                     rows = [r for r in csv.DictReader(f) if int(r["global_step"]) <= step]
+                if not rows and path == self.episodes_path:
+                    path.unlink()  # no header-only file: it is written with its first row
+                    continue
                 with open(path, "w", newline="") as f:
-                    writer = csv.DictWriter(f, fieldnames=FIELDS)
+                    writer = csv.DictWriter(f, fieldnames=fields)
                     writer.writeheader()
                     writer.writerows(rows)
             else:
@@ -51,6 +62,22 @@ class Logbook:
             if key not in ("update", "global_step") and isinstance(value, (int, float)):
                 self.tensorboard.add_scalar(f"train/{key}", value, row["global_step"])
 
+    def log_episodes(self, records: list[dict], step: int, envs: int) -> None:
+        """A rollout's finished episodes (agent.rollout.EpisodeStats.records), the rollout starting at `step`."""
+        if records and self._episodes is None:
+            new = not self.episodes_path.exists()
+            self._episodes_csv = open(self.episodes_path, "a", newline="")
+            self._episodes = csv.DictWriter(self._episodes_csv, fieldnames=EPISODE_FIELDS)
+            if new:
+                self._episodes.writeheader()
+        for r in records:
+            row = {k: r.get(k, "") for k in EPISODE_FIELDS}
+            row["global_step"] = step + (r["t"] + 1) * envs
+            row["return"], row["progress"] = round(r["return"], 4), round(r["progress"], 2)
+            self._episodes.writerow(row)
+        if records:
+            self._episodes_csv.flush()
+
     def log_evaluation(self, result: dict) -> None:
         with open(self.evals_path, "a") as f:
             f.write(json.dumps(result) + "\n")
@@ -60,6 +87,8 @@ class Logbook:
 
     def close(self) -> None:
         self._csv.close()
+        if self._episodes_csv is not None:
+            self._episodes_csv.close()
         self.tensorboard.close()
         plot_curves(self.run_dir)
 

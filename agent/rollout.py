@@ -19,20 +19,27 @@ from racekit.agent.policy import ActionSpec, ActorCritic
 from racekit.agent.ppo import PPOConfig, advantages_and_returns
 
 
-def make_env(track: str, reward: str | None, env_kwargs: dict):
-    """Runs in the env's worker process."""
+def make_env(track: str, reward: str | None, env_kwargs: dict, index: int = 0, schedule=None,
+             start_episode: int = 0):
+    """Runs in the env's worker process: env `index` of the run, following `schedule` (an
+    agent.schedule.TrackSchedule; None = `track` alone, forwards) from its episode `start_episode`."""
     import signal
 
-    from racekit.sim.env import TimeTrialEnv
+    from racekit.agent.schedule import TrackRotation, TrackSchedule
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle: it saves, then stops us
 
-    return TimeTrialEnv(track=track, reward_function=reward, **env_kwargs)
+    schedule = schedule or TrackSchedule((track,))
+    return TrackRotation(schedule, index, start_episode, reward, env_kwargs)
 
 
-def make_vector_env(track: str, reward: str | None, envs: int, env_kwargs: dict) -> gym.vector.VectorEnv:
+def make_vector_env(track: str, reward: str | None, envs: int, env_kwargs: dict, schedule=None,
+                    start_episodes=None) -> gym.vector.VectorEnv:
+    """`envs` env processes; with a schedule, env i drives its tracks from episode start_episodes[i]."""
     kwargs = dict(env_kwargs, info_params=False)
-    return gym.vector.AsyncVectorEnv([partial(make_env, track, reward, kwargs) for _ in range(envs)],
+    starts = list(start_episodes) if start_episodes is not None else [0] * envs
+    return gym.vector.AsyncVectorEnv([partial(make_env, track, reward, kwargs, i, schedule, starts[i])
+                                      for i in range(envs)],
                                      autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
 
 
@@ -45,13 +52,16 @@ class EpisodeStats:
     lengths: list[int] = field(default_factory=list)
     laps: int = 0
     lap_times: list[float] = field(default_factory=list)
+    # one per finished episode: env, its episode number there, track, reversed, rollout step t, ...
+    records: list[dict] = field(default_factory=list)
 
 
 class RolloutCollector:
     """Steps the vector env with the policy; `trace` (an agent.simtrace.TrainingTrace, or None) sees every
     reset and step, as the env reported them (rewards before the truncation bootstrap)."""
 
-    def __init__(self, envs: gym.vector.VectorEnv, model: ActorCritic, cfg: PPOConfig, seed: int, trace=None):
+    def __init__(self, envs: gym.vector.VectorEnv, model: ActorCritic, cfg: PPOConfig, seed: int, trace=None,
+                 start_episodes=None):
         self.envs, self.model, self.cfg, self.trace = envs, model, cfg, trace
         self.spec: ActionSpec = model.actions
         n, t = cfg.envs, cfg.rollout_steps
@@ -66,6 +76,10 @@ class RolloutCollector:
         self.next_obs = torch.from_numpy(next_obs)
         self.next_done = torch.zeros(n)
         self.episode_return, self.episode_length = np.zeros(n), np.zeros(n, dtype=int)
+        # episodes each env has finished (a checkpoint keeps them: the track schedule goes on from there)
+        self.env_episodes = np.array(start_episodes if start_episodes is not None else [0] * n, dtype=np.int64)
+        self.track = list(info.get("track", [None] * n))
+        self.reversed = [bool(r) for r in info.get("reversed", [False] * n)]
 
     @torch.no_grad()
     def collect(self) -> tuple[dict, EpisodeStats]:
@@ -95,6 +109,14 @@ class RolloutCollector:
                     if final["termination"][i] == "lap_complete":
                         stats.laps += 1
                         stats.lap_times.append(float(final["lap_time"][i]))
+                    stats.records.append({
+                        "t": t, "env": int(i), "episode": int(self.env_episodes[i]), "track": self.track[i],
+                        "reversed": self.reversed[i], "steps": int(self.episode_length[i]),
+                        "return": float(self.episode_return[i]), "progress": float(final["progress"][i]),
+                        "termination": final["termination"][i] or "max_steps"})
+                    self.env_episodes[i] += 1
+                    if "track" in info:  # the next episode's, from its reset
+                        self.track[i], self.reversed[i] = info["track"][i], bool(info["reversed"][i])
                 self.episode_return[done], self.episode_length[done] = 0.0, 0
             self.rewards[t] = torch.from_numpy(reward)
             self.next_obs = torch.from_numpy(next_obs)

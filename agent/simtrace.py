@@ -105,12 +105,17 @@ class TrainingTrace:
 
     The rollout collector calls `on_reset` with the vector env's reset infos and `on_step` after every
     vector step; the trainer calls `flush()` after each PPO update and saves `state()` in the checkpoint.
+    Training on several tracks (info["track"], info["reversed"]: agent/schedule.py), each row's
+    closest_waypoint and track_len are those of the track its episode drove.
     """
 
     def __init__(self, run_dir: Path, track, actions: dict, envs: int,
                  episodes_per_iteration: int = EPISODES_PER_ITERATION, state: dict | None = None):
         self.folder = Path(run_dir) / "training-simtrace"
         self.rows = TraceRows(track, actions)
+        self.actions = actions
+        # multi-track training: each row's waypoints and track_len are its own track's (info["track"])
+        self.by_track: dict[tuple, TraceRows] = {}
         self.per_iteration = episodes_per_iteration
         self.next_episode = 0
         self.written: dict[int, int] = {}  # data rows in the files that may still grow
@@ -141,15 +146,29 @@ class TrainingTrace:
             source = final if done else info
             record, episode = source["trace"][i], self.episode[i]
             rows = self.buffer[episode // self.per_iteration]
-            action = self.rows.action(actions[i])
+            maker = self._rows_of(source, i)
+            action = maker.action(actions[i])
             if self.steps[i] == 0:
-                rows.append(self.rows.prepare(episode, self.start[i], record, action))
+                rows.append(maker.prepare(episode, self.start[i], record, action))
             self.steps[i] += 1
             status = status_of(record[-1], bool(truncated[i] and not terminated[i]))
-            rows.append(self.rows.step(episode, self.steps[i], record, action, rewards[i], done,
-                                       source["progress"][i], status))
+            rows.append(maker.step(episode, self.steps[i], record, action, rewards[i], done,
+                                   source["progress"][i], status))
             if done:
                 self._begin(i, info["trace"][i])
+
+    def _rows_of(self, info: dict, env: int) -> TraceRows:
+        """The TraceRows of the track env `env` drives (info["track"], info["reversed"]), else the run's track."""
+        if "track" not in info or info["track"][env] is None:
+            return self.rows
+        key = (info["track"][env], bool(info["reversed"][env]))
+        if key not in self.by_track:
+            from racekit.tracks import load_track  # generated tracks are made again here: a few ms each
+
+            if len(self.by_track) >= 32:
+                self.by_track.pop(next(iter(self.by_track)))
+            self.by_track[key] = TraceRows(load_track(key[0], reverse=key[1]), self.actions)
+        return self.by_track[key]
 
     def flush(self) -> None:
         """Append the buffered rows to their iterations' files (one write per file)."""

@@ -1,10 +1,19 @@
 """The training run: PPO from pixels against a reward function, with evaluations and checkpoints.
 
 A run lives in one directory: config.json (everything needed to resume),
-checkpoints/last.pt and best.pt, metrics.csv, evaluations.jsonl, TensorBoard
-events and training.png, and DeepRacer's sim-traces, model_metadata.json and
-hyperparameters.json (agent/simtrace.py). Checkpoints are written after every
-update, so a run killed at any moment resumes from the last one with --resume.
+checkpoints/last.pt and best.pt, metrics.csv, episodes.csv, evaluations.jsonl,
+TensorBoard events and training.png, and DeepRacer's sim-traces,
+model_metadata.json and hyperparameters.json (agent/simtrace.py). Checkpoints
+are written at the start and after every update, so a run killed at any moment
+resumes from the last one with --resume.
+
+The envs drive the run's tracks as agent/schedule.py plans (several tracks,
+generated ones, both directions), each env's episode count kept in the
+checkpoint so a resumed run goes on with the same tracks; the race type's
+objects and the randomisation are env arguments. Evaluations race the first
+track, forwards, with the race type's objects and no randomisation. A run may
+start from another run's weights (`from_model`, --from): same camera and
+action space, a fresh optimizer, its steps counted from 0.
 """
 from __future__ import annotations
 
@@ -28,8 +37,10 @@ from racekit.agent.logbook import Logbook
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 from racekit.agent.ppo import PPOConfig, ppo_update
 from racekit.agent.rollout import RolloutCollector, make_vector_env
+from racekit.agent.schedule import GENERATED, TrackSchedule
 from racekit.agent.simtrace import (EPISODES_PER_ITERATION, TrainingTrace, drop_evaluations_after,
                                     evaluation_folder, write_metadata)
+from racekit.sim.objects import BOT_SPEED
 from racekit.sim.reward import RewardError, load_reward
 from racekit.tracks import DEFAULT_TRACK, load_track
 
@@ -40,7 +51,7 @@ class RunError(Exception):
 
 @dataclass
 class RunConfig:
-    track: str = DEFAULT_TRACK
+    track: str = DEFAULT_TRACK  # the run's track; with `tracks`, the first one: where evaluations race
     reward: str | None = None  # path of the reward file; None = DeepRacer's default example
     steps: int = 200_000
     seed: int = 0
@@ -58,10 +69,39 @@ class RunConfig:
     simtrace: bool = True  # DeepRacer's per-step sim-trace logs (agent/simtrace.py)
     simtrace_episodes: int = EPISODES_PER_ITERATION  # episodes per sim-trace iteration
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    # several tracks at once (agent/schedule.py): names, files or "generated"; empty = `track` alone
+    tracks: list[str] = field(default_factory=list)
+    track_episodes: int = 20  # episodes an env drives one track before the next (or a new generated one)
+    alternate_direction: bool = False  # every other episode reversed (DeepRacer's alternate direction)
+    race_type: str = "time-trial"  # or "object-avoidance", "head-to-bot" (sim/objects.py)
+    num_objects: int = 6  # object-avoidance boxes
+    num_bots: int = 3  # head-to-bot bots
+    bot_speed: float = BOT_SPEED  # m/s
+    bot_lane_changes: bool = False
+    randomize: str | None = None  # a randomisation preset's name or a file's path (sim/randomization.py)
+    from_model: dict | None = None  # the model this run started from (--from): path, checkpoint, sha256, step
+
+    def race_kwargs(self) -> dict:
+        """The env arguments of the race type (training and evaluations alike)."""
+        if self.race_type == "object-avoidance":
+            return {"race_type": self.race_type, "num_objects": self.num_objects}
+        if self.race_type == "head-to-bot":
+            return {"race_type": self.race_type, "num_bots": self.num_bots, "bot_speed": self.bot_speed,
+                    "bot_lane_changes": self.bot_lane_changes}
+        return {}
+
+    def track_list(self) -> list[str]:
+        return list(self.tracks) or [self.track]
+
+    def schedule(self) -> TrackSchedule:
+        return TrackSchedule(tuple(self.track_list()), self.track_episodes, self.alternate_direction, self.seed)
 
     def env_kwargs(self) -> dict:
         kwargs = {"camera_width": self.camera_width, "camera_height": self.camera_height,
-                  "grayscale": self.grayscale, "frame_stack": self.frame_stack, "start_noise": True}
+                  "grayscale": self.grayscale, "frame_stack": self.frame_stack, "start_noise": True,
+                  **self.race_kwargs()}
+        if self.randomize is not None:
+            kwargs["randomize"] = self.randomize
         if self.actions is not None:
             return kwargs | {"actions": self.actions}
         return kwargs | {"steering_range": tuple(self.steering_range), "speed_range": tuple(self.speed_range)}
@@ -81,9 +121,17 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, data: dict) -> "RunConfig":
-        data = dict(data)
+        data = dict(data)  # a config.json from before a field existed gets its default
         data["ppo"] = PPOConfig(**data.get("ppo", {}))
         return cls(**data)
+
+
+def first_track(cfg: RunConfig) -> str:
+    """The track evaluations race: the first of the list; "generated" first is env 0's first generated one."""
+    first = cfg.track_list()[0]
+    if first != GENERATED:
+        return first
+    return cfg.schedule().track_name(0, 0, cfg.race_kwargs())
 
 
 def sha256_of(path: str | None) -> str | None:
@@ -119,6 +167,17 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
         raise RunError(f"{run_dir}: already holds a run; use --resume to continue it or choose another --out")
     if cfg.reward:
         load_reward(cfg.reward)  # fail now, with the file and line, not inside a worker
+    if cfg.tracks:
+        if cfg.tracks == [cfg.tracks[0]] and cfg.tracks[0] != GENERATED:
+            cfg.track, cfg.tracks = cfg.tracks[0], []  # one named track: the config of a one-track run
+        else:
+            try:
+                cfg.schedule()
+                cfg.track = first_track(cfg)
+            except ValueError as exc:
+                raise RunError(str(exc)) from None
+    if cfg.from_model is not None:
+        cfg.from_model = source_model(cfg.from_model, cfg)[0]  # before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.reward:
         shutil.copyfile(cfg.reward, run_dir / "reward_function.py")  # what this run was trained with
@@ -128,6 +187,54 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
                                        "racekit_version": racekit_version(),
                                        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2))
     return cfg, None, warnings
+
+
+def describe_camera(camera: dict) -> str:
+    return (f"{camera['width']}x{camera['height']} {'gray' if camera['channels'] == 1 else 'rgb'} "
+            f"x{camera['frame_stack']}")
+
+
+def describe_actions(actions: dict, listed: bool = False) -> str:
+    if actions["type"] == "discrete":
+        return f"{len(actions['actions'])} discrete actions" + (" " + " ".join(
+            f"({a[0]:g},{a[1]:g})" for a in actions["actions"]) if listed else "")
+    (s0, s1), (v0, v1) = actions["steering_deg"], actions["speed_mps"]
+    return f"continuous steering {s0:g}..{s1:g} deg, speed {v0:g}..{v1:g} m/s"
+
+
+def source_model(source: str | dict, cfg: RunConfig) -> tuple[dict, dict]:
+    """The run or checkpoint a new run starts from (--from): (its record for the config, its checkpoint).
+
+    A run directory gives its best checkpoint, else its last. Its camera and action space must be this
+    run's, or the weights could not mean the same thing: a RunError names the difference.
+    """
+    from racekit.agent.export import ExportError, find_checkpoint  # export imports nothing of train
+
+    given = source["path"] if isinstance(source, dict) else str(source)
+    try:
+        path = find_checkpoint(given)
+        state = load_checkpoint(path)
+    except (ExportError, CheckpointError) as exc:
+        message = str(exc)
+        raise RunError(f"--from {given}: {message.removeprefix(f'{given}: ')}") from None
+    missing = {"camera", "actions", "obs_shape"} - set(state)
+    if missing:
+        raise RunError(f"--from {given}: {path} lacks {', '.join(sorted(missing))} (not written by racekit train?)")
+    keys = ("width", "height", "channels", "frame_stack")
+    theirs, ours = {k: state["camera"][k] for k in keys}, {k: cfg.camera()[k] for k in keys}
+    if theirs != ours:
+        raise RunError(f"--from {given}: camera {describe_camera(theirs)} differs from this run's "
+                       f"{describe_camera(ours)}")
+    spec = cfg.action_spec().as_dict()
+    theirs = json.loads(json.dumps(state["actions"]))
+    if theirs != json.loads(json.dumps(spec)):
+        listed = theirs.get("type") == spec["type"] == "discrete" and len(theirs["actions"]) == len(spec["actions"])
+        raise RunError(f"--from {given}: action space {describe_actions(theirs, listed)} differs from this "
+                       f"run's {describe_actions(spec, listed)}")
+    record = {"path": given, "checkpoint": str(path.resolve()), "sha256": sha256_of(str(path)),
+              "run": path.parent.parent.name if path.parent.name == "checkpoints" else None,
+              "global_step": int(state.get("global_step", 0))}
+    return record, state
 
 
 def better(result: dict, best: tuple | None) -> tuple | None:
@@ -150,7 +257,9 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     gymnasium.logger.min_level = gymnasium.logger.ERROR + 10  # worker errors are reported by us, in one line
 
     sigint = signal.getsignal(signal.SIGINT)
-    envs = make_vector_env(cfg.track, cfg.reward, ppo.envs, cfg.env_kwargs())
+    # the track schedule goes on where the checkpoint left it: each env's episodes so far
+    start_episodes = ((state or {}).get("tracks") or {}).get("episodes") or [0] * ppo.envs
+    envs = make_vector_env(cfg.track, cfg.reward, ppo.envs, cfg.env_kwargs(), cfg.schedule(), start_episodes)
     # AsyncVectorEnv builds one env in this process to read the spaces, and make_env ignores Ctrl-C
     # (meant for the workers only): take Ctrl-C back, or the trainer could never be interrupted
     signal.signal(signal.SIGINT, sigint)
@@ -165,17 +274,25 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
         global_step, update, best = state["global_step"], state["update"], state.get("best")
         torch.set_rng_state(state["torch_rng"])
         generator.set_state(state["generator"])
+    elif cfg.from_model is not None:  # a new run from another model's weights; its optimizer starts afresh
+        model.load_state_dict(source_model(cfg.from_model["checkpoint"], cfg)[1]["model"])
     trace = start_simtrace(run_dir, cfg, spec, state, global_step) if cfg.simtrace else None
-    collector = RolloutCollector(envs, model, ppo, seed=cfg.seed + 1000 * update, trace=trace)
+    collector = RolloutCollector(envs, model, ppo, seed=cfg.seed + 1000 * update, trace=trace,
+                                 start_episodes=start_episodes)
     logbook = Logbook(run_dir, resume_step=global_step)
     meta = {"run": cfg.to_json(), "obs_shape": list(envs.single_observation_space.shape),
             "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward)}
+    eval_env = cfg.race_kwargs()  # evaluations: the first track, forwards, the race type's objects
 
     def checkpoint(name: str) -> None:
         save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "global_step": global_step,
             "update": update, "best": best, "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
-            "simtrace": trace.state() if trace is not None else None, **meta})
+            "simtrace": trace.state() if trace is not None else None,
+            "tracks": {"episodes": [int(n) for n in collector.env_episodes]}, **meta})
+
+    if state is None:
+        checkpoint("last")  # step 0: the run can be resumed (or exported) before its first update
 
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     started, last_eval = time.monotonic(), global_step // cfg.eval_every
@@ -194,6 +311,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
             t0 = time.monotonic()
             torch.set_num_threads(1)
             batch, episodes = collector.collect()
+            logbook.log_episodes(episodes.records, global_step, ppo.envs)
             torch.set_num_threads(update_threads)
             losses = ppo_update(model, optimizer, batch, ppo, generator)
             if trace is not None:
@@ -211,7 +329,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
             if global_step // cfg.eval_every > last_eval or global_step >= cfg.steps:
                 last_eval = global_step // cfg.eval_every
                 result = evaluate(torch_driver(DeterministicPolicy(model)), cfg.track, cfg.camera(),
-                                  spec.as_dict(), laps=cfg.eval_laps,
+                                  spec.as_dict(), laps=cfg.eval_laps, env_kwargs=eval_env,
                                   simtrace=evaluation_folder(run_dir, global_step) if trace is not None else None)
                 result.update(global_step=global_step, wall_seconds=round(time.monotonic() - started, 1))
                 logbook.log_evaluation(result)

@@ -15,15 +15,33 @@ from pathlib import Path
 from racekit.cli import UserError
 
 MIN_CAMERA = 36  # smallest side DeepRacer's conv stack (8/4, 4/2, 3/1) can take
-NEW_RUN_ONLY = ("track", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs", "learning_rate",
-                "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range", "speed_range", "discrete",
-                "no_simtrace")
+NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", "bot_speed", "lane_changes",
+                "randomize", "from_model", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs",
+                "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
+                "speed_range", "discrete", "track_episodes", "no_simtrace")
+FLAGS = {"from_model": "--from"}  # options whose flag is not their name
+RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot")
 
 
 def register(subparsers) -> None:
     train = subparsers.add_parser("train", help="train a driver from camera pixels with PPO")
     train.add_argument("--out", required=True, help="run directory, e.g. runs/NAME")
-    train.add_argument("--track", default=None, help="built-in track name or track file (default: the default track)")
+    train.add_argument("--track", action="append", default=None, metavar="TRACK",
+                       help="built-in track name, track file, generated:SEED, or 'generated' (a fresh generated "
+                            "track every --track-episodes episodes); repeat it to train on several tracks at once "
+                            "(default: the default track). Evaluations race the first one")
+    train.add_argument("--alternate-direction", action="store_true",
+                       help="every other episode drives the track the other way round")
+    train.add_argument("--race-type", choices=RACE_TYPES, default=None, help="(default time-trial)")
+    train.add_argument("--objects", type=int, default=None, help="object-avoidance boxes, 1-10 (default 6)")
+    train.add_argument("--bots", type=int, default=None, help="head-to-bot bot cars, 1-10 (default 3)")
+    train.add_argument("--bot-speed", type=float, default=None, help="head-to-bot bots' speed, m/s (default 0.2)")
+    train.add_argument("--lane-changes", action="store_true", help="head-to-bot bots change lanes every 3-5 s")
+    train.add_argument("--randomize", nargs="?", const="default", default=None, metavar="PRESET|FILE",
+                       help="domain randomisation: a preset (the bare flag: default) or a randomisation file")
+    train.add_argument("--from", dest="from_model", default=None, metavar="RUN_OR_CHECKPOINT",
+                       help="start a new run from another run's policy (its best checkpoint, else last) or a .pt "
+                            "file; camera and action space must match")
     train.add_argument("--reward", default=None,
                        help="reward file (default: DeepRacer's follow-the-centre-line example)")
     train.add_argument("--steps", type=int, default=None, help="env steps in all (default 200000; with --resume: "
@@ -50,6 +68,8 @@ def register(subparsers) -> None:
     adv.add_argument("--steering-range", type=float, nargs=2, metavar=("LOW", "HIGH"), help="degrees (default -30 30)")
     adv.add_argument("--speed-range", type=float, nargs=2, metavar=("LOW", "HIGH"), help="m/s (default 0.5 4)")
     adv.add_argument("--discrete", action="store_true", help="DeepRacer's default discrete action list")
+    adv.add_argument("--track-episodes", type=int,
+                     help="episodes an env drives one track before the next or a new generated one (default 20)")
     train.set_defaults(func=run_train)
 
     ev = subparsers.add_parser("evaluate", help="race a run or a model file with DeepRacer's evaluation rules")
@@ -80,6 +100,7 @@ def size_argument(value: str, flag: str) -> tuple[int, int]:
 
 def new_run_config(args):
     """RunConfig from the command line; checks what would otherwise fail deep inside a worker."""
+    from racekit.agent.schedule import GENERATED
     from racekit.agent.train import RunConfig
     from racekit.sim import DEEPRACER_ACTIONS
     from racekit.sim.reward import RewardError, load_reward
@@ -89,10 +110,24 @@ def new_run_config(args):
 
     cfg = RunConfig(seed=args.seed or 0, minutes=args.minutes, simtrace=not args.no_simtrace,
                     stop_when_clean=args.until_clean)
-    track = args.track or DEFAULT_TRACK
-    track_argument(track)
-    # files are stored absolute: workers and a later --resume may run from another folder
-    cfg.track = str(Path(track).resolve()) if Path(track).is_file() else track
+    tracks, named = [], []
+    for track in args.track or [DEFAULT_TRACK]:
+        if track == GENERATED:
+            tracks.append(track)
+            continue
+        named.append(track_argument(track))
+        # files are stored absolute: workers and a later --resume may run from another folder
+        tracks.append(str(Path(track).resolve()) if Path(track).is_file() else track)
+    if len(tracks) == 1 and tracks[0] != GENERATED:
+        cfg.track = tracks[0]
+    else:
+        cfg.tracks = tracks
+    cfg.alternate_direction = args.alternate_direction
+    race_config(cfg, args, named)
+    if args.randomize is not None:
+        cfg.randomize = randomization_argument(args.randomize)
+    if args.from_model is not None:
+        cfg.from_model = {"path": args.from_model}  # checked against this run's camera and actions by train()
     if args.reward:
         try:
             load_reward(args.reward)
@@ -100,7 +135,8 @@ def new_run_config(args):
             raise UserError(str(exc)) from None
         cfg.reward = str(Path(args.reward).resolve())
     counts = [(cfg, "--steps"), (cfg, "--eval-every"), (cfg, "--eval-laps"), (cfg, "--frame-stack"),
-              (cfg.ppo, "--envs"), (cfg.ppo, "--rollout-steps"), (cfg.ppo, "--minibatch"), (cfg.ppo, "--epochs")]
+              (cfg.ppo, "--envs"), (cfg.ppo, "--rollout-steps"), (cfg.ppo, "--minibatch"), (cfg.ppo, "--epochs"),
+              (cfg, "--track-episodes")]
     for target, flag in counts:
         key = flag[2:].replace("-", "_")  # the option's name is the config field's
         value = getattr(args, key)
@@ -129,6 +165,58 @@ def new_run_config(args):
     return cfg
 
 
+def race_config(cfg, args, tracks: list) -> None:
+    """--race-type and its options into cfg; each option only with its race type, the objects fitting every
+    named track (generated tracks are drawn until they fit: agent/schedule.py)."""
+    race_type = args.race_type or "time-trial"
+    for flag, value, wanted in (("--objects", args.objects, "object-avoidance"), ("--bots", args.bots, "head-to-bot"),
+                                ("--bot-speed", args.bot_speed, "head-to-bot"),
+                                ("--lane-changes", args.lane_changes or None, "head-to-bot")):
+        if value is not None and race_type != wanted:
+            raise UserError(f"{flag} is for --race-type {wanted}" + (f", not {race_type}" if args.race_type else ""))
+    for flag, value in (("--objects", args.objects), ("--bots", args.bots)):
+        if value is not None and not 1 <= value <= 10:
+            raise UserError(f"{flag} must be from 1 to 10, got {value}")
+    if args.bot_speed is not None and not 0 < args.bot_speed <= 4.0:
+        raise UserError(f"--bot-speed must be more than 0 and at most 4 m/s, got {args.bot_speed:g}")
+    cfg.race_type = race_type
+    if args.objects is not None:
+        cfg.num_objects = args.objects
+    if args.bots is not None:
+        cfg.num_bots = args.bots
+    if args.bot_speed is not None:
+        cfg.bot_speed = args.bot_speed
+    cfg.bot_lane_changes = bool(args.lane_changes)
+    if race_type == "time-trial":
+        return
+    from racekit.sim.objects import ObjectOptions
+
+    options = ObjectOptions(**cfg.race_kwargs())
+    what = f"{options.count} {'boxes' if race_type == 'object-avoidance' else 'bots'}"
+    for track in tracks:
+        try:
+            options.check_fits(track)
+        except ValueError:
+            raise UserError(f"--race-type {race_type}: {what} do not fit the {track.length:.1f} m lap of "
+                            f"{track.name}; give fewer") from None
+
+
+def randomization_argument(value: str) -> str:
+    """--randomize's preset name, or its file as an absolute path, checked by sim/randomization.py."""
+    try:
+        from racekit.sim.randomization import PRESETS, RandomizationError, as_randomization
+    except ImportError:
+        raise UserError("--randomize: this racekit's simulator has no domain randomisation "
+                        "(racekit.sim.randomization is missing)") from None
+    given = value if value in PRESETS or not Path(value).is_file() else str(Path(value).resolve())
+    try:
+        as_randomization(given)  # a bad preset or file: its message (the field and the bad value), in one line
+    except (RandomizationError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"--randomize {value}: {first}") from None
+    return given
+
+
 def run_train(args) -> int:
     from racekit.agent.checkpoint import CheckpointError, load_checkpoint
     from racekit.agent.train import RunConfig, RunError, train
@@ -138,7 +226,8 @@ def run_train(args) -> int:
     last = out / "checkpoints" / "last.pt"
     resume_hint = f"resume with: racekit train --out {out} --resume"
     if args.resume:
-        fixed = [f"--{name.replace('_', '-')}" for name in NEW_RUN_ONLY if getattr(args, name) not in (None, False)]
+        fixed = [FLAGS.get(name, f"--{name.replace('_', '-')}") for name in NEW_RUN_ONLY
+                 if getattr(args, name) not in (None, False)]
         if fixed:
             raise UserError(f"{', '.join(fixed)} cannot change when resuming: the run keeps its own settings "
                             f"(see {out / 'config.json'}); only --steps, --minutes and --until-clean apply")

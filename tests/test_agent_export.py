@@ -105,6 +105,10 @@ def test_metadata_has_every_field(exported):
     for key in ("format", "racekit_version", "camera", "control_hz", "action_space", "track", "reward_sha256",
                 "training_steps", "created"):
         assert key in data
+    # what it was trained on (a one-track time trial here; tests/test_train_multitrack.py has the others)
+    assert (data["tracks"], data["directions"], data["race_type"], data["race_options"]) == \
+        (["oval"], "forward", "time-trial", {})
+    assert data["randomize"] == "none" and data["from"] is None
 
 
 def test_the_cars_loader_accepts_the_file_and_drives_like_pytorch(exported):
