@@ -1,8 +1,9 @@
 """`racekit leaderboard`: the ranked boards, export, hand-timed runs of the real car, and the web page.
 
-    racekit leaderboard [--track T] [--rank best-lap|average|total] [--laps N]
+    racekit leaderboard [--track T] [--race-type TYPE] [--rank best-lap|average|total] [--laps N]
     racekit leaderboard export --format csv|json [--out FILE]
     racekit leaderboard add --physical --track T --name NAME --laps 9.8,10.1,9.9 [--off-tracks N]
+        [--race-type object-avoidance --crashes N]
     racekit leaderboard serve [--port 8000] [--host 127.0.0.1]
 Every form takes --db PATH (default: $RACEKIT_DB, else ~/.local/share/racekit/leaderboard.sqlite).
 Reading never creates the file; `add` creates it if needed.
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from racekit.cli import UserError
 
+RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot", "head-to-head")  # leaderboard.db's (not imported here)
 DB_HELP = "leaderboard file (default: $RACEKIT_DB, else ~/.local/share/racekit/leaderboard.sqlite)"
 
 
@@ -25,6 +27,8 @@ def _board_options(parser, top: bool) -> None:
     default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
     parser.add_argument("--db", default=default(None), metavar="PATH", help=DB_HELP)
     parser.add_argument("--track", default=default(None), metavar="TRACK", help="only this track (its name)")
+    parser.add_argument("--race-type", default=default(None), choices=RACE_TYPES,
+                        help="only this race type's boards (default: every race type)")
     parser.add_argument("--rank", choices=("average", "best-lap", "total"), default=default("average"),
                         help="average: best average of N consecutive laps, DeepRacer's standard (default); "
                              "best-lap; total: the first N laps")
@@ -52,6 +56,10 @@ def register(subparsers) -> None:
     add.add_argument("--laps", required=True, dest="lap_list", metavar="SECONDS,SECONDS,...",
                      help="lap times in seconds, in order, e.g. 9.8,10.1,9.9")
     add.add_argument("--off-tracks", type=int, default=0, metavar="N", help="(default 0)")
+    add.add_argument("--race-type", default="time-trial", choices=RACE_TYPES[:3],
+                     help="the race the car ran: time-trial (default), object-avoidance (boxes on the track) "
+                          "or head-to-bot; each has boards of its own")
+    add.add_argument("--crashes", type=int, default=0, metavar="N", help="collisions with boxes or bots (default 0)")
     add.add_argument("--reverse", action="store_true", help="the track was driven the other way")
     add.add_argument("--dnf", action="store_true", help="the run did not finish")
     add.add_argument("--model", metavar="MODEL.onnx", help="the model file the car ran (its sha256 and metadata are stored)")
@@ -78,51 +86,77 @@ def open_board(path: str | None, create: bool):
         raise UserError(str(exc)) from None
 
 
-def load_boards(args):
+def load_boards(args, with_heats: bool = False):
+    """The ranked boards (and, with_heats, the head-to-head heats) of the file, or [] if there is none."""
     from racekit.leaderboard.db import LeaderboardError
     from racekit.leaderboard.ranking import boards
 
     board, path = open_board(args.db, create=False)
     if board is None:
-        return [], path
+        return ([], [], path) if with_heats else ([], path)
     with board:
         try:
-            runs = board.runs(track=args.track)
+            runs = board.runs(track=args.track, race_type=args.race_type)
+            heats = board.heats(track=args.track) if with_heats and args.race_type in (None, "head-to-head") else []
         except LeaderboardError as exc:
             raise UserError(str(exc)) from None
     try:
-        return boards(runs, args.rank, args.laps), path
+        ranked = boards(runs, args.rank, args.laps)
     except ValueError as exc:
         raise UserError(f"--laps: {exc}") from None
+    return (ranked, heats, path) if with_heats else (ranked, path)
 
 
 def show(args) -> int:
-    ranked, path = load_boards(args)
+    ranked, heats, path = load_boards(args, with_heats=True)
     if not ranked:
-        where = f" for track {args.track}" if args.track else ""
+        where = "".join(f" {what} {value}" for what, value in (("for track", args.track),
+                                                                 ("of race type", args.race_type)) if value)
         print(f"no results{where} in {path} yet; race a model with: racekit race MODEL.onnx")
         return 0
     print(f"leaderboard {path}")
     for board in ranked:
         print(f"\n{board.title}")
-        print(f"  {'#':>3}  {'racer':<20} {'time':>8} {'best lap':>9} {'laps':>5} {'off-tracks':>10}  "
-              f"{'date':<16}  model")
+        h2h = board.race_type == "head-to-head"
+        print(f"  {'#':>3}  {'racer':<20} {'time':>8} {'best lap':>9} {'laps':>5} {'off-tracks':>10} {'crashes':>7}  "
+              + (f"{'heat':<10}  " if h2h else "") + f"{'date':<16}  model")
         for entry in board.entries:
             run = entry.run
             best = f"{min(run.lap_times):.2f}" if run.lap_times else "-"
             score = f"{entry.score:.2f}" if entry.score is not None else "-"
             model = (run.model_sha256 or "-")[:12]
+            heat = f"{f'#{run.heat_id} P{run.heat_position}' if run.heat_id else '-':<10}  " if h2h else ""
             line = (f"  {entry.position or '-':>3}  {run.racer[:20]:<20} {score:>8} {best:>9} {len(run.lap_times):>5} "
-                    f"{run.offtracks + run.crashes:>10}  {run.created[:16].replace('T', ' '):<16}  {model}")
+                    f"{run.offtracks:>10} {run.crashes:>7}  {heat}{run.created[:16].replace('T', ' '):<16}  {model}")
             print(line + (f"  not ranked: {entry.reason}" if entry.reason else ""))
+    if heats:
+        show_heats(heats, {e.run.id: e.run for b in ranked for e in b.entries})
     return 0
+
+
+def show_heats(heats, runs: dict) -> None:
+    """Each head-to-head heat: its finishing order, and who hit whom."""
+    print("\nhead-to-head heats")
+    for heat in heats:
+        cars = [runs[i] for i in heat.entrants if i in runs]
+        order = ", ".join(f"{r.heat_position}. {r.racer} "
+                          f"({'DNF' if r.dnf else f'{sum(r.lap_times):.2f} s'})" for r in cars)
+        laps = f"{heat.laps_planned} lap{'s' if heat.laps_planned != 1 else ''}"
+        print(f"  heat #{heat.id} {heat.track} ({heat.direction}), {laps}, "
+              f"{heat.created[:16].replace('T', ' ')}: {order}")
+        names = {r.id: r.racer for r in cars}
+        for c in heat.contacts:
+            print(f"    {names.get(c.hitter, c.hitter)} hit {names.get(c.hit, c.hit)} at {c.sim_time:.2f} s "
+                  f"(lap {c.lap}): a crash for {names.get(c.hitter, c.hitter)}")
+        if not heat.contacts:
+            print("    no contact between the cars")
 
 
 def export_results(args) -> int:
     from racekit.leaderboard.export import to_csv, to_json
 
-    ranked, _ = load_boards(args)
-    text = to_csv(ranked) if args.format == "csv" else to_json(ranked)
+    ranked, heats, _ = load_boards(args, with_heats=True)
+    text = to_csv(ranked, heats) if args.format == "csv" else to_json(ranked, heats)
     if args.out:
         try:
             Path(args.out).write_text(text)
@@ -156,8 +190,9 @@ def add_physical(args) -> int:
     for flag, value in (("--name", name), ("--track", track)):
         if not value or len(value) > 64 or not value.isprintable():
             raise UserError(f"{flag} must be 1 to 64 printable characters, got {value!r}")
-    if args.off_tracks < 0:
-        raise UserError(f"--off-tracks must be 0 or more, got {args.off_tracks}")
+    for flag, value in (("--off-tracks", args.off_tracks), ("--crashes", args.crashes)):
+        if value < 0:
+            raise UserError(f"{flag} must be 0 or more, got {value}")
     sha, meta = None, None
     if args.model:
         from racekit.racing import RaceError, check_model
@@ -170,14 +205,16 @@ def add_physical(args) -> int:
     run = Run(kind="physical", track=track, direction="reverse" if args.reverse else "forward", racer=name,
               lap_times=laps, model_sha256=sha, model_meta=meta,
               reward_sha256=(meta or {}).get("reward_sha256"), laps_planned=len(laps), offtracks=args.off_tracks,
-              dnf=args.dnf, termination="dnf" if args.dnf else "lap_complete", racekit_version=__version__)
+              crashes=args.crashes, race_type=args.race_type, dnf=args.dnf,
+              termination="dnf" if args.dnf else "lap_complete", racekit_version=__version__)
     board, path = open_board(args.db, create=True)
     with board:
         try:
             run_id = board.add(run)
         except LeaderboardError as exc:
             raise UserError(str(exc)) from None
-    print(f"added result #{run_id} to {path}: {name} on {track} (physical), laps "
+    kind = "physical" if args.race_type == "time-trial" else f"physical, {args.race_type}"
+    print(f"added result #{run_id} to {path}: {name} on {track} ({kind}), laps "
           + ", ".join(f"{t:.2f}" for t in laps))
     return 0
 

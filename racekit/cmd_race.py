@@ -1,4 +1,9 @@
-"""`racekit race MODEL.onnx [MODEL.onnx ...]`: time trials under DeepRacer's rules, stored on the leaderboard.
+"""`racekit race MODEL.onnx [MODEL.onnx ...]`: races under DeepRacer's rules, stored on the leaderboard.
+
+A time trial by default; `--race-type object-avoidance [--objects N]` or `head-to-bot [--bots N --bot-speed V
+--lane-changes]` put DeepRacer's boxes or bots on the track, the same options as `racekit train`, placed from
+`--seed` (default 0) so every model of the command meets them in the same places. `--head-to-head` races
+two models at once, each seeing the other's car (racekit/headtohead.py).
 
 Every model file, the track, the rules and the database are checked before the
 first race, so a bad file stops nothing half way. Each race then writes its
@@ -21,7 +26,8 @@ STATUS_EVERY_S = 0.25  # the live status line on a terminal, redrawn at most thi
 
 
 def register(subparsers) -> None:
-    race = subparsers.add_parser("race", help="time trials of model files in the simulator, stored on the leaderboard")
+    race = subparsers.add_parser("race", help="races of model files in the simulator (time trial, object avoidance, "
+                                 "head-to-bot, head-to-head), stored on the leaderboard")
     race.add_argument("models", nargs="+", metavar="MODEL.onnx", help="model files (racekit export); "
                       "the same file twice races twice")
     race.add_argument("--track", help="built-in track or track file (default: the track the models were trained on)")
@@ -35,6 +41,24 @@ def register(subparsers) -> None:
     race.add_argument("--offtrack-penalty", type=float, default=2.0, metavar="S", help="seconds per off-track (default 2)")
     race.add_argument("--crash-penalty", type=float, default=5.0, metavar="S", help="seconds per collision (default 5)")
     race.add_argument("--video-size", default="640x480", metavar="WxH", help="replay video size WxH (default 640x480)")
+    types = race.add_argument_group("race types (DeepRacer's; the same options as racekit train)")
+    types.add_argument("--race-type", default="time-trial", choices=("time-trial", "object-avoidance", "head-to-bot"),
+                       help="time-trial (default); object-avoidance: boxes on the track; head-to-bot: bot cars")
+    types.add_argument("--objects", type=int, default=None, metavar="N", help="object avoidance: boxes, 1-10 (default 6)")
+    types.add_argument("--bots", type=int, default=None, metavar="N", help="head-to-bot: bot cars, 1-10 (default 3)")
+    types.add_argument("--bot-speed", type=float, default=None, metavar="V", help="head-to-bot: m/s (default 0.2)")
+    types.add_argument("--lane-changes", action="store_true", help="head-to-bot: bots change lanes every 3-5 s")
+    types.add_argument("--seed", type=int, default=0, metavar="S",
+                       help="where the boxes or bots go (default 0): the same for every model of a race")
+    h2h = race.add_argument_group("head-to-head (two models on the track at once)")
+    h2h.add_argument("--head-to-head", action="store_true",
+                     help="race the two models at once, each seeing the other's car; contacts are a crash for "
+                          "the car behind")
+    h2h.add_argument("--stagger", type=float, default=None, metavar="M",
+                     help="head-to-head grid: the second model starts M m behind the first (default 1.0), "
+                          "side by side in the two lanes")
+    h2h.add_argument("--single-file", action="store_true",
+                     help="head-to-head grid: both on the centre line, the second one --stagger behind the first")
     race.set_defaults(func=run_race)
 
 
@@ -62,14 +86,36 @@ def run_race(args) -> int:
     from racekit.racing import DEFAULT_MAX_RESETS, RaceError, Rules, check_model
 
     size = video_size(args.video_size)
+    if args.head_to_head and len(args.models) != 2:
+        raise UserError(f"--head-to-head races two models at once; got {len(args.models)}")
+    if args.head_to_head and args.race_type != "time-trial":
+        raise UserError("--head-to-head races on the track alone: give no --race-type (the other car is the object)")
+    if not args.head_to_head and (args.stagger is not None or args.single_file):
+        raise UserError("--stagger and --single-file set the grid of a --head-to-head race")
+    for flag, value, wanted in (("--objects", args.objects, "object-avoidance"), ("--bots", args.bots, "head-to-bot"),
+                                ("--bot-speed", args.bot_speed, "head-to-bot"),
+                                ("--lane-changes", args.lane_changes or None, "head-to-bot")):
+        if value is not None and args.race_type != wanted:  # as racekit train: an option only with its race type
+            raise UserError(f"{flag} is for --race-type {wanted}, not {args.race_type}")
     try:
         rules = Rules(laps=args.laps, reverse=args.reverse, offtrack_penalty=args.offtrack_penalty,
                       crash_penalty=args.crash_penalty,
-                      max_resets=DEFAULT_MAX_RESETS if args.max_resets is None else args.max_resets)
+                      max_resets=DEFAULT_MAX_RESETS if args.max_resets is None else args.max_resets,
+                      race_type=args.race_type, bot_lane_changes=args.lane_changes, seed=args.seed,
+                      **{name: value for name, value in (("num_objects", args.objects), ("num_bots", args.bots),
+                                                         ("bot_speed", args.bot_speed)) if value is not None})
         entrants = [check_model(path, args.name) for path in args.models]
     except RaceError as exc:
         raise UserError(str(exc)) from None
     track = pick_track(args, entrants)
+    try:
+        rules.check_fits(track)
+    except RaceError as exc:
+        raise UserError(str(exc)) from None
+    if args.head_to_head:
+        from racekit.headtohead import run_heat
+
+        return run_heat(args, entrants, track, rules, size)
     try:
         board = Leaderboard(args.db)
     except LeaderboardError as exc:
@@ -82,7 +128,8 @@ def run_race(args) -> int:
             raise UserError(f"{out}: cannot make the replay folder ({exc.strerror or exc})") from None
         direction = "reverse" if rules.reverse else "forward"
         print(f"racing {len(entrants)} model{'s' if len(entrants) != 1 else ''} on {track.name} ({direction}), "
-              f"{rules.laps} lap{'s' if rules.laps != 1 else ''}; off-track +{rules.offtrack_penalty:g} s, "
+              f"{rules.laps} lap{'s' if rules.laps != 1 else ''}{race_type_text(rules)}; "
+              f"off-track +{rules.offtrack_penalty:g} s, "
               f"crash +{rules.crash_penalty:g} s, DNF after {rules.max_resets} resets; leaderboard {board.path}",
               flush=True)
         failed, done = [], []
@@ -111,13 +158,25 @@ def run_race(args) -> int:
     return 0
 
 
+def race_type_text(rules) -> str:
+    """', object avoidance (6 boxes, seed 0)' and the like; '' for a time trial."""
+    if rules.race_type == "object-avoidance":
+        boxes = f"{rules.num_objects} box{'es' if rules.num_objects != 1 else ''}"
+        return f", object avoidance ({boxes}, seed {rules.seed})"
+    if rules.race_type == "head-to-bot":
+        changes = ", lane changes" if rules.bot_lane_changes else ""
+        return (f", head-to-bot ({rules.num_bots} bot{'s' if rules.num_bots != 1 else ''} at "
+                f"{rules.bot_speed:g} m/s{changes}, seed {rules.seed})")
+    return ""
+
+
 def summary(runs) -> None:
     """The races of this command side by side (the leaderboard ranks them with every earlier run)."""
-    print(f"\n{'racer':<20} {'laps':>4} {'best lap':>9} {'total':>8} {'off-tracks':>10}")
+    print(f"\n{'racer':<20} {'laps':>4} {'best lap':>9} {'total':>8} {'off-tracks':>10} {'crashes':>7}")
     for run in runs:
         best = f"{min(run.lap_times):.2f}" if run.lap_times else "-"
         total = "DNF" if run.dnf else f"{sum(run.lap_times):.2f}"
-        print(f"{run.racer[:20]:<20} {len(run.lap_times):>4} {best:>9} {total:>8} {run.offtracks + run.crashes:>10}")
+        print(f"{run.racer[:20]:<20} {len(run.lap_times):>4} {best:>9} {total:>8} {run.offtracks:>10} {run.crashes:>7}")
     print("ranked with every stored run: racekit leaderboard")
 
 
@@ -133,7 +192,8 @@ def race_one(entrant, track, rules, folder: Path, size, board) -> int:
     from racekit.replay import ReplayVideo, save_png, track_map
 
     direction = "reverse" if rules.reverse else "forward"
-    title = f"{entrant.racer} - {track.name}{' (reverse)' if rules.reverse else ''}"
+    kind = {"object-avoidance": ", object avoidance", "head-to-bot": ", head-to-bot"}.get(rules.race_type, "")
+    title = f"{entrant.racer} - {track.name}{' (reverse)' if rules.reverse else ''}{kind}"
     progress = Progress(rules)
     video_path, map_path = folder / "replay.mp4", folder / "map.png"
     with ReplayVideo(video_path, size, entrant.metadata["control_hz"], entrant.camera["channels"], rules.laps,
@@ -154,14 +214,17 @@ def race_one(entrant, track, rules, folder: Path, size, board) -> int:
         model_sha256=entrant.sha256, model_meta=entrant.metadata, reward_sha256=entrant.metadata.get("reward_sha256"),
         laps_planned=rules.laps, offtracks=outcome.offtracks, crashes=outcome.crashes, resets=outcome.resets,
         dnf=outcome.dnf, termination=outcome.termination, rules=rules.as_dict(), video=str(video_path.resolve()),
-        track_map=str(map_path.resolve()), racekit_version=__version__))
+        track_map=str(map_path.resolve()), racekit_version=__version__, race_type=rules.race_type,
+        offtracks_per_lap=outcome.offtracks_per_lap, crashes_per_lap=outcome.crashes_per_lap))
 
 
 class Progress:
     """Live progress: a line per lap and per incident; on a terminal also a status line redrawn in place."""
 
-    def __init__(self, rules, stream=None):
+    def __init__(self, rules, stream=None, label: str = "", crashes: bool | None = None):
         self.rules = rules
+        self.label = label  # head-to-head: which car a line is about
+        self.crashes = rules.race_type != "time-trial" if crashes is None else crashes  # a lap line counts them
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
         self._last = 0.0
@@ -171,19 +234,21 @@ class Progress:
 
         for event in events:
             if event["kind"] == "lap":
-                n = event["incidents"]
-                self._line(f"  lap {event['lap']}: {event['seconds']:.2f} s, {n} off-track{'s' if n != 1 else ''}")
+                n, c = event["offtracks"], event["crashes"]
+                crashes = f", {c} crash{'es' if c != 1 else ''}" if self.crashes else ""
+                self._line(f"  {self.label}lap {event['lap']}: {event['seconds']:.2f} s, "
+                           f"{n} off-track{'s' if n != 1 else ''}{crashes}")
             else:
                 what = {"off_track": "off track", "crash": "crash", "reset": "stuck or backwards"}[event["kind"]]
                 tail = "DNF" if event["dnf"] else f"+{event['penalty']:g} s, reset {event['resets']}/" \
                                                   f"{self.rules.max_resets}"
-                self._line(f"  {what} on lap {event['lap']} at {event['progress']:.0f}%: {tail}")
+                self._line(f"  {self.label}{what} on lap {event['lap']} at {event['progress']:.0f}%: {tail}")
         now = time.monotonic()
         if self.tty and now - self._last >= STATUS_EVERY_S:
             self._last = now
             lap = min(len(info["lap_times"]) + 1, self.rules.laps)
             self.stream.write(f"\r  lap {lap}/{self.rules.laps}  {lap_clock(info):6.2f} s  {info['progress']:5.1f}%"
-                              f"  off-tracks {info['offtracks'] + info['crashes']}\x1b[K")
+                              f"  off-tracks {info['offtracks']}  crashes {info['crashes']}\x1b[K")
             self.stream.flush()
 
     def finish(self, outcome) -> None:

@@ -1,12 +1,17 @@
-"""Time trials in the simulator under DeepRacer's rules, the model run through onnxruntime.
+"""Races in the simulator under DeepRacer's rules, the model run through onnxruntime.
+
+A race is a time trial, or one of DeepRacer's other race types (`Rules.race_type`): object avoidance
+(boxes on the track) or head-to-bot (bot cars), placed from `Rules.seed`, so every entrant of a race
+meets the same boxes or bots in the same places. (Head-to-head, two models at once, is racekit.headtohead.)
 
 `check_model` opens a model file with the car's own loader (hardware.model.load_policy:
 the same file, the same checks, the same onnxruntime session as on the car) and then
 checks that the simulator can give it what it expects; every problem is a RaceError
 naming the file, raised before any race starts. `race` drives the laps: an off-track
 puts the car back on the centre line with a time penalty that counts in the lap time,
-more than `max_resets` resets is a DNF (the env's race rules, sim/env.py). It records
-the driven line and where the car left the track, for the track map.
+more than `max_resets` resets is a DNF (the env's race rules, sim/env.py); a crash into a box
+or a bot ahead costs `crash_penalty` and puts the car back clear of it. It records the driven line,
+where the car left the track or crashed, and the boxes and the bots' paths, for the track map.
 """
 from __future__ import annotations
 
@@ -21,6 +26,9 @@ import numpy as np
 from racekit.agent.evaluate import MAX_RESETS
 from racekit.sim.camera import CameraSpec
 from racekit.sim.car import CarSpec
+from racekit.sim.objects import BOT_SPEED, MAX_OBJECTS, RACE_TYPES
+
+OBJECTS_DEFAULT, BOTS_DEFAULT = 6, 3  # the env's defaults (DeepRacer's)
 
 SIM_FOV_DEG = CameraSpec().fov_deg  # a model trained for another lens would see another world
 MAX_STEERING_DEG = CarSpec().max_steering_deg
@@ -38,10 +46,25 @@ class Rules:
     offtrack_penalty: float = 2.0  # seconds, DeepRacer's default
     crash_penalty: float = 5.0
     max_resets: int = DEFAULT_MAX_RESETS
+    race_type: str = "time-trial"  # the env's: time-trial, object-avoidance, head-to-bot
+    num_objects: int = OBJECTS_DEFAULT  # object avoidance's boxes
+    num_bots: int = BOTS_DEFAULT  # head-to-bot's bots, their speed (m/s) and lane changes
+    bot_speed: float = BOT_SPEED
+    bot_lane_changes: bool = False
+    seed: int = 0  # where the boxes or bots go: the same seed, the same places for every entrant
 
     def __post_init__(self):
         if self.laps < 1:
             raise RaceError(f"--laps must be at least 1, got {self.laps}")
+        if self.race_type not in RACE_TYPES:
+            raise RaceError(f"--race-type must be one of {', '.join(RACE_TYPES)}, got {self.race_type!r}")
+        for flag, value in (("--objects", self.num_objects), ("--bots", self.num_bots)):
+            if not 1 <= value <= MAX_OBJECTS:
+                raise RaceError(f"{flag} must be from 1 to {MAX_OBJECTS}, got {value}")
+        if not (math.isfinite(self.bot_speed) and 0 < self.bot_speed <= 4.0):
+            raise RaceError(f"--bot-speed must be above 0 and at most 4 m/s, got {self.bot_speed}")
+        if self.seed < 0:
+            raise RaceError(f"--seed must be 0 or more, got {self.seed}")
         for name, value in (("--offtrack-penalty", self.offtrack_penalty), ("--crash-penalty", self.crash_penalty)):
             if not (math.isfinite(value) and 0 <= value <= 600):
                 raise RaceError(f"{name} must be between 0 and 600 seconds, got {value}")
@@ -49,7 +72,30 @@ class Rules:
             raise RaceError(f"--max-resets must be 0 or more, got {self.max_resets}")
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """What is stored with a result: the penalties, the reset cap, the race type, its seed and the
+        options of that race type (a time trial has no boxes or bots to describe)."""
+        rules = asdict(self)
+        keep = {"object-avoidance": ("num_objects",), "head-to-bot": ("num_bots", "bot_speed", "bot_lane_changes")}
+        for name in ("num_objects", "num_bots", "bot_speed", "bot_lane_changes"):
+            if name not in keep.get(self.race_type, ()):
+                del rules[name]
+        return rules
+
+    def env_kwargs(self) -> dict:
+        """The env's race-type arguments (sim/env.py)."""
+        return {"race_type": self.race_type, "num_objects": self.num_objects, "num_bots": self.num_bots,
+                "bot_speed": self.bot_speed, "bot_lane_changes": self.bot_lane_changes}
+
+    def check_fits(self, track) -> None:
+        """RaceError when the race type's boxes or bots do not fit the track with their gaps."""
+        from racekit.sim.objects import ObjectOptions
+
+        options = ObjectOptions(**self.env_kwargs())
+        try:
+            options.check_fits(track)
+        except ValueError as exc:
+            flag = "--objects" if self.race_type == "object-avoidance" else "--bots"
+            raise RaceError(f"{flag} {options.count}: {str(exc).split(': ', 1)[-1]}") from None
 
 
 @dataclass
@@ -122,6 +168,10 @@ class Outcome:
     segments: list[list[tuple[float, float, float]]]  # the driven line (x, y, speed), broken at each reset
     incidents: list[tuple[float, float, str]]  # (x, y, "off_track" | "crash" | "reset") where it happened
     ground_image: object = field(default=None, repr=False)  # sim.texture.TrackImage of the track, for the map
+    crashes_per_lap: list[int] = field(default_factory=list)  # completed laps' crashes (offtracks_per_lap: the rest)
+    race_type: str = "time-trial"
+    boxes: list = field(default_factory=list)  # sim.render.Box: the track's obstacles and the race's boxes
+    bot_paths: list[list[tuple[float, float]]] = field(default_factory=list)  # each bot's (x, y), step by step
 
     @property
     def dnf(self) -> bool:
@@ -137,25 +187,30 @@ def make_env(entrant: Entrant, track, rules: Rules):
     return TimeTrialEnv(track=track, reverse=rules.reverse, laps=rules.laps, race=True, max_resets=rules.max_resets,
                         offtrack_penalty=rules.offtrack_penalty, crash_penalty=rules.crash_penalty,
                         control_hz=hz, substeps=max(1, round(PHYSICS_HZ / hz)), info_params=True,
-                        **camera_kwargs(entrant.camera), **action_bounds(entrant.action_space))
+                        **camera_kwargs(entrant.camera), **action_bounds(entrant.action_space), **rules.env_kwargs())
 
 
 def race(entrant: Entrant, track, rules: Rules, on_step: Callable | None = None) -> Outcome:
     """Race `entrant` on `track` (a tracks.Track, driven forwards unless rules.reverse).
 
     on_step(env, obs, info, events) is called after every control step; events is a list of
-    dicts: {"kind": "lap", "lap": n, "seconds": t} or {"kind": "off_track" | "crash" | "reset",
-    "lap": n, "x": .., "y": .., "penalty": s}. A model that fails (hardware ModelError: onnxruntime
+    dicts: {"kind": "lap", "lap": n, "seconds": t, "incidents": k, "offtracks": k - c, "crashes": c} or
+    {"kind": "off_track" | "crash" | "reset", "lap": n, "x": .., "y": .., "penalty": s}. The boxes or bots
+    are placed from rules.seed. A model that fails (hardware ModelError: onnxruntime
     error or a non-finite output) ends the race with that exception.
     """
     env = make_env(entrant, track, rules)
     penalties = {"off_track": rules.offtrack_penalty, "crash": rules.crash_penalty, "reset": rules.offtrack_penalty}
     try:
-        obs, info = env.reset(seed=0, options={"start_fraction": 0.0})
+        obs, info = env.reset(seed=rules.seed, options={"start_fraction": 0.0})
         x, y = env.world.car.reference_point()[:2]
-        segments, incidents, per_lap = [[(float(x), float(y), 0.0)]], [], []
+        segments, incidents, per_lap, crashes_per_lap = [[(float(x), float(y), 0.0)]], [], [], []
         seen = {"offtracks": 0, "crashes": 0, "resets": 0}
         incidents_before = 0
+        states = env.objects.states()
+        bots = [i for i, o in enumerate(states) if o.is_bot]
+        boxes = [box for box, o in zip(env.world.standing, states) if not o.is_bot]
+        bot_paths = [[(states[i].x, states[i].y)] for i in bots]
         while True:
             steering, speed = entrant.policy.act(obs[None])
             obs, _, terminated, truncated, info = env.step(np.array([steering, speed], np.float32))
@@ -174,11 +229,15 @@ def race(entrant: Entrant, track, rules: Rules, on_step: Callable | None = None)
                     segments.append([(float(rx), float(ry), 0.0)])
             else:
                 segments[-1].append((*point, float(env.world.car.speed())))
+            for path, i in zip(bot_paths, bots):
+                path.append(tuple(info["objects"][i][:2]))
             while len(info["lap_times"]) > len(per_lap):
-                per_lap.append(len(incidents) - incidents_before)
+                crashed = sum(1 for *_, kind in incidents[incidents_before:] if kind == "crash")
+                per_lap.append(len(incidents) - incidents_before - crashed)
+                crashes_per_lap.append(crashed)
                 incidents_before = len(incidents)
                 events.append({"kind": "lap", "lap": len(per_lap), "seconds": info["lap_times"][len(per_lap) - 1],
-                               "incidents": per_lap[-1]})
+                               "incidents": per_lap[-1] + crashed, "offtracks": per_lap[-1], "crashes": crashed})
             if on_step is not None:
                 on_step(env, obs, info, events)
             if terminated or truncated:
@@ -189,7 +248,8 @@ def race(entrant: Entrant, track, rules: Rules, on_step: Callable | None = None)
     return Outcome(lap_times=[float(t) for t in info["lap_times"]], offtracks_per_lap=per_lap,
                    offtracks=info["offtracks"], crashes=info["crashes"], resets=info["resets"],
                    termination=info["termination"], sim_time=float(info["sim_time"]), segments=segments,
-                   incidents=incidents, ground_image=ground)
+                   incidents=incidents, ground_image=ground, crashes_per_lap=crashes_per_lap,
+                   race_type=rules.race_type, boxes=boxes, bot_paths=bot_paths)
 
 
 def _incident(info: dict, seen: dict) -> str | None:

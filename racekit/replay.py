@@ -7,8 +7,11 @@ screen runs at the speed of the video and the replay lasts as long as the race.
 
 The map is the track from above with the driven line coloured by speed (slow =
 dark blue, fast = red; the scale is drawn below) and a marker where the car left
-the track (red), crashed (orange) or was reset for being stuck or driving backwards
-(magenta).
+the track (a red disc with a cross), crashed (a yellow diamond with a black rim:
+into a box, a bot or, head-to-head, the other car) or was reset for being stuck or
+driving backwards (a magenta disc). Object avoidance's boxes are drawn where they
+stood (their own orange, outlined); head-to-bot's bots as their path over the race
+(a thin blue line) with the bot where it started (outlined) and where it ended (filled).
 """
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-MARKERS = {"off_track": (230, 30, 30), "crash": (255, 150, 0), "reset": (220, 0, 220)}  # RGB
+MARKERS = {"off_track": (230, 30, 30), "crash": (255, 255, 0), "reset": (220, 0, 220)}  # RGB
+BOT_PATH_RGB = (90, 140, 255)
 LEGEND_PX = 64
 TEXT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -59,7 +63,7 @@ class ReplayVideo:
         lines = [self.title, f"lap {min(len(done) + 1, self.laps)}/{self.laps}  {clock:6.2f} s"]
         if done:
             lines.append(f"last {done[-1]:.2f} s  best {min(done):.2f} s")
-        lines.append(f"off-tracks {info['offtracks'] + info['crashes']}  resets {info['resets']}")
+        lines.append(f"off-tracks {info['offtracks']}  crashes {info['crashes']}  resets {info['resets']}")
         return compose(view, inset, lines)
 
     @staticmethod
@@ -91,13 +95,62 @@ def speed_colours(speeds: np.ndarray, top: float) -> np.ndarray:
     return bgr[:, ::-1]
 
 
-def track_map(outcome, top_speed: float, title: str, max_side: int = 900) -> np.ndarray:
-    """The map picture (RGB): track from above, driven line by speed, incidents, legend strip below."""
+def map_canvas(ground_image, max_side: int = 900):
+    """A copy of the track picture at map size (sim.texture.TrackImage)."""
     from racekit.sim.texture import TrackImage
     from racekit.sim.topdown import scaled
 
-    base = scaled(outcome.ground_image, max_side)
-    canvas = TrackImage(base.image.copy(), base.xmin, base.ymin, base.px_per_m)
+    base = scaled(ground_image, max_side)
+    return TrackImage(base.image.copy(), base.xmin, base.ymin, base.px_per_m)
+
+
+def draw_objects(canvas, boxes, bot_paths) -> None:
+    """The race's boxes where they stood, and each bot's path with its start (outlined) and end (filled)."""
+    from racekit.sim.objects import BOT_RGB, BOT_SIZE
+
+    for box in boxes:
+        _footprint(canvas, box.centre[0], box.centre[1], box.yaw, 2 * box.half[0], 2 * box.half[1], box.rgb)
+    width = max(2, round(0.02 * canvas.px_per_m))
+    for path in bot_paths:
+        if len(path) < 2:
+            continue
+        pixels = canvas.to_pixels(np.array(path, float)).astype(np.int32)
+        cv2.polylines(canvas.image, [pixels.reshape(-1, 1, 2)], False, BOT_PATH_RGB, width, cv2.LINE_AA)
+        for (x0, y0), (x1, y1), filled in ((path[0], path[1], False), (path[-2], path[-1], True)):
+            yaw = float(np.arctan2(y1 - y0, x1 - x0)) if (x1, y1) != (x0, y0) else 0.0
+            _footprint(canvas, x1 if filled else x0, y1 if filled else y0, yaw, BOT_SIZE[0], BOT_SIZE[1],
+                       BOT_RGB if filled else None)
+
+
+def _footprint(canvas, x: float, y: float, yaw: float, length: float, width: float, rgb) -> None:
+    """A rectangle on the ground, filled with `rgb` (None: outlined only), with a dark rim."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    half = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]]) * [length / 2, width / 2]
+    corners = np.array([x, y]) + half @ np.array([[c, s], [-s, c]])
+    pixels = np.round(canvas.to_pixels(corners)).astype(np.int32)
+    if rgb is not None:
+        cv2.fillConvexPoly(canvas.image, pixels, tuple(int(v) for v in rgb), cv2.LINE_AA)
+    cv2.polylines(canvas.image, [pixels.reshape(-1, 1, 2)], True, (40, 40, 40), 1, cv2.LINE_AA)
+
+
+def draw_incident(image: np.ndarray, cx: int, cy: int, radius: int, kind: str) -> None:
+    """One marker: a crash is a diamond (yellow, black rim), an off-track or reset a disc with a white cross."""
+    if kind == "crash":
+        r = int(radius * 1.3)
+        diamond = np.array([(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)], np.int32)
+        cv2.fillConvexPoly(image, diamond, MARKERS[kind], cv2.LINE_AA)
+        cv2.polylines(image, [diamond.reshape(-1, 1, 2)], True, (0, 0, 0), 2, cv2.LINE_AA)
+        return
+    cv2.circle(image, (cx, cy), radius, MARKERS[kind], -1, cv2.LINE_AA)
+    d = int(radius * 0.6)
+    for a, b in (((cx - d, cy - d), (cx + d, cy + d)), ((cx - d, cy + d), (cx + d, cy - d))):
+        cv2.line(image, a, b, (255, 255, 255), 2, cv2.LINE_AA)
+
+
+def track_map(outcome, top_speed: float, title: str, max_side: int = 900) -> np.ndarray:
+    """The map picture (RGB): track from above, boxes and bots, driven line by speed, incidents, legend below."""
+    canvas = map_canvas(outcome.ground_image, max_side)
+    draw_objects(canvas, getattr(outcome, "boxes", ()), getattr(outcome, "bot_paths", ()))
     thickness = max(2, round(0.03 * canvas.px_per_m))
     speeds = [s for seg in outcome.segments for (_, _, s) in seg]
     top = max(top_speed, max(speeds, default=0.0))
@@ -113,26 +166,31 @@ def track_map(outcome, top_speed: float, title: str, max_side: int = 900) -> np.
     radius = max(5, round(0.07 * canvas.px_per_m))
     for x, y, kind in outcome.incidents:
         cx, cy = (int(v) for v in canvas.to_pixels((x, y)))
-        cv2.circle(canvas.image, (cx, cy), radius, MARKERS[kind], -1, cv2.LINE_AA)
-        d = int(radius * 0.6)
-        for a, b in (((cx - d, cy - d), (cx + d, cy + d)), ((cx - d, cy + d), (cx + d, cy - d))):
-            cv2.line(canvas.image, a, b, (255, 255, 255), 2, cv2.LINE_AA)
+        draw_incident(canvas.image, cx, cy, radius, kind)
     return np.vstack([canvas.image, _legend(canvas.image.shape[1], top, title)])
 
 
-def _legend(width: int, top: float, title: str) -> np.ndarray:
+def _legend(width: int, top: float | None, title: str, lines: tuple = ()) -> np.ndarray:
+    """The strip under a map: the title; the speed scale (or, head-to-head, each car's line colour and
+    name: `lines` of (rgb, label)); then the markers."""
     strip = np.full((LEGEND_PX, width, 3), 255, np.uint8)
     cv2.putText(strip, title, (8, 20), TEXT, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    bar_w = min(260, width // 2)
-    colours = speed_colours(np.linspace(0, top, bar_w), top)
-    strip[32:44, 8:8 + bar_w] = colours[None, :, :]
-    cv2.putText(strip, f"0 - {top:.1f} m/s", (12 + bar_w, 43), TEXT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    x = 12 + bar_w + 110
+    x = 8
+    if top is not None:
+        bar_w = min(260, width // 2)
+        colours = speed_colours(np.linspace(0, top, bar_w), top)
+        strip[32:44, 8:8 + bar_w] = colours[None, :, :]
+        cv2.putText(strip, f"0 - {top:.1f} m/s", (12 + bar_w, 43), TEXT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        x = 12 + bar_w + 110
+    for rgb, label in lines:
+        cv2.line(strip, (x, 38), (x + 24, 38), tuple(int(v) for v in rgb), 4, cv2.LINE_AA)
+        cv2.putText(strip, label[:16], (x + 30, 43), TEXT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        x += 40 + 9 * min(len(label), 16)
     for kind, label in (("off_track", "off track"), ("crash", "crash"), ("reset", "reset")):
         if x + 90 > width:
             break
-        cv2.circle(strip, (x, 38), 6, MARKERS[kind], -1, cv2.LINE_AA)
-        cv2.putText(strip, label, (x + 10, 43), TEXT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        draw_incident(strip, x, 38, 6, kind)
+        cv2.putText(strip, label, (x + 12, 43), TEXT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
         x += 100
     return strip
 

@@ -35,8 +35,8 @@ def test_add_physical_runs_then_show_them_on_their_own_board(tmp_path, capsys, o
             "--laps", "15,14.5,14.8", "--reverse", "--db", db)
     code, out, _ = racekit(capsys, "leaderboard", "--db", db)
     assert code == 0
-    assert "oval (forward), physical car, hand-timed: best average of 3 consecutive laps" in out
-    assert "piccolo (reverse), physical car, hand-timed" in out
+    assert "oval (forward), time trial, physical car, hand-timed: best average of 3 consecutive laps" in out
+    assert "piccolo (reverse), time trial, physical car, hand-timed" in out
     lines = out.splitlines()
     alice = next(line for line in lines if "alice" in line)
     assert alice.split()[:5] == ["1", "alice", "9.93", "9.80", "3"]
@@ -45,6 +45,31 @@ def test_add_physical_runs_then_show_them_on_their_own_board(tmp_path, capsys, o
     code, out, _ = racekit(capsys, "leaderboard", "--db", db, "--rank", "best-lap", "--track", "oval")
     assert "piccolo" not in out and next(x for x in out.splitlines() if "bob" in x).split()[:3] == ["1", "bob", "9.50"]
     assert not own_db.exists()  # --db wins over RACEKIT_DB
+
+
+def test_a_hand_timed_object_avoidance_run_has_a_board_of_its_own_with_its_crashes(tmp_path, capsys):
+    db = str(tmp_path / "board.sqlite")
+    racekit(capsys, "leaderboard", "add", "--physical", "--track", "oval", "--name", "alice", "--laps", "9,9,9",
+            "--db", db)
+    code, out, _ = racekit(capsys, "leaderboard", "add", "--physical", "--track", "oval", "--name", "boxer",
+                           "--laps", "12,11,12", "--race-type", "object-avoidance", "--crashes", "2", "--db", db)
+    assert code == 0 and "boxer on oval (physical, object-avoidance)" in out
+    code, out, _ = racekit(capsys, "leaderboard", "--db", db)
+    assert "oval (forward), time trial, physical car" in out
+    assert "oval (forward), object avoidance, physical car, hand-timed: best average of 3" in out
+    boxer = next(line for line in out.splitlines() if "boxer" in line)
+    assert boxer.split()[:7] == ["1", "boxer", "11.67", "11.00", "3", "0", "2"]  # ..., off-tracks, crashes
+    code, out, _ = racekit(capsys, "leaderboard", "--db", db, "--race-type", "object-avoidance")
+    assert "boxer" in out and "alice" not in out and "time trial" not in out
+    code, out, _ = racekit(capsys, "leaderboard", "export", "--format", "csv", "--db", db)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["racer"], r["race_type"], r["crashes"], r["board"]) for r in rows] == [
+        ("alice", "time-trial", "0", "physical/oval/forward"),
+        ("boxer", "object-avoidance", "2", "physical/oval/forward/object-avoidance")]
+    with pytest.raises(SystemExit):  # head-to-head results come from racekit race only
+        main(["leaderboard", "add", "--physical", "--track", "oval", "--name", "x", "--laps", "9",
+              "--race-type", "head-to-head", "--db", db])
+    assert "invalid choice: 'head-to-head'" in capsys.readouterr().err
 
 
 def test_racekit_db_is_the_default_and_reading_creates_nothing(capsys, own_db):

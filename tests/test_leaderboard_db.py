@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from racekit.leaderboard.db import Leaderboard, LeaderboardError, Run, default_path
+from racekit.leaderboard.db import Contact, Heat, Leaderboard, LeaderboardError, Run, default_path
 from racekit.leaderboard.migrations import APPLICATION_ID, LATEST
 
 
@@ -83,9 +83,9 @@ def test_a_schema_1_file_is_migrated_in_place_with_a_backup(tmp_path):
     old_bytes = path.read_bytes()
     with Leaderboard(path) as board:
         runs = board.runs()
-        assert [(r.id, r.racer, r.lap_times, r.offtracks, r.kind, r.direction, r.dnf) for r in runs] == [
-            (1, "old-timer", [9.5, 9.25, 9.75], 2, "sim", "forward", False),
-            (7, "rookie", [14.0], 0, "sim", "forward", False)]
+        assert [(r.id, r.racer, r.lap_times, r.offtracks, r.kind, r.direction, r.dnf, r.race_type) for r in runs] == [
+            (1, "old-timer", [9.5, 9.25, 9.75], 2, "sim", "forward", False, "time-trial"),
+            (7, "rookie", [14.0], 0, "sim", "forward", False, "time-trial")]
         assert runs[0].created == "2025-06-01T10:00:00Z" and runs[0].model_sha256 == "aa" * 32
         assert board.add(sim_run(kind="physical", model_sha256=None)) == 8  # and the new columns take data
     raw = sqlite3.connect(path)
@@ -102,6 +102,93 @@ def test_a_schema_1_file_is_migrated_in_place_with_a_backup(tmp_path):
     assert old_bytes[:16] == b"SQLite format 3\x00"
     with Leaderboard(path) as board:  # opening again changes nothing
         assert board.count() == 3
+
+
+def make_v2(path: Path) -> None:
+    """A leaderboard as racekit's schema 2 wrote it (before race types), made by hand: a simulated run, a
+    hand-timed one with no model, a DNF, and the WAL mode schema 2 switched files to."""
+    conn = sqlite3.connect(path)
+    conn.executescript(f"""
+        CREATE TABLE results (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('sim', 'physical')),
+            track TEXT NOT NULL,
+            direction TEXT NOT NULL CHECK (direction IN ('forward', 'reverse')),
+            racer TEXT NOT NULL, model_sha256 TEXT, model_meta TEXT, reward_sha256 TEXT, laps_planned INTEGER,
+            lap_times TEXT NOT NULL, offtracks INTEGER NOT NULL DEFAULT 0, crashes INTEGER NOT NULL DEFAULT 0,
+            resets INTEGER NOT NULL DEFAULT 0, dnf INTEGER NOT NULL DEFAULT 0 CHECK (dnf IN (0, 1)),
+            termination TEXT, rules TEXT, video TEXT, track_map TEXT, racekit_version TEXT, created TEXT NOT NULL);
+        CREATE INDEX results_board ON results (kind, track, direction);
+        INSERT INTO results (id, kind, track, direction, racer, model_sha256, model_meta, laps_planned, lap_times,
+                             offtracks, resets, termination, rules, created)
+            VALUES (3, 'sim', 'oval', 'forward', 'clone', '{"cc" * 32}', '{{"track": "oval"}}', 3,
+                    '[8.5, 8.75, 8.5]', 1, 1, 'lap_complete', '{{"laps": 3, "offtrack_penalty": 2.0}}',
+                    '2026-03-01T10:00:00Z');
+        INSERT INTO results (id, kind, track, direction, racer, lap_times, termination, created)
+            VALUES (4, 'physical', 'oval', 'reverse', 'my car', '[9.8, 10.1, 9.9]', 'lap_complete',
+                    '2026-03-02T10:00:00Z');
+        INSERT INTO results (id, kind, track, direction, racer, lap_times, dnf, termination, created)
+            VALUES (5, 'sim', 'piccolo', 'forward', 'wall-hugger', '[]', 1, 'dnf', '2026-03-03T10:00:00Z');
+        PRAGMA application_id = {APPLICATION_ID};
+        PRAGMA user_version = 2;
+        PRAGMA journal_mode = WAL;
+    """)
+    conn.commit()
+    conn.close()
+
+
+def test_a_schema_2_file_gets_race_types_and_heats_in_place_its_rows_time_trials(tmp_path):
+    path = tmp_path / "v2.sqlite"
+    make_v2(path)
+    with Leaderboard(path) as board:
+        runs = board.runs()
+        assert [(r.id, r.kind, r.direction, r.racer, r.race_type, r.crashes_per_lap, r.heat_id) for r in runs] == [
+            (3, "sim", "forward", "clone", "time-trial", None, None),
+            (4, "physical", "reverse", "my car", "time-trial", None, None),
+            (5, "sim", "forward", "wall-hugger", "time-trial", None, None)]
+        assert runs[0].lap_times == [8.5, 8.75, 8.5] and runs[0].rules["laps"] == 3 and runs[2].dnf
+        assert board.runs(race_type="time-trial") == runs and board.runs(race_type="object-avoidance") == []
+        new = board.add(sim_run(race_type="object-avoidance", crashes=2, crashes_per_lap=[1, 0, 1],
+                                offtracks_per_lap=[0, 1, 0]))
+        assert board.get(new).crashes_per_lap == [1, 0, 1] and board.get(new).race_type == "object-avoidance"
+        assert board.heats() == []
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST == 3
+    assert {"race_type", "offtracks_per_lap", "crashes_per_lap", "heat_id", "heat_position"} <= {
+        r[1] for r in raw.execute("PRAGMA table_info(results)")}
+    assert [r[2] for r in raw.execute("PRAGMA index_info(results_board)")] == ["kind", "track", "direction",
+                                                                               "race_type"]
+    with pytest.raises(sqlite3.IntegrityError):  # the column checks its values, as the others do
+        raw.execute("UPDATE results SET race_type = 'drag-race' WHERE id = 3")
+    raw.close()
+    backup = sqlite3.connect(tmp_path / "v2.sqlite.v2.bak")
+    assert backup.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert backup.execute("SELECT count(*) FROM results").fetchone()[0] == 3
+    backup.close()
+    with Leaderboard(path) as board:
+        assert board.count() == 4
+
+
+def test_a_head_to_head_heat_stores_both_cars_their_order_and_who_hit_whom(tmp_path):
+    path = tmp_path / "board.sqlite"
+    cars = [sim_run(racer="slow", race_type="head-to-head", heat_position=1, crashes=0, crashes_per_lap=[0]),
+            sim_run(racer="fast", race_type="head-to-head", heat_position=2, crashes=2, crashes_per_lap=[2])]
+    with Leaderboard(path) as board:
+        board.add(sim_run())
+        heat_id, ids = board.add_heat(Heat(track="oval", direction="forward", laps_planned=1,
+                                           rules={"laps": 1, "stagger": 0.6}, video="/r/h.mp4"), cars,
+                                      [Contact(0.5, 1, hitter=1, hit=0, x=1.0, y=0.0),
+                                       Contact(9.25, 1, hitter=1, hit=0)])
+        assert (heat_id, ids) == (1, [2, 3])
+        [heat] = board.heats()
+        assert (heat.id, heat.track, heat.rules["stagger"], heat.entrants) == (1, "oval", 0.6, [2, 3])
+        assert [(c.sim_time, c.hitter, c.hit, c.x) for c in heat.contacts] == [(0.5, 3, 2, 1.0), (9.25, 3, 2, None)]
+        assert [(r.racer, r.heat_id, r.heat_position) for r in board.runs(race_type="head-to-head")] == [
+            ("slow", 1, 1), ("fast", 1, 2)]
+        assert board.heats(track="piccolo") == []
+        with pytest.raises(ValueError, match="head-to-head"):
+            board.add_heat(Heat(track="oval", direction="forward"), [sim_run(), sim_run()])
+        assert board.count() == 3  # nothing of a refused heat is stored
 
 
 def sqlite_file(path: Path, script: str) -> None:

@@ -11,9 +11,10 @@ from racekit.leaderboard.export import to_csv, to_json
 from racekit.leaderboard.ranking import boards, score
 
 
-def run(racer, laps, id_, kind="sim", track="oval", direction="forward", dnf=False, created=None):
+def run(racer, laps, id_, kind="sim", track="oval", direction="forward", dnf=False, created=None,
+        race_type="time-trial"):
     return Run(kind=kind, track=track, direction=direction, racer=racer, lap_times=laps, dnf=dnf,
-               termination="dnf" if dnf else "lap_complete", id=id_,
+               termination="dnf" if dnf else "lap_complete", id=id_, race_type=race_type,
                created=created or f"2026-01-01T00:00:{id_:02d}Z")
 
 
@@ -41,7 +42,7 @@ def test_a_board_per_track_and_direction_and_kind_ranked_by_the_average_of_3():
     assert [b.key for b in result] == ["sim/oval/forward", "physical/oval/forward", "sim/oval/reverse",
                                        "sim/piccolo/forward"]
     oval = result[0]
-    assert oval.title == "oval (forward), simulated: best average of 3 consecutive laps"
+    assert oval.title == "oval (forward), time trial, simulated: best average of 3 consecutive laps"
     assert [(e.position, e.run.racer) for e in oval.entries] == [
         (1, "fast"), (2, "slow"), (3, "tie-later"), (None, "one-lap-wonder"), (None, "crashed-out")]
     assert oval.entries[0].score == pytest.approx(9.5 * 1 / 3 + 9.0 * 2 / 3)
@@ -73,3 +74,26 @@ def test_export_csv_and_json_hold_every_run_with_its_position():
     assert [d["racer"] for d in data] == ["fast", "short", "car"]
     assert data[0]["lap_times"] == [9.0, 9.5, 9.0] and data[0]["rank"] == "average" and data[0]["rank_laps"] == 3
     assert data[1]["position"] is None and data[2]["best_lap"] == 8.0
+
+
+def test_a_board_per_race_type_each_ranked_by_deepracers_average_of_3():
+    runs = [run("tt", [9.0, 9.0, 9.0], 1),
+            run("boxes-slow", [14.0, 14.0, 14.0], 2, race_type="object-avoidance"),
+            run("boxes-fast", [12.0, 12.5, 12.0], 3, race_type="object-avoidance"),
+            run("bots", [11.0, 11.0, 11.0], 4, race_type="head-to-bot"),
+            run("duel", [10.0, 10.0, 10.0], 5, race_type="head-to-head"),
+            run("car-boxes", [13.0, 13.0, 13.0], 6, kind="physical", race_type="object-avoidance")]
+    result = boards(runs)
+    # the time trial keeps its key from before race types; the others name theirs; sim before physical
+    assert [b.key for b in result] == ["sim/oval/forward", "sim/oval/forward/object-avoidance",
+                                       "physical/oval/forward/object-avoidance", "sim/oval/forward/head-to-bot",
+                                       "sim/oval/forward/head-to-head"]
+    boxes = result[1]
+    assert boxes.race_type == "object-avoidance"
+    assert boxes.title == "oval (forward), object avoidance, simulated: best average of 3 consecutive laps"
+    assert [(e.position, e.run.racer) for e in boxes.entries] == [(1, "boxes-fast"), (2, "boxes-slow")]
+    assert boxes.entries[0].score == pytest.approx((12.0 + 12.5 + 12.0) / 3)
+    assert "head-to-head, simulated" in result[4].title and "physical car" in result[2].title
+    rows = list(csv.DictReader(io.StringIO(to_csv(result))))
+    assert [r["race_type"] for r in rows] == ["time-trial", "object-avoidance", "object-avoidance",
+                                              "object-avoidance", "head-to-bot", "head-to-head"]

@@ -17,7 +17,7 @@ import pytest
 from browser_helpers import ARTIFACTS, WAIT, chromium, needs_chromium
 from race_helpers import constant_model
 from racekit.cli import main
-from racekit.leaderboard.db import Leaderboard, Run
+from racekit.leaderboard.db import Contact, Heat, Leaderboard, Run
 from racekit.leaderboard.web import BackgroundServer
 
 VIDEO = (240, 180)
@@ -89,6 +89,26 @@ def test_only_replay_files_are_served_whatever_the_database_says(tmp_path):
         assert get(f"{server.url}/runs/1/replay.mp4")[0] == 404 and get(f"{server.url}/runs/1/map.png")[0] == 404
 
 
+def test_race_types_and_head_to_head_heats_in_the_json(tmp_path):
+    with Leaderboard(tmp_path / "board.sqlite") as lb:
+        lb.add(Run(kind="sim", track="oval", direction="forward", racer="boxer", lap_times=[12.0],
+                   race_type="object-avoidance", crashes=2, crashes_per_lap=[2], offtracks_per_lap=[0]))
+        cars = [Run(kind="sim", track="oval", direction="forward", racer=name, lap_times=[9.0 + i],
+                    race_type="head-to-head", heat_position=i + 1, crashes=i) for i, name in enumerate(("a", "b"))]
+        lb.add_heat(Heat(track="oval", direction="forward", laps_planned=1), cars, [Contact(1.5, 1, 1, 0)])
+    with BackgroundServer(tmp_path / "board.sqlite") as server:
+        data = json.loads(get(f"{server.url}/api/boards?rank=best-lap")[2])
+    assert [(b["key"], b["race_type"], b["race_type_title"]) for b in data["boards"]] == [
+        ("sim/oval/forward/object-avoidance", "object-avoidance", "object avoidance"),
+        ("sim/oval/forward/head-to-head", "head-to-head", "head-to-head")]
+    boxer = data["boards"][0]["entries"][0]
+    assert (boxer["crashes"], boxer["crashes_per_lap"], boxer["heat"]) == (2, [2], None)
+    a, b = data["boards"][1]["entries"]
+    assert a["heat"] == {"id": 1, "position": 1, "cars": 2, "hit": [],
+                         "hit_by": [{"racer": "b", "sim_time": 1.5, "lap": 1}]}
+    assert b["heat"]["hit"] == [{"racer": "a", "sim_time": 1.5, "lap": 1}] and b["heat"]["position"] == 2
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -147,7 +167,8 @@ def test_the_page_shows_a_board_per_track_and_opens_replays(board, browser):
         sections = browser.find_elements(By.CSS_SELECTOR, "section.board")
         assert [s.get_attribute("data-board") for s in sections] == [
             "sim/oval/forward", "physical/oval/forward", "physical/piccolo/forward"]
-        assert sections[0].find_element(By.TAG_NAME, "h2").text.startswith("oval (forward), simulated")
+        assert sections[0].find_element(By.TAG_NAME, "h2").text.startswith("oval (forward), time trial, simulated")
+        assert sections[0].get_attribute("data-race-type") == "time-trial"
         physical_rows = sections[1].find_elements(By.CSS_SELECTOR, "tbody tr")
         assert physical_rows[0].find_element(By.CSS_SELECTOR, "td.racer").text == "alice"
         assert physical_rows[0].find_element(By.CSS_SELECTOR, "td.score").text == "9.93"
@@ -176,6 +197,7 @@ def test_the_page_shows_a_board_per_track_and_opens_replays(board, browser):
         wait_for(browser, lambda d: script(d, "return document.getElementById('replay-map').naturalWidth") > 300,
                  "the track map does not load")
         assert "off-tracks" in browser.find_element(By.ID, "replay-laps").text
+        assert browser.find_element(By.ID, "replay-title").text.endswith("time trial")
         script(browser, "const v = document.getElementById('replay-video'); v.pause(); v.currentTime = 2.5;")
         wait_for(browser, lambda d: script(d, "const v = document.getElementById('replay-video');"
                                               "return !v.seeking && v.readyState >= 2"), "seeking in the replay fails")

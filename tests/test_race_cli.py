@@ -15,7 +15,9 @@ from hardware_helpers import make_model, metadata
 from race_helpers import cloned_model, constant_model
 from racekit.cli import main
 from racekit.leaderboard.db import Leaderboard
-from racekit.replay import LEGEND_PX
+from racekit.replay import BOT_PATH_RGB, LEGEND_PX, MARKERS
+from racekit.sim.objects import BOT_RGB
+from racekit.sim.texture import OBSTACLE
 
 SMALL_VIDEO = ["--video-size", "96x72"]
 
@@ -49,10 +51,10 @@ def frames(video) -> tuple[int, tuple]:
     return count, shape
 
 
-def marker_pixels(map_png) -> int:
-    """Pixels of the off-track marker's red (RGB 230, 30, 30) on the map, above its legend."""
+def marker_pixels(map_png, rgb=MARKERS["off_track"]) -> int:
+    """Pixels of a colour (default the off-track marker's red) on the map, above its legend."""
     image = cv2.imread(str(map_png))[:-LEGEND_PX, :, ::-1].astype(int)
-    return int(np.all(np.abs(image - (230, 30, 30)) < 12, axis=2).sum())
+    return int(np.all(np.abs(image - rgb) < 12, axis=2).sum())
 
 
 def test_a_clean_lap_is_timed_replayed_mapped_and_stored(models, tmp_path, capsys):
@@ -69,7 +71,9 @@ def test_a_clean_lap_is_timed_replayed_mapped_and_stored(models, tmp_path, capsy
     assert run.model_sha256 == hashlib.sha256(models["clone"].read_bytes()).hexdigest()
     assert run.model_meta["camera"]["width"] == 80 and run.model_meta["track"] == "oval"
     assert run.reward_sha256 is None and run.racekit_version == "0.1.0"
-    assert run.rules == {"laps": 1, "reverse": False, "offtrack_penalty": 2.0, "crash_penalty": 5.0, "max_resets": 20}
+    assert run.rules == {"laps": 1, "reverse": False, "offtrack_penalty": 2.0, "crash_penalty": 5.0, "max_resets": 20,
+                         "race_type": "time-trial", "seed": 0}
+    assert (run.race_type, run.offtracks_per_lap, run.crashes_per_lap) == ("time-trial", [0], [0])
     assert f"{run.lap_times[0]:.2f}" in out
     # the replay folder sits beside the database; one frame per control step
     assert str(tmp_path / "replays") in run.video and run.video.endswith("replay.mp4")
@@ -118,6 +122,74 @@ def test_the_same_model_twice_in_reverse_makes_two_entries(models, tmp_path, cap
     runs = stored(tmp_path)
     assert [(r.id, r.direction, r.dnf) for r in runs] == [(1, "reverse", True), (2, "reverse", True)]
     assert runs[0].video != runs[1].video and runs[0].model_sha256 == runs[1].model_sha256
+
+
+# 8 boxes placed from seed 3 on the oval: the clone, which never saw a box, runs into two of them
+BOXES = ["--race-type", "object-avoidance", "--objects", "8", "--seed", "3"]
+
+
+def test_object_avoidance_crashes_cost_their_penalty_are_stored_per_lap_and_marked_on_the_map(models, tmp_path,
+                                                                                              capsys):
+    results = {}
+    for penalty in ("5", "9"):
+        code, out, err = race(capsys, tmp_path, str(models["clone"]), "--laps", "1", *BOXES, "--crash-penalty",
+                              penalty)
+        assert code == 0, err
+        results[penalty] = (stored(tmp_path)[-1], out)
+    (five, out5), (nine, _) = results["5"], results["9"]
+    n = five.crashes
+    assert "racing 1 model on oval (forward), 1 lap, object avoidance (8 boxes, seed 3)" in out5
+    assert n >= 1 and nine.crashes == n and five.offtracks == 0 and not five.dnf
+    assert out5.count("crash on lap 1 at ") == n
+    assert f"lap 1: {five.lap_times[0]:.2f} s, 0 off-tracks, {n} crash" in out5
+    # the same seed, the same boxes, the same driving: the lap times differ by exactly the extra penalty
+    assert nine.lap_times[0] - five.lap_times[0] == pytest.approx(4.0 * n, abs=1e-6)
+    assert (five.race_type, five.crashes_per_lap, five.offtracks_per_lap) == ("object-avoidance", [n], [0])
+    assert five.rules == {"laps": 1, "reverse": False, "offtrack_penalty": 2.0, "crash_penalty": 5.0,
+                          "max_resets": 20, "race_type": "object-avoidance", "seed": 3, "num_objects": 8}
+    count, _ = frames(five.video)  # the replay holds still through each crash's 5 s
+    assert abs(count - five.lap_times[0] * 15) <= 2 + n
+    # the map: the eight boxes in their orange, the crashes as yellow diamonds, no off-track marker
+    assert marker_pixels(five.track_map, OBSTACLE) > 8 * 60
+    assert marker_pixels(five.track_map, MARKERS["crash"]) > 15 * n and marker_pixels(five.track_map) == 0
+    # a different seed puts the boxes elsewhere: another race, another board entry
+    code, _, err = race(capsys, tmp_path, str(models["clone"]), "--laps", "1", *BOXES[:4], "--seed", "4")
+    assert code == 0, err
+    assert stored(tmp_path)[-1].rules["seed"] == 4
+    assert main(["leaderboard", "--db", str(tmp_path / "board.sqlite"), "--rank", "best-lap"]) == 0
+    board = capsys.readouterr().out
+    assert "oval (forward), object avoidance, simulated: best lap" in board and "time trial" not in board
+    rows = [line.split() for line in board.splitlines() if line.strip().startswith(("1 ", "2 ", "3 "))]
+    assert sorted(int(r[6]) for r in rows) == sorted(r.crashes for r in stored(tmp_path))  # the crashes column
+
+
+def test_head_to_bot_races_the_bots_and_maps_their_paths(models, tmp_path, capsys):
+    code, out, err = race(capsys, tmp_path, str(models["clone"]), "--laps", "1", "--race-type", "head-to-bot",
+                          "--bots", "2", "--bot-speed", "0.5", "--lane-changes", "--max-resets", "3")
+    assert code == 0, err
+    assert "head-to-bot (2 bots at 0.5 m/s, lane changes, seed 0)" in out
+    [run] = stored(tmp_path)
+    assert run.race_type == "head-to-bot" and run.crashes >= 1 and "crash on lap 1" in out
+    assert {k: run.rules[k] for k in ("num_bots", "bot_speed", "bot_lane_changes")} == {
+        "num_bots": 2, "bot_speed": 0.5, "bot_lane_changes": True}
+    assert marker_pixels(run.track_map, BOT_PATH_RGB) > 60 and marker_pixels(run.track_map, BOT_RGB) > 30
+
+
+def test_race_type_options_are_checked_before_any_race(models, tmp_path, capsys):
+    for args, message in ((["--race-type", "object-avoidance", "--objects", "11"], "--objects must be from 1 to 10"),
+                          (["--race-type", "object-avoidance", "--objects", "9"], "--objects 9: 9 objects 2 m apart"),
+                          (["--race-type", "head-to-bot", "--bot-speed", "0"], "--bot-speed"),
+                          (["--seed", "-1"], "--seed"),
+                          (["--objects", "4"], "--objects is for --race-type object-avoidance, not time-trial"),
+                          (["--race-type", "object-avoidance", "--bots", "2"], "--bots is for --race-type head-to-bot"),
+                          (["--head-to-head"], "--head-to-head races two models"),
+                          (["--stagger", "2"], "--stagger and --single-file set the grid")):
+        code, out, err = race(capsys, tmp_path, str(models["clone"]), *args)
+        assert code == 2 and message in err and err.count("\n") == 1 and "racing" not in out, (args, err)
+    code, _, err = race(capsys, tmp_path, str(models["clone"]), str(models["clone"]), "--head-to-head",
+                        "--race-type", "head-to-bot")
+    assert code == 2 and "--head-to-head races on the track alone" in err
+    assert not (tmp_path / "board.sqlite").exists()
 
 
 def bad_models(folder):

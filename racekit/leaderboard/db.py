@@ -9,6 +9,10 @@ takes the write lock at its start (BEGIN IMMEDIATE: a deferred transaction that
 upgrades its lock later can fail at once with "database is locked", whatever the
 busy timeout), and a writer waits up to BUSY_TIMEOUT_S for the lock.
 
+What it holds: `results`, one row per run (a Run: simulated or hand-timed, of a race type, with its lap
+times, off-tracks and crashes in total and per lap), and head-to-head `heats` (a Heat: its cars are
+results linked to it, in finishing order, and its `heat_contacts`, who hit whom).
+
 A file is checked before anything is written to it: not SQLite, another program's
 SQLite file, a newer racekit's schema or a damaged file each give a
 LeaderboardError naming the file, and the file is left exactly as it was.
@@ -20,7 +24,7 @@ import os
 import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from racekit.leaderboard.migrations import APPLICATION_ID, LATEST, migrate
@@ -31,7 +35,9 @@ BUSY_TIMEOUT_S = 30.0
 SQLITE_HEADER = b"SQLite format 3\x00"
 KINDS = ("sim", "physical")
 DIRECTIONS = ("forward", "reverse")
-JSON_FIELDS = ("lap_times", "model_meta", "rules")
+# DeepRacer's three race types, then head-to-head: two models on the track at once (a heat)
+RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot", "head-to-head")
+JSON_FIELDS = ("lap_times", "model_meta", "rules", "offtracks_per_lap", "crashes_per_lap")
 LEFT_AS_IS = "it was left as it is; choose another file with --db or $RACEKIT_DB"
 
 
@@ -73,6 +79,11 @@ class Run:
     video: str | None = None  # absolute paths of the replay files
     track_map: str | None = None
     racekit_version: str | None = None
+    race_type: str = "time-trial"  # RACE_TYPES; each has boards of its own
+    offtracks_per_lap: list[int] | None = None  # completed laps' off-tracks (and other resets); None: not counted
+    crashes_per_lap: list[int] | None = None  # completed laps' crashes (boxes, bots, the other car)
+    heat_id: int | None = None  # head-to-head: the heat (Heat.id) this run was one car of ...
+    heat_position: int | None = None  # ... and where it finished in it, 1 first
     created: str = field(default_factory=utc_now)  # ISO 8601, UTC
     id: int | None = None
 
@@ -81,9 +92,43 @@ class Run:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if self.race_type not in RACE_TYPES:
+            raise ValueError(f"race_type must be one of {', '.join(RACE_TYPES)}, got {self.race_type!r}")
+
+
+@dataclass
+class Contact:
+    """In a head-to-head heat, a contact between the cars: `hitter` (the car behind, whose crash it is) ran
+    into `hit`. Both are result ids once stored (entrant indices 0, 1 when given to `add_heat`)."""
+
+    sim_time: float  # seconds into the race
+    lap: int  # the hitter's lap, 1-based
+    hitter: int
+    hit: int
+    x: float | None = None  # where, m
+    y: float | None = None
+
+
+@dataclass
+class Heat:
+    """A head-to-head race: its cars are results (Run.heat_id) in finishing order; who hit whom."""
+
+    track: str
+    direction: str
+    laps_planned: int | None = None
+    rules: dict | None = None
+    video: str | None = None  # the heat's replay (both cars) and map (both lines)
+    track_map: str | None = None
+    racekit_version: str | None = None
+    created: str = field(default_factory=utc_now)
+    id: int | None = None
+    entrants: list[int] = field(default_factory=list)  # result ids, finishing order
+    contacts: list[Contact] = field(default_factory=list)
 
 
 COLUMNS = [f.name for f in fields(Run) if f.name != "id"]
+HEAT_COLUMNS = ["track", "direction", "laps_planned", "rules", "video", "track_map", "racekit_version", "created"]
+CONTACT_COLUMNS = [f.name for f in fields(Contact)]
 
 
 class Leaderboard:
@@ -95,24 +140,76 @@ class Leaderboard:
 
     def add(self, run: Run) -> int:
         """Store a run; returns its id. Committed before this returns."""
-        row = asdict(run)
-        values = [json.dumps(row[c]) if c in JSON_FIELDS and row[c] is not None else row[c] for c in COLUMNS]
-        values[COLUMNS.index("dnf")] = int(run.dnf)
         with self._guard():
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                cursor = self.conn.execute(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES "
-                                           f"({', '.join('?' * len(COLUMNS))})", values)
+                run_id = self._insert(run)
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
+        return run_id
+
+    def add_heat(self, heat: Heat, runs: list[Run], contacts: list[Contact] = ()) -> tuple[int, list[int]]:
+        """Store a head-to-head heat and its cars' runs (in entrant order; each run's heat_position says where
+        it finished) in one transaction; `contacts` name the cars by entrant index. Returns the heat's id and
+        the runs' ids."""
+        if len(runs) < 2 or any(r.race_type != "head-to-head" for r in runs):
+            raise ValueError("a heat is two or more runs of race type head-to-head")
+        row = asdict(heat)
+        values = [json.dumps(row[c]) if c == "rules" and row[c] is not None else row[c] for c in HEAT_COLUMNS]
+        with self._guard():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                heat_id = int(self.conn.execute(f"INSERT INTO heats ({', '.join(HEAT_COLUMNS)}) VALUES "
+                                                f"({', '.join('?' * len(HEAT_COLUMNS))})", values).lastrowid)
+                ids = [self._insert(replace(run, heat_id=heat_id)) for run in runs]
+                for c in contacts:
+                    self.conn.execute(f"INSERT INTO heat_contacts (heat_id, {', '.join(CONTACT_COLUMNS)}) VALUES "
+                                      f"(?, {', '.join('?' * len(CONTACT_COLUMNS))})",
+                                      (heat_id, c.sim_time, c.lap, ids[c.hitter], ids[c.hit], c.x, c.y))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        return heat_id, ids
+
+    def heats(self, track: str | None = None) -> list[Heat]:
+        """Stored head-to-head heats, oldest first, with their cars (finishing order) and contacts."""
+        sql, params = f"SELECT id, {', '.join(HEAT_COLUMNS)} FROM heats", []
+        if track is not None:
+            sql, params = sql + " WHERE track = ?", [track]
+        with self._guard():
+            rows = self.conn.execute(sql + " ORDER BY id", params).fetchall()
+            entrants = self.conn.execute("SELECT heat_id, id FROM results WHERE heat_id IS NOT NULL "
+                                         "ORDER BY heat_id, heat_position IS NULL, heat_position, id").fetchall()
+            contacts = self.conn.execute(f"SELECT heat_id, {', '.join(CONTACT_COLUMNS)} FROM heat_contacts "
+                                         "ORDER BY heat_id, sim_time, id").fetchall()
+        heats = []
+        for row in rows:
+            data = dict(zip(["id", *HEAT_COLUMNS], row))
+            try:
+                data["rules"] = json.loads(data["rules"]) if data["rules"] is not None else None
+            except ValueError as exc:
+                raise LeaderboardError(f"{self.path}: heat #{data['id']} is unreadable ({exc})") from None
+            heat = Heat(**data)
+            heat.entrants = [run_id for heat_id, run_id in entrants if heat_id == heat.id]
+            heat.contacts = [Contact(*c[1:]) for c in contacts if c[0] == heat.id]
+            heats.append(heat)
+        return heats
+
+    def _insert(self, run: Run) -> int:
+        row = asdict(run)
+        values = [json.dumps(row[c]) if c in JSON_FIELDS and row[c] is not None else row[c] for c in COLUMNS]
+        values[COLUMNS.index("dnf")] = int(run.dnf)
+        cursor = self.conn.execute(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES "
+                                   f"({', '.join('?' * len(COLUMNS))})", values)
         return int(cursor.lastrowid)
 
-    def runs(self, track: str | None = None, kind: str | None = None) -> list[Run]:
-        """Stored runs, oldest first, optionally of one track and/or kind."""
+    def runs(self, track: str | None = None, kind: str | None = None, race_type: str | None = None) -> list[Run]:
+        """Stored runs, oldest first, optionally of one track, kind and/or race type."""
         where, params = [], []
-        for column, value in (("track", track), ("kind", kind)):
+        for column, value in (("track", track), ("kind", kind), ("race_type", race_type)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)

@@ -12,6 +12,12 @@ Version 2: physical runs beside simulated ones (`kind`), direction, model metada
     rules, the replay files and the racekit version; model_sha256 may be NULL
     (a hand-timed run may not name its model). SQLite cannot drop a NOT NULL
     with ALTER TABLE, so the table is rebuilt and the rows copied.
+Version 3: race types (issue 11). `race_type` on every result ('time-trial' for the rows
+    before it: the only races there were), off-tracks and crashes per lap (JSON lists;
+    NULL for older rows, which never counted them), and head-to-head heats: a `heats`
+    row per race of two models on the track at once, each entrant a result linked to
+    it (`heat_id`, its finishing order `heat_position`), and `heat_contacts`, who hit
+    whom (the car behind is the one that hit). The board index takes the race type.
 """
 from __future__ import annotations
 
@@ -64,8 +70,41 @@ ALTER TABLE results_v2 RENAME TO results;
 CREATE INDEX results_board ON results (kind, track, direction);
 """
 
+V2_TO_V3 = """
+CREATE TABLE heats (
+    id INTEGER PRIMARY KEY,
+    track TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('forward', 'reverse')),
+    laps_planned INTEGER,
+    rules TEXT,
+    video TEXT,
+    track_map TEXT,
+    racekit_version TEXT,
+    created TEXT NOT NULL
+);
+ALTER TABLE results ADD COLUMN race_type TEXT NOT NULL DEFAULT 'time-trial'
+    CHECK (race_type IN ('time-trial', 'object-avoidance', 'head-to-bot', 'head-to-head'));
+ALTER TABLE results ADD COLUMN offtracks_per_lap TEXT;
+ALTER TABLE results ADD COLUMN crashes_per_lap TEXT;
+ALTER TABLE results ADD COLUMN heat_id INTEGER REFERENCES heats (id);
+ALTER TABLE results ADD COLUMN heat_position INTEGER;
+CREATE TABLE heat_contacts (
+    id INTEGER PRIMARY KEY,
+    heat_id INTEGER NOT NULL REFERENCES heats (id),
+    sim_time REAL NOT NULL,
+    lap INTEGER NOT NULL,
+    hitter INTEGER NOT NULL REFERENCES results (id),
+    hit INTEGER NOT NULL REFERENCES results (id),
+    x REAL,
+    y REAL
+);
+DROP INDEX IF EXISTS results_board;
+CREATE INDEX results_board ON results (kind, track, direction, race_type);
+CREATE INDEX results_heat ON results (heat_id);
+"""
+
 # MIGRATIONS[i] takes a file from version i to version i + 1.
-MIGRATIONS = [V1, V1_TO_V2]
+MIGRATIONS = [V1, V1_TO_V2, V2_TO_V3]
 LATEST = len(MIGRATIONS)
 
 

@@ -1,4 +1,9 @@
-"""Ranking runs: one board per track, direction and kind (simulated and physical never mix).
+"""Ranking runs: one board per track, direction, race type and kind (simulated and physical never mix).
+
+Race types: DeepRacer's time trial, object avoidance and head-to-bot, and head-to-head (two models on the
+track at once; each car's run is ranked on the head-to-head board by its own laps, and its heat's
+finishing order is kept beside it). A board's key is kind/track/direction, with /race-type after it for
+every race type but the time trial (the boards before race types keep their keys).
 
 DeepRacer's standard is the best average of 3 consecutive laps. Ranks:
     average   the best mean of `laps` consecutive completed laps (default 3)
@@ -13,10 +18,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from racekit.leaderboard.db import Run
+from racekit.leaderboard.db import RACE_TYPES, Run
 
 RANKS = ("average", "best-lap", "total")
 DEFAULT_LAPS = {"average": 3, "best-lap": 1, "total": 3}
+RACE_TYPE_TITLES = {"time-trial": "time trial", "object-avoidance": "object avoidance",
+                    "head-to-bot": "head-to-bot", "head-to-head": "head-to-head"}
 RANK_TITLES = {"average": "best average of {n} consecutive laps", "best-lap": "best lap",
                "total": "total time of the first {n} laps"}
 
@@ -68,28 +75,33 @@ class Board:
     rank: str
     laps: int
     entries: list[Entry] = field(default_factory=list)  # ranked ones first, in order
+    race_type: str = "time-trial"
 
     @property
     def title(self) -> str:
         kind = "simulated" if self.kind == "sim" else "physical car, hand-timed"
-        return f"{self.track} ({self.direction}), {kind}: {RANK_TITLES[self.rank].format(n=self.laps)}"
+        return (f"{self.track} ({self.direction}), {RACE_TYPE_TITLES[self.race_type]}, {kind}: "
+                f"{RANK_TITLES[self.rank].format(n=self.laps)}")
 
     @property
     def key(self) -> str:
-        return f"{self.kind}/{self.track}/{self.direction}"
+        tail = "" if self.race_type == "time-trial" else f"/{self.race_type}"
+        return f"{self.kind}/{self.track}/{self.direction}{tail}"
 
 
 def boards(runs: list[Run], rank: str = "average", laps: int | None = None) -> list[Board]:
-    """Runs grouped into boards (by track, then direction; simulated before physical), each ranked."""
+    """Runs grouped into boards (by track, then direction, then race type; simulated before physical),
+    each ranked."""
     n = laps_for(rank, laps)
-    groups: dict[tuple[str, str, str], list[Run]] = {}
+    groups: dict[tuple[str, str, str, str], list[Run]] = {}
     for run in runs:
-        groups.setdefault((run.track, run.direction, run.kind), []).append(run)
+        groups.setdefault((run.track, run.direction, run.race_type, run.kind), []).append(run)
     result = []
-    for (track, direction, kind) in sorted(groups, key=lambda k: (k[0], k[1], k[2] != "sim")):
-        board = Board(kind, track, direction, rank, n)
+    for key in sorted(groups, key=lambda k: (k[0], k[1], RACE_TYPES.index(k[2]), k[3] != "sim")):
+        track, direction, race_type, kind = key
+        board = Board(kind, track, direction, rank, n, race_type=race_type)
         ranked, unranked = [], []
-        for run in groups[(track, direction, kind)]:
+        for run in groups[key]:
             reason = why_unranked(run, n)
             if reason is None:
                 ranked.append((score(run.lap_times, rank, n), run.created, run.id or 0, run))

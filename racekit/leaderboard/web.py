@@ -1,6 +1,7 @@
 """The leaderboard's web page: Starlette routes and a uvicorn server, local by default.
 
-    GET /                         the page (static/index.html): one board per track, direction and kind
+    GET /                         the page (static/index.html): one board per track, direction, race type
+                                  and kind
     GET /static/board.js|.css     its script and style
     GET /api/boards?rank=&laps=   the ranked boards as JSON
     GET /runs/ID/replay.mp4       a run's replay video (Range requests: the browser can seek)
@@ -22,7 +23,8 @@ from starlette.routing import Route
 
 from racekit.hardware.server.threaded import ThreadedServer, bind
 from racekit.leaderboard.db import Leaderboard, LeaderboardError, Run
-from racekit.leaderboard.ranking import RANKS, boards
+from racekit.leaderboard.export import heat_record
+from racekit.leaderboard.ranking import RACE_TYPE_TITLES, RANKS, boards
 
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {"board.js": "text/javascript", "board.css": "text/css"}
@@ -34,8 +36,9 @@ def servable(path: str | None, name: str) -> bool:
     return bool(path) and Path(path).suffix == Path(name).suffix and os.path.isfile(path)
 
 
-def _entry(entry) -> dict:
+def _entry(entry, heats: dict, names: dict) -> dict:
     run: Run = entry.run
+    heat = heats.get(run.heat_id)
 
     def link(path: str | None, name: str) -> str | None:
         return f"/runs/{run.id}/{name}" if servable(path, name) else None
@@ -45,7 +48,9 @@ def _entry(entry) -> dict:
             "offtracks": run.offtracks, "crashes": run.crashes, "resets": run.resets, "dnf": run.dnf,
             "created": run.created, "model_sha256": run.model_sha256, "reward_sha256": run.reward_sha256,
             "laps_planned": run.laps_planned, "video": link(run.video, "replay.mp4"),
-            "map": link(run.track_map, "map.png")}
+            "map": link(run.track_map, "map.png"), "race_type": run.race_type,
+            "offtracks_per_lap": run.offtracks_per_lap, "crashes_per_lap": run.crashes_per_lap,
+            "heat": heat_record(run, heat, names) if heat is not None else None}
 
 
 def build_app(db_path: Path) -> Starlette:
@@ -69,13 +74,17 @@ def build_app(db_path: Path) -> Starlette:
             n = int(laps) if laps is not None else None
             with Leaderboard(db_path) as board:
                 ranked = boards(board.runs(), rank, n)
+                heats = {h.id: h for h in board.heats()}
         except ValueError:
             return JSONResponse({"error": "laps must be a whole number of at least 1"}, status_code=400)
         except LeaderboardError as exc:
             return JSONResponse({"error": str(exc)}, status_code=500)
+        names = {e.run.id: e.run.racer for b in ranked for e in b.entries}
         return JSONResponse({"db": str(db_path), "rank": rank, "laps": ranked[0].laps if ranked else n,
                              "boards": [{"key": b.key, "title": b.title, "kind": b.kind, "track": b.track,
-                                         "direction": b.direction, "entries": [_entry(e) for e in b.entries]}
+                                         "direction": b.direction, "race_type": b.race_type,
+                                         "race_type_title": RACE_TYPE_TITLES[b.race_type],
+                                         "entries": [_entry(e, heats, names) for e in b.entries]}
                                         for b in ranked]})
 
     def run_file(attribute: str, name: str, media_type: str):

@@ -28,14 +28,15 @@ function header(table, names) {
 
 function drawBoard(board) {
   const section = document.createElement("section");
-  section.className = "board " + board.kind;
+  section.className = "board " + board.kind + " " + board.race_type;
   section.dataset.board = board.key;
+  section.dataset.raceType = board.race_type;
   const title = document.createElement("h2");
   title.textContent = board.title;
   section.appendChild(title);
   const table = document.createElement("table");
   header(table, [["#", true], ["racer", false], ["time", true], ["best lap", true], ["laps", true],
-                 ["off-tracks", true], ["date", false], ["", false]]);
+                 ["off-tracks", true], ["crashes", true], ["date", false], ["", false]]);
   const body = table.createTBody();
   for (const entry of board.entries) {
     const row = body.insertRow();
@@ -46,7 +47,8 @@ function drawBoard(board) {
     cell(row, entry.position ? seconds(entry.score) : entry.reason, "num score");
     cell(row, seconds(entry.best_lap), "num");
     cell(row, String(entry.lap_times.length), "num");
-    cell(row, String(entry.offtracks + entry.crashes), "num");
+    cell(row, String(entry.offtracks), "num offtracks");
+    cell(row, String(entry.crashes), "num crashes");
     cell(row, entry.created.slice(0, 16).replace("T", " "), "date");
     const open = cell(row, "", "");
     if (entry.video || entry.map) {
@@ -62,12 +64,23 @@ function drawBoard(board) {
   return section;
 }
 
+function heatText(heat) {
+  if (!heat) return "";
+  const contacts = (list, verb) => list.map((c) => verb + " " + c.racer + " at " + seconds(c.sim_time) + " s");
+  const parts = ["heat #" + heat.id + ": finished " + heat.position + " of " + heat.cars,
+                 ...contacts(heat.hit, "hit"), ...contacts(heat.hit_by, "hit by")];
+  return parts.join(" · ");
+}
+
 function openReplay(board, entry) {
   const dialog = $("replay");
-  $("replay-title").textContent = entry.racer + " · " + board.track + " (" + board.direction + ")";
+  $("replay-title").textContent = entry.racer + " · " + board.track + " (" + board.direction + ") · " +
+    board.race_type_title;
+  const perLap = entry.crashes_per_lap ? " (per lap " + entry.crashes_per_lap.join(", ") + ")" : "";
   $("replay-laps").textContent = "laps: " + (entry.lap_times.map(seconds).join("  ") || "none") +
-    " · off-tracks " + entry.offtracks + " · crashes " + entry.crashes + " · resets " + entry.resets +
+    " · off-tracks " + entry.offtracks + " · crashes " + entry.crashes + perLap + " · resets " + entry.resets +
     (entry.dnf ? " · DNF" : "");
+  $("replay-heat").textContent = heatText(entry.heat);
   $("replay-model").textContent = entry.model_sha256 ? "model sha256 " + entry.model_sha256 : "";
   const video = $("replay-video");
   video.hidden = !entry.video;

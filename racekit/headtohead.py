@@ -1,0 +1,313 @@
+"""`racekit race A.onnx B.onnx --head-to-head`: two models on the track at once (racekit.sim.headtohead).
+
+Each model runs through onnxruntime as in a time trial and sees the other car in its camera. The grid:
+A (the first file) on the start line in the left lane, B `--stagger` m (default 1) behind in the right lane,
+or with `--single-file` both on the centre line, B behind A. Each car is under race rules of its own
+(laps, off-track put-back and penalties, the DNF cap); a penalty holds the car at rest while the other
+drives on; a contact between the cars is a crash for the car behind (it hit the other). The finishing
+order is by the time to complete the laps (penalties included); then cars that did not finish, by laps
+and progress.
+
+The heat writes one replay (OUT/<date>-<A>-vs-<B>-<id>/replay.mp4: each car's chase view side by side,
+its camera inset, its lap timer) and one map (map.png: both driven lines in the cars' colours, the
+off-tracks and crashes marked), and is stored as one heat on the leaderboard: both cars' results
+(race type head-to-head, each with its finishing position) and who hit whom.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from racekit.cli import UserError
+
+LETTERS = "AB"
+
+
+def racer_names(entrants) -> list[str]:
+    names = [e.racer for e in entrants]
+    if names[0] == names[1]:
+        names = [f"{n[:61]} #{i}" for i, n in enumerate(names, start=1)]
+    return names
+
+
+def run_heat(args, entrants, track, rules, size) -> int:
+    from racekit.cmd_race import slug
+    from racekit.leaderboard.db import Leaderboard, LeaderboardError
+    from racekit.sim.headtohead import Grid
+
+    hz = {float(e.metadata["control_hz"]) for e in entrants}
+    if len(hz) != 1:
+        raise UserError(f"--head-to-head: the models run at different control rates ({', '.join(map(str, hz))} Hz); "
+                        "both cars step together")
+    try:
+        grid = Grid(1.0 if args.stagger is None else args.stagger, args.single_file)
+    except ValueError as exc:
+        raise UserError(f"--stagger: {exc}") from None
+    names = racer_names(entrants)
+    try:
+        board = Leaderboard(args.db)
+    except LeaderboardError as exc:
+        raise UserError(str(exc)) from None
+    with board:
+        out = Path(args.out) if args.out else board.path.parent / "replays"
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{out}: cannot make the replay folder ({exc.strerror or exc})") from None
+        direction = "reverse" if rules.reverse else "forward"
+        where = "on the centre line" if grid.single_file else "in the other lane"
+        print(f"head-to-head on {track.name} ({direction}), {rules.laps} lap{'s' if rules.laps != 1 else ''}: "
+              f"A {names[0]} (light blue) vs B {names[1]} (orange), "
+              f"B starts {grid.stagger:g} m behind {where}; "
+              f"off-track +{rules.offtrack_penalty:g} s, crash +{rules.crash_penalty:g} s (a contact: the car "
+              f"behind), DNF after {rules.max_resets} resets; leaderboard {board.path}", flush=True)
+        for letter, entrant in zip(LETTERS, entrants):
+            print(f"  {letter}: {entrant.path} (sha256 {entrant.sha256[:12]})", flush=True)
+        folder = Path(tempfile.mkdtemp(prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(names[0])[:20]}-vs-"
+                                               f"{slug(names[1])[:20]}-", dir=out))
+        try:
+            heat_id, ids, order, contacts = heat_one(entrants, names, track, rules, grid, folder, size, board)
+        except KeyboardInterrupt:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        except Exception as exc:  # noqa: BLE001 - a model failing mid-heat: one line, nothing half stored
+            shutil.rmtree(folder, ignore_errors=True)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"racekit: error: head-to-head of {entrants[0].path} and {entrants[1].path} failed: {first}",
+                  file=sys.stderr, flush=True)
+            return 1
+        print(f"  stored as heat #{heat_id} (results #{ids[0]} and #{ids[1]})", flush=True)
+        runs = [board.get(i) for i in ids]
+    print("\nfinishing order")
+    for position, i in enumerate(order, start=1):
+        run = runs[i]
+        result = "DNF" if run.dnf else f"{sum(run.lap_times):.2f} s"
+        print(f"  {position}. {LETTERS[i]} {run.racer}: {result}, {len(run.lap_times)} of {run.laps_planned} laps, "
+              f"{run.offtracks} off-tracks, {run.crashes} crashes")
+    for c in contacts:
+        print(f"  contact at {c.sim_time:.2f} s: {LETTERS[c.hitter]} {names[c.hitter]} hit {LETTERS[c.hit]} "
+              f"{names[c.hit]} from behind (lap {c.lap}): a crash for {LETTERS[c.hitter]}")
+    if not contacts:
+        print("  no contact between the cars")
+    return 0
+
+
+def heat_one(entrants, names, track, rules, grid, folder: Path, size, board):
+    """Race the heat, write its replay and map, store it; returns (heat id, result ids, order, contacts)."""
+    from racekit import __version__
+    from racekit.agent.evaluate import action_bounds
+    from racekit.cmd_race import Progress
+    from racekit.leaderboard.db import Contact, Heat, Run
+    from racekit.racing import Outcome
+    from racekit.replay import save_png
+    from racekit.sim.camera import CameraSpec
+    from racekit.sim.headtohead import HeadToHead
+    from racekit.sim.world import PHYSICS_HZ
+
+    hz = float(entrants[0].metadata["control_hz"])
+    bounds = [action_bounds(e.action_space) for e in entrants]
+    low = [np.array([b["steering_range"][0], b["speed_range"][0]], np.float32) for b in bounds]
+    high = [np.array([b["steering_range"][1], b["speed_range"][1]], np.float32) for b in bounds]
+    cameras = [CameraSpec(e.camera["width"], e.camera["height"], e.camera["channels"]) for e in entrants]
+    driven = track.reverse() if rules.reverse else track  # the stored name is the track's own
+    heat = HeadToHead(driven, cameras, [e.camera["frame_stack"] for e in entrants], laps=rules.laps,
+                      offtrack_penalty=rules.offtrack_penalty, crash_penalty=rules.crash_penalty,
+                      max_resets=rules.max_resets, control_hz=hz, substeps=max(1, round(PHYSICS_HZ / hz)), grid=grid,
+                      max_speed=float(max(h[1] for h in high)))
+    progress = [Progress(rules, label=f"{letter} ", crashes=True) for letter in LETTERS]
+    video_path, map_path = folder / "replay.mp4", folder / "map.png"
+    logs = [CarLog() for _ in entrants]
+    try:
+        obs, infos = heat.reset()
+        for log, info in zip(logs, infos):
+            log.start(info)
+        with HeatVideo(video_path, size, hz, [e.camera["channels"] for e in entrants], rules.laps, names) as video:
+            video.on_step(heat, obs, infos)
+            done = False
+            while not done:
+                actions = []
+                for i, entrant in enumerate(entrants):
+                    if infos[i]["termination"] is not None:
+                        actions.append((0.0, 0.0))
+                        continue
+                    steering, speed = entrant.policy.act(obs[i][None])
+                    actions.append(tuple(np.clip(np.array([steering, speed], np.float32), low[i], high[i])))
+                obs, infos, done = heat.step(actions)
+                for i, info in enumerate(infos):
+                    progress[i].on_step(info, logs[i].on_step(info) if not logs[i].closed else [])
+                video.on_step(heat, obs, infos, heat.standings())
+        ground = heat.world.ground_image
+        order = heat.standings()
+        contacts = list(heat.contacts)
+    finally:
+        heat.close()
+    outcomes = []
+    for log, info in zip(logs, infos):
+        outcomes.append(Outcome(lap_times=list(info["lap_times"]), offtracks_per_lap=log.offtracks_per_lap,
+                                offtracks=info["offtracks"], crashes=info["crashes"], resets=info["resets"],
+                                termination=info["termination"], sim_time=info["finish_time"] or info["sim_time"],
+                                segments=log.segments, incidents=log.incidents, ground_image=ground,
+                                crashes_per_lap=log.crashes_per_lap, race_type="head-to-head"))
+    for p, outcome in zip(progress, outcomes):
+        p.finish(outcome)
+    laps = "   ".join(f"{LETTERS[i]} {sum(outcomes[i].lap_times):.2f} s" if not outcomes[i].dnf
+                      else f"{LETTERS[i]} DNF" for i in order)
+    title = f"{names[0]} vs {names[1]} - {track.name}{' (reverse)' if rules.reverse else ''}   {laps}"
+    save_png(map_path, heat_map(outcomes, names, contacts, title))
+    print(f"  replay {video_path}\n  map    {map_path}", flush=True)
+
+    direction = "reverse" if rules.reverse else "forward"
+    stored_rules = {**rules.as_dict(), "race_type": "head-to-head", "stagger": grid.stagger,
+                    "single_file": grid.single_file}
+    stored_rules.pop("seed", None)  # nothing on the track is placed at random
+    positions = {car: position for position, car in enumerate(order, start=1)}
+    runs = [Run(kind="sim", track=track.name, direction=direction, racer=name, lap_times=o.lap_times,
+                model_sha256=e.sha256, model_meta=e.metadata, reward_sha256=e.metadata.get("reward_sha256"),
+                laps_planned=rules.laps, offtracks=o.offtracks, crashes=o.crashes, resets=o.resets, dnf=o.dnf,
+                termination=o.termination, rules=stored_rules, video=str(video_path.resolve()),
+                track_map=str(map_path.resolve()), racekit_version=__version__, race_type="head-to-head",
+                offtracks_per_lap=o.offtracks_per_lap, crashes_per_lap=o.crashes_per_lap,
+                heat_position=positions[i])
+            for i, (e, name, o) in enumerate(zip(entrants, names, outcomes))]
+    stored = Heat(track=track.name, direction=direction, laps_planned=rules.laps, rules=stored_rules,
+                  video=str(video_path.resolve()), track_map=str(map_path.resolve()), racekit_version=__version__)
+    heat_id, ids = board.add_heat(stored, runs, [Contact(c.sim_time, c.lap, c.hitter, c.hit, c.x, c.y)
+                                                 for c in contacts])
+    return heat_id, ids, order, contacts
+
+
+class CarLog:
+    """One car's driven line, incidents and per-lap counts, from the heat's infos (as racing.race keeps them)."""
+
+    def __init__(self):
+        self.segments, self.incidents = [], []
+        self.offtracks_per_lap, self.crashes_per_lap = [], []
+        self._since_lap = 0
+        self.closed = False  # the car is done
+
+    def start(self, info) -> None:
+        self.segments = [[(info["x"], info["y"], 0.0)]]
+
+    def on_step(self, info) -> list[dict]:
+        """Log one step; returns its events for cmd_race.Progress (a lap's with its off-track and crash counts)."""
+        events, put_back = [], False
+        for event in info["events"]:
+            if event["kind"] == "lap":
+                since = self.incidents[self._since_lap:]
+                crashed = sum(1 for *_, kind in since if kind == "crash")
+                self.offtracks_per_lap.append(len(since) - crashed)
+                self.crashes_per_lap.append(crashed)
+                self._since_lap = len(self.incidents)
+                events.append({**event, "offtracks": len(since) - crashed, "crashes": crashed})
+                if info["termination"] is not None:
+                    self.segments[-1].append((event["x"], event["y"], self.segments[-1][-1][2]))
+            else:
+                point = (event["x"], event["y"])  # where it left the road (or hit the other car) ...
+                self.segments[-1].append((*point, self.segments[-1][-1][2]))
+                self.incidents.append((*point, event["kind"]))
+                events.append(event)
+                put_back = not event["dnf"]
+        if info["termination"] is not None:
+            self.closed = True
+        elif put_back:  # ... and the line goes on from where it was put back
+            self.segments.append([(info["x"], info["y"], 0.0)])
+        else:
+            self.segments[-1].append((info["x"], info["y"], info["speed"]))
+        return events
+
+
+class HeatVideo:
+    """The heat's replay: each car's chase view side by side, its camera inset, lap timer and place."""
+
+    def __init__(self, path: Path, size, fps: float, channels: list[int], laps: int, names: list[str]):
+        from racekit.sim.video import VideoWriter
+
+        self.writer = VideoWriter(path, size, fps=fps)
+        self.size, self.channels, self.laps, self.names = size, channels, laps, names
+        self.half = (max(16, size[0] // 2), size[1])
+        self.last: list[np.ndarray | None] = [None, None]
+        self.ended = [False, False]
+
+    def on_step(self, heat, obs, infos, order=(0, 1)) -> None:
+        from racekit.sim.camera import chase_camera
+        from racekit.sim.video import compose
+
+        halves = []
+        for i, (racer, info) in enumerate(zip(heat.racers, infos)):
+            if racer.parked and self.last[i] is not None:  # done: its last picture, with where it finished
+                if not self.ended[i]:
+                    self.ended[i] = True
+                    position = list(order).index(i) + 1
+                    finished = info["termination"] == "lap_complete"
+                    self.last[i] = self.last[i].copy()
+                    _banner(self.last[i], f"FINISHED P{position}" if finished else "DNF",
+                            (20, 120, 40) if finished else (110, 110, 110))
+                halves.append(self.last[i])
+                continue
+            view = chase_camera(heat.world.client, racer.car, *self.half)
+            inset = obs[i][:, :, -self.channels[i]:]
+            done = info["lap_times"]
+            clock = info["sim_time"] - sum(done)
+            lines = [f"{LETTERS[i]} {self.names[i]}",
+                     f"lap {min(len(done) + 1, self.laps)}/{self.laps}  {clock:6.2f} s"]
+            if done:
+                lines.append(f"last {done[-1]:.2f} s")
+            lines.append(f"P{list(order).index(i) + 1}  off {info['offtracks']}  crash {info['crashes']}")
+            frame = compose(view, inset, lines)
+            self.last[i] = frame.copy()
+            if info["holding"]:
+                _banner(frame, "PENALTY", (200, 20, 20))
+            halves.append(frame)
+        self.writer.write(np.hstack(halves))
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _banner(frame: np.ndarray, text: str, rgb) -> None:
+    import cv2
+
+    scale = frame.shape[1] / 360
+    (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    x, y = (frame.shape[1] - w) // 2, frame.shape[0] // 2
+    cv2.rectangle(frame, (x - 6, y - h - 6), (x + w + 6, y + 6), rgb, -1)
+    cv2.putText(frame, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2, cv2.LINE_AA)
+
+
+def heat_map(outcomes, names, contacts, title: str, max_side: int = 900) -> np.ndarray:
+    """The map of a heat: both driven lines in the cars' colours, every incident marked; a contact's crash
+    marker has a ring of the hitter's colour."""
+    import cv2
+
+    from racekit.replay import _legend, draw_incident, map_canvas
+    from racekit.sim.headtohead import CAR_RGB
+
+    canvas = map_canvas(outcomes[0].ground_image, max_side)
+    thickness = max(2, round(0.03 * canvas.px_per_m))
+    for outcome, rgb in zip(outcomes, CAR_RGB):
+        for segment in outcome.segments:
+            if len(segment) < 2:
+                continue
+            pixels = canvas.to_pixels(np.array([(x, y) for x, y, _ in segment])).astype(np.int32)
+            cv2.polylines(canvas.image, [pixels.reshape(-1, 1, 2)], False, rgb, thickness, cv2.LINE_AA)
+    radius = max(5, round(0.07 * canvas.px_per_m))
+    for outcome in outcomes:
+        for x, y, kind in outcome.incidents:
+            cx, cy = (int(v) for v in canvas.to_pixels((x, y)))
+            draw_incident(canvas.image, cx, cy, radius, kind)
+    for c in contacts:
+        cx, cy = (int(v) for v in canvas.to_pixels((c.x, c.y)))
+        cv2.circle(canvas.image, (cx, cy), int(radius * 1.8), CAR_RGB[c.hitter], 2, cv2.LINE_AA)
+    lines = [(rgb, f"{letter} {name}") for rgb, letter, name in zip(CAR_RGB, LETTERS, names)]
+    return np.vstack([canvas.image, _legend(canvas.image.shape[1], None, title, lines)])

@@ -1,0 +1,323 @@
+"""Head-to-head: two cars on one track at once, each driven by its own commands and seeing the other.
+
+Beyond DeepRacer's console (its head-to-bot races scripted bots). One World (sim/world.py) holds the
+track and car A; car B is a second `Car` in the same PyBullet client, so the two collide through their
+own bodies. Each car has its own lap counter (sim/lap.py), its own race rules and its own front camera:
+the PyBullet renderers ("tiny", "egl") draw the other car's body; the fast renderer draws it as a box
+of the car's size and colour (`car_box`) moved to its pose every step, a drawn-only box with no body of
+its own, left out of that car's own camera (a car never sees itself).
+
+## The grid
+Car A (the first) on the start line, car B `Grid.stagger` m behind it (default 1 m): side by side in
+the two lanes (A in the left lane, B in the right, each halfway between the centre line and a border),
+or `Grid.single_file` both on the centre line, one behind the other. Each counts its laps from where it
+started, so both drive the same distance; on an open track A starts `stagger` m after the start instead.
+
+## Race rules, per car (DeepRacer's evaluation)
+Off the track (all four wheels), a crash, driving backwards (15 steps) or stuck (15 steps) puts the car
+back at rest on the centre line where it was (or, with the other car within 1 m along the track, 1 m
+behind it in the other lane) and holds it there for the penalty (`offtrack_penalty`, `crash_penalty` for
+a crash): the race clock is one for both cars, so a penalty is time the other car drives on, and it
+counts in the penalised car's lap time. More than `max_resets` resets is a DNF.
+A contact between the cars is a crash for the car behind (along the track), DeepRacer's head-to-bot rule:
+it hit the other; the car hit goes on. Every contact is recorded as (time, lap, hitter, hit, x, y).
+A car that has done its laps (or is out: DNF) leaves the track, so it is no obstacle to the other.
+The heat ends when both are done, or at `max_steps`.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import pybullet as p
+
+from racekit.sim.camera import CameraSpec, camera_pose
+from racekit.sim.car import Car, CarSpec
+from racekit.sim.env import PROGRESS_FALLING_STEPS, STUCK_DISTANCE, STUCK_STEPS
+from racekit.sim.lap import LapProgress
+from racekit.sim.objects import RESET_BEHIND, along, lane_offset
+from racekit.sim.render import Box
+from racekit.sim.world import SUBSTEPS, World
+
+# The car's outline as the fast renderer draws it: body 0.25 m long, wheels out to 0.094 m each side,
+# the roof 0.095 m up (sim/assets/car.urdf)
+CAR_BOX = (0.25, 0.187, 0.095)
+CAR_RGB = [(70, 160, 255), (250, 140, 0)]  # car A light blue, car B orange: bright on the road, in gray too
+PARK_M = 100.0  # a car that is done waits this far off the track's bounds
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where the two cars start: B `stagger` m behind A, side by side in the two lanes or in single file."""
+
+    stagger: float = 1.0
+    single_file: bool = False
+
+    def __post_init__(self):
+        if not (math.isfinite(self.stagger) and 0 <= self.stagger <= 10):
+            raise ValueError(f"stagger must be 0 to 10 m, got {self.stagger}")
+        if self.single_file and self.stagger < CAR_BOX[0] + 0.05:
+            raise ValueError(f"single file needs a stagger of at least {CAR_BOX[0] + 0.05:g} m (one car length), "
+                             f"got {self.stagger}")
+
+
+@dataclass
+class Contact:
+    sim_time: float
+    lap: int  # the hitter's lap, 1-based
+    hitter: int  # 0 (car A) or 1 (car B): the car behind
+    hit: int
+    x: float
+    y: float
+
+
+@dataclass
+class Racer:
+    """One car's state in the heat."""
+
+    index: int
+    car: Car
+    camera: CameraSpec
+    frame_stack: int
+    lap: LapProgress | None = None
+    counts: dict = field(default_factory=lambda: {"offtracks": 0, "crashes": 0, "resets": 0})
+    frames: deque = field(default_factory=deque)
+    falling: int = 0
+    still: int = 0
+    last_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    hold_until: float = 0.0  # held at rest (a penalty) until this race time
+    termination: str | None = None  # lap_complete, dnf, max_steps once the car is done
+    finish_time: float | None = None
+    parked: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.termination is not None
+
+    def observation(self) -> np.ndarray:
+        return np.concatenate(self.frames, axis=2) if self.frame_stack > 1 else self.frames[-1]
+
+
+def car_box(car: Car, rgb) -> Box:
+    """The car as the fast renderer draws another car: a box of its size and colour at its pose."""
+    x, y, yaw = car.pose()
+    length, width, height = CAR_BOX
+    return Box((x, y, height / 2), (length / 2, width / 2, height / 2), yaw, tuple(rgb))
+
+
+class HeadToHead:
+    """Two cars racing one track at once (see the module docstring).
+
+    `reset()` returns (observations, infos), one per car; `step([(steering_deg, speed), (steering_deg, speed)])`
+    returns (observations, infos, done). A car that is done ignores its command. Each info: progress,
+    lap_times, sim_time, offtracks, crashes, resets, holding (held for a penalty), termination, finish_time,
+    x, y (the reference point), speed, and events: this step's {"kind": "off_track" | "crash" | "reset",
+    "lap", "x", "y", "progress", "penalty", "resets", "dnf", "hit": the car it hit or None}, {"kind": "lap",
+    "lap", "seconds", "x", "y"}. `contacts` lists every contact so far.
+    """
+
+    def __init__(self, track, cameras: list[CameraSpec], frame_stacks: list[int], laps: int = 1,
+                 offtrack_penalty: float = 2.0, crash_penalty: float = 5.0, max_resets: int | None = 20,
+                 control_hz: float = 15.0, substeps: int = SUBSTEPS, renderer: str = "fast", grid: Grid = Grid(),
+                 car_spec: CarSpec = CarSpec(), max_steps: int | None = None, max_speed: float = 4.0):
+        if len(cameras) != 2 or len(frame_stacks) != 2:
+            raise ValueError("a head-to-head heat has two cars")
+        self.track, self.laps, self.grid, self.car_spec = track, laps, grid, car_spec
+        self.max_resets = max_resets
+        self.penalties = {"off_track": offtrack_penalty, "reversed": offtrack_penalty, "stuck": offtrack_penalty,
+                          "crashed": crash_penalty}
+        self.world = World(track, car_spec, control_hz, substeps, renderer=renderer)
+        second = Car(self.world.client, car_spec)
+        for car, rgb in zip((self.world.car, second), CAR_RGB):
+            p.changeVisualShape(car.body, -1, rgbaColor=[c / 255 for c in rgb] + [1], physicsClientId=self.world.client)
+        self.racers = [Racer(i, car, cam, stack) for i, (car, cam, stack) in
+                       enumerate(zip((self.world.car, second), cameras, frame_stacks))]
+        self.draw_other = self.world.renderer.name == "fast"  # the PyBullet renderers draw the bodies
+        slowest = 0.5
+        self.max_steps = max_steps or int((2 * laps * track.length / slowest
+                                           + (max_resets or 0) * max(self.penalties.values())) * control_hz)
+        self.max_speed = max_speed
+        self.contacts: list[Contact] = []
+        self._steps = 0
+
+    @property
+    def cars(self) -> list[Car]:
+        return [r.car for r in self.racers]
+
+    # -- the heat ---------------------------------------------------------------------------------------
+    def reset(self):
+        world, track = self.world, self.track
+        self._steps = 0
+        self.contacts = []
+        start = 0.0 if track.closed else self.grid.stagger
+        poses = []
+        for racer, s, lane in ((self.racers[0], start, 1.0), (self.racers[1], start - self.grid.stagger, -1.0)):
+            poses.append(self._pose(s, 0.0 if self.grid.single_file else lane_offset(track, s, lane)))
+            racer.counts = {"offtracks": 0, "crashes": 0, "resets": 0}
+            racer.falling = racer.still = 0
+            racer.hold_until, racer.termination, racer.finish_time, racer.parked = 0.0, None, None, False
+        self.racers[1].car.reset(*poses[1])
+        world.reset_car(*poses[0])  # car A, then the physics settles both on their wheels; the clock at zero
+        for racer in self.racers:
+            racer.car.moved()
+            racer.lap = LapProgress(track, racer.car.reference_point())
+            racer.last_xy = np.array(racer.car.pose()[:2])
+            racer.frames = deque([self._camera(racer)] * racer.frame_stack, maxlen=racer.frame_stack)
+        return [r.observation() for r in self.racers], [self._info(r, []) for r in self.racers]
+
+    def step(self, actions):
+        world = self.world
+        commands = []
+        for racer, (steering, speed) in zip(self.racers, actions):
+            if racer.done or world.sim_time < racer.hold_until - 1e-9:
+                commands.append((0.0, 0.0))  # parked, or held for a penalty
+            else:
+                commands.append((float(steering), float(np.clip(speed, -self.max_speed, self.max_speed))))
+        self.racers[1].car.command(*commands[1])
+        world.step(*commands[0])  # car A's command, then one control period of physics for both
+        self.racers[1].car.moved()
+        self._steps += 1
+
+        touching = self._touching()
+        events = [[], []]
+        for racer in self.racers:
+            if not racer.done:
+                events[racer.index] = self._rules(racer, touching)
+        if self._steps >= self.max_steps:
+            for racer in self.racers:
+                if not racer.done:
+                    racer.termination = "max_steps"
+        for racer in self.racers:
+            if racer.done and not racer.parked:
+                self._park(racer)
+        for racer in self.racers:
+            if not racer.done:
+                racer.frames.append(self._camera(racer))
+        done = all(r.done for r in self.racers)
+        return ([r.observation() for r in self.racers], [self._info(r, e) for r, e in zip(self.racers, events)],
+                done)
+
+    def close(self) -> None:
+        self.world.close()
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def _rules(self, racer: Racer, touching: bool) -> list[dict]:
+        """One car's step under race rules: its lap, then what puts it back; returns its events."""
+        car, lap, world = racer.car, racer.lap, self.world
+        before, laps_before = lap.travelled, len(lap.lap_times)
+        lap.update(car.reference_point(), world.sim_time)
+        events = []
+        if len(lap.lap_times) > laps_before:
+            ref = car.reference_point()
+            events.append({"kind": "lap", "lap": len(lap.lap_times), "seconds": lap.lap_times[-1],
+                           "x": float(ref[0]), "y": float(ref[1])})
+        if len(lap.lap_times) >= self.laps:
+            racer.termination, racer.finish_time = "lap_complete", float(sum(lap.lap_times))
+            return events
+        x, y, _ = car.pose()
+        holding = world.sim_time < racer.hold_until - 1e-9
+        moved = float(np.hypot(x - racer.last_xy[0], y - racer.last_xy[1]))
+        racer.last_xy = np.array([x, y])
+        if holding:  # at rest for a penalty: neither stuck nor to blame for being hit
+            racer.falling = racer.still = 0
+            return events
+        racer.falling = racer.falling + 1 if lap.travelled < before - STUCK_DISTANCE else 0
+        racer.still = racer.still + 1 if moved < STUCK_DISTANCE else 0
+        other = self.racers[1 - racer.index]
+        hit = None
+        if touching and along(self.track, self._centre_s(racer), self._centre_s(other)) > 0:
+            hit = other.index  # the other car is ahead: this one ran into it
+        kind = None
+        if not np.any(self.track.is_inside(car.wheel_points(), near_s=lap.s)):
+            kind = "off_track"
+        elif hit is not None:
+            kind = "crashed"
+        elif racer.falling >= PROGRESS_FALLING_STEPS:
+            kind = "reversed"
+        elif racer.still >= STUCK_STEPS:
+            kind = "stuck"
+        if kind is None:
+            return events
+        ref = car.reference_point()
+        if hit is not None:  # the contact is recorded even when the car also left the road
+            self.contacts.append(Contact(float(world.sim_time), len(lap.lap_times) + 1, racer.index, hit,
+                                         float(ref[0]), float(ref[1])))
+        if kind in ("off_track", "crashed"):
+            racer.counts["offtracks" if kind == "off_track" else "crashes"] += 1
+        penalty = self.penalties[kind]
+        racer.counts["resets"] += 1
+        dnf = self.max_resets is not None and racer.counts["resets"] > self.max_resets
+        events.append({"kind": {"off_track": "off_track", "crashed": "crash"}.get(kind, "reset"),
+                       "lap": len(lap.lap_times) + 1, "x": float(ref[0]), "y": float(ref[1]),
+                       "progress": float(lap.progress), "penalty": penalty, "resets": racer.counts["resets"],
+                       "dnf": dnf, "hit": hit})
+        if dnf:
+            racer.termination = "dnf"
+        else:
+            self._put_back(racer, penalty)
+        return events
+
+    def _put_back(self, racer: Racer, penalty: float) -> None:
+        """At rest on the centre line where the car was, or 1 m behind the other car if it is within 1 m, in
+        the other lane; held there for the penalty."""
+        s = self._centre_s(racer)
+        lateral = 0.0
+        other = self.racers[1 - racer.index]
+        if not other.done:
+            other_s, other_offset = self.track.project(np.array(other.car.pose()[:2]))
+            gap = along(self.track, s, float(other_s))
+            if abs(gap) < RESET_BEHIND:
+                s = s + gap - RESET_BEHIND
+                lateral = lane_offset(self.track, s, -1.0 if float(other_offset) > 0 else 1.0)
+        racer.car.reset(*self._pose(s, lateral))
+        racer.hold_until = self.world.sim_time + penalty
+        racer.falling = racer.still = 0
+        racer.last_xy = np.array(racer.car.pose()[:2])
+
+    def _park(self, racer: Racer) -> None:
+        """A car that is done leaves the track (far off its bounds), out of the other's way and view."""
+        xmin, ymin, _, _ = self.track.bounds()
+        racer.car.reset(xmin - PARK_M, ymin - PARK_M - 2.0 * racer.index, 0.0)
+        racer.parked = True
+
+    def _touching(self) -> bool:
+        a, b = self.racers
+        if a.done or b.done:
+            return False
+        return bool(p.getContactPoints(a.car.body, b.car.body, physicsClientId=self.world.client))
+
+    def _centre_s(self, racer: Racer) -> float:
+        """Where the car's centre is along the track (its lap counter follows the reference point)."""
+        return racer.lap.s - self.car_spec.reference_ahead
+
+    def _pose(self, s: float, lateral: float) -> tuple[float, float, float]:
+        x, y = self.track.point_at(s)
+        yaw = float(self.track.heading_at(s))
+        return float(x - lateral * math.sin(yaw)), float(y + lateral * math.cos(yaw)), yaw
+
+    def _camera(self, racer: Racer) -> np.ndarray:
+        """The car's front camera: the world's boxes, and the other car (unless it has left the track)."""
+        boxes = list(self.world.standing) + list(getattr(self.world, "scenery", ()))
+        other = self.racers[1 - racer.index]
+        if self.draw_other and not other.parked:
+            boxes.append(car_box(other.car, CAR_RGB[other.index]))
+        return self.world.renderer.render(camera_pose(racer.car, racer.camera), racer.camera.channels, boxes)
+
+    def _info(self, racer: Racer, events: list[dict]) -> dict:
+        lap = racer.lap
+        ref = racer.car.reference_point() if not racer.parked else np.array([math.nan, math.nan])
+        return {"progress": 100.0 if racer.termination == "lap_complete" else float(lap.progress),
+                "lap_times": list(lap.lap_times), "sim_time": float(self.world.sim_time), **racer.counts,
+                "holding": self.world.sim_time < racer.hold_until - 1e-9, "termination": racer.termination,
+                "finish_time": racer.finish_time, "x": float(ref[0]), "y": float(ref[1]),
+                "speed": 0.0 if racer.parked else float(racer.car.speed()), "events": events}
+
+    def standings(self) -> list[int]:
+        """Car indices in finishing order: finished by finish time, then the rest by laps and progress."""
+        def key(r: Racer):
+            if r.termination == "lap_complete":
+                return (0, r.finish_time, 0.0)
+            return (1, -len(r.lap.lap_times), -r.lap.progress)
+        return [r.index for r in sorted(self.racers, key=key)]

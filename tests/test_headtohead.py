@@ -1,0 +1,190 @@
+"""Head-to-head (issue 11, beyond DeepRacer's console): two models on one track at once, each seeing the other.
+
+The sim (racekit.sim.headtohead) is checked directly: each camera shows the other car when it is ahead and
+never its own, in the fast renderer (the other car drawn as a box) and in TinyRenderer (its body); a faster
+car starting right behind a slower one runs into it, which is its crash (the car behind), recorded as
+who hit whom. Then `racekit race A.onnx B.onnx --head-to-head` end to end: both cars drive, the finishing
+order, the replay and map with both cars, the heat stored on the leaderboard and shown by its commands.
+"""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from race_helpers import cloned_model, constant_model
+from racekit.cli import main
+from racekit.leaderboard.db import Leaderboard
+from racekit.replay import LEGEND_PX, MARKERS
+from racekit.sim.camera import CameraSpec, camera_pose
+from racekit.sim.headtohead import CAR_RGB, Grid, HeadToHead
+from racekit.tracks import load_track
+
+SMALL_VIDEO = ["--video-size", "192x72"]
+
+
+def heat(grid=Grid(), renderer="fast", camera=CameraSpec(), **kwargs) -> HeadToHead:
+    return HeadToHead(load_track("oval"), [camera, camera], [1, 1], grid=grid, renderer=renderer, **kwargs)
+
+
+def without_cars(h: HeadToHead, i: int) -> np.ndarray:
+    """Car i's camera drawn from the same pose with no other car in the world."""
+    racer = h.racers[i]
+    return h.world.renderer.render(camera_pose(racer.car, racer.camera), racer.camera.channels,
+                                   list(h.world.standing))
+
+
+def changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a.astype(int) - b.astype(int)).max(axis=2) > 20
+
+
+def test_each_camera_shows_the_other_car_ahead_and_never_itself():
+    h = heat(Grid(stagger=1.0, single_file=True))
+    try:
+        (front, behind), _ = h.reset()
+        # B, 1 m behind A on the centre line, sees A up the road, in the middle of its picture
+        seen = changed(behind, without_cars(h, 1))
+        rows, cols = np.nonzero(seen)
+        assert seen.sum() > 15 and abs(cols.mean() - 40) < 6 and rows.mean() < 45
+        # A sees the empty road: B is behind it, and A's own box is never drawn in its camera
+        assert np.array_equal(front, without_cars(h, 0))
+        for _ in range(10):  # still so a few steps on, both driving at 1 m/s
+            (front, behind), infos, _ = h.step([(0.0, 1.0), (0.0, 1.0)])
+        assert changed(behind, without_cars(h, 1)).sum() > 15 and np.array_equal(front, without_cars(h, 0))
+        assert all(info["progress"] > 3 and info["crashes"] == 0 for info in infos)
+    finally:
+        h.close()
+
+
+def test_tinyrenderer_cameras_see_the_other_cars_body():
+    h = heat(Grid(stagger=1.0, single_file=True), renderer="tiny", camera=CameraSpec(160, 120, 3))
+    try:
+        (front, behind), _ = h.reset()
+        a = h.racers[0].car
+        x, y, yaw = a.pose()
+        a.reset(x + 50.0, y + 50.0, yaw)  # A taken away: what B would see without it
+        seen = changed(behind, without_cars(h, 1))
+        rows, cols = np.nonzero(seen)
+        assert seen.sum() > 40 and abs(cols.mean() - 80) < 10
+        # in car A's light blue
+        assert (behind[rows, cols, 2].astype(int) - behind[rows, cols, 0]).mean() > 50
+    finally:
+        h.close()
+
+
+def test_a_faster_car_right_behind_runs_into_the_slower_one_and_it_is_the_crash_of_the_car_behind():
+    h = heat(Grid(stagger=0.6, single_file=True), crash_penalty=5.0)
+    try:
+        h.reset()
+        held, hit_at = 0, None
+        for step in range(100):
+            _, infos, _ = h.step([(0.0, 0.8), (0.0, 2.0)])  # A slow ahead, B fast behind
+            crash = [e for e in infos[1]["events"] if e["kind"] == "crash"]
+            if crash and hit_at is None:
+                hit_at = step
+                assert crash[0]["hit"] == 0 and crash[0]["penalty"] == 5.0
+            held += infos[1]["holding"]
+        assert hit_at is not None and hit_at < 15
+        [contact] = h.contacts[:1]
+        assert (contact.hitter, contact.hit, contact.lap) == (1, 0, 1) and contact.sim_time < 1.0
+        assert infos[1]["crashes"] >= 1 and infos[0]["crashes"] == 0  # the car hit goes on, no penalty
+        assert held >= 5.0 * 15 - 1  # B held at rest for its penalty (75 steps of 1/15 s) ...
+        assert infos[0]["progress"] > 15  # ... while A drove on
+    finally:
+        h.close()
+
+
+def test_a_single_file_grid_needs_a_car_length():
+    with pytest.raises(ValueError, match="car length"):
+        Grid(stagger=0.1, single_file=True)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("h2h-models")
+    return {"clone": cloned_model(folder), "straight": constant_model(folder / "straight.onnx", speed=2.0),
+            "slow": constant_model(folder / "slow.onnx", speed=0.8),
+            "fast": constant_model(folder / "fast.onnx", speed=2.0, seed=1)}
+
+
+def race(capsys, db, *args):
+    code = main(["race", "--head-to-head", "--track", "oval", "--laps", "1", "--db", str(db), *SMALL_VIDEO, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def colour_pixels(image: np.ndarray, rgb) -> int:
+    return int(np.all(np.abs(image.astype(int) - rgb) < 12, axis=2).sum())
+
+
+def test_head_to_head_end_to_end_order_replay_map_and_leaderboard(models, tmp_path, capsys):
+    db = tmp_path / "board.sqlite"
+    code, out, err = race(capsys, db, str(models["clone"]), str(models["straight"]))
+    assert code == 0, err
+    assert ("head-to-head on oval (forward), 1 lap: A clone (light blue) vs B straight (orange), "
+            "B starts 1 m behind in the other lane") in out
+    assert "A lap 1: " in out and "B lap 1: " in out  # both cars drove their lap
+    assert "1. A clone: " in out and "2. B straight: " in out and "stored as heat #1" in out
+    with Leaderboard(db) as board:
+        clone, straight = board.runs()
+        [heat] = board.heats()
+    assert heat.entrants == [clone.id, straight.id] and heat.laps_planned == 1
+    assert heat.rules["stagger"] == 1.0 and heat.rules["race_type"] == "head-to-head"
+    for run, position in ((clone, 1), (straight, 2)):
+        assert (run.race_type, run.heat_id, run.heat_position, run.video) == ("head-to-head", 1, position, heat.video)
+    assert clone.offtracks == 0 and len(clone.lap_times) == 1 and clone.crashes_per_lap == [clone.crashes]
+    assert straight.offtracks >= 3 and straight.offtracks_per_lap == [straight.offtracks]
+    slower = straight.lap_times[0] if straight.lap_times else float("inf")
+    assert clone.lap_times[0] < slower
+    # one frame per control step for the whole heat, both cars side by side
+    capture = cv2.VideoCapture(heat.video)
+    count, shape = 0, None
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        count, shape = count + 1, frame.shape
+    capture.release()
+    assert shape == (72, 192, 3) and abs(count - max(clone.lap_times[0], straight.lap_times[0]) * 15) <= 3
+    # the map: each car's line in its colour, the straight-liner's off-tracks marked
+    image = cv2.imread(heat.track_map)[:-LEGEND_PX, :, ::-1]
+    assert colour_pixels(image, CAR_RGB[0]) > 500 and colour_pixels(image, CAR_RGB[1]) > 300
+    assert colour_pixels(image, MARKERS["off_track"]) > 20 * straight.offtracks
+
+    assert main(["leaderboard", "--db", str(db), "--rank", "best-lap"]) == 0
+    text = capsys.readouterr().out
+    assert "oval (forward), head-to-head, simulated: best lap" in text and "#1 P1" in text
+    assert "head-to-head heats" in text and "1. clone (" in text and "2. straight (" in text
+    assert main(["leaderboard", "export", "--format", "json", "--db", str(db)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(d["racer"], d["race_type"], d["heat"]["position"]) for d in data] == [
+        ("clone", "head-to-head", 1), ("straight", "head-to-head", 2)]
+
+
+def test_head_to_head_collision_records_who_hit_whom(models, tmp_path, capsys):
+    db = tmp_path / "board.sqlite"
+    code, out, err = race(capsys, db, str(models["slow"]), str(models["fast"]), "--single-file", "--stagger", "0.6",
+                          "--max-resets", "4")
+    assert code == 0, err
+    assert "contact at 0." in out and "B fast hit A slow from behind (lap 1): a crash for B" in out
+    with Leaderboard(db) as board:
+        slow, fast = board.runs()
+        [heat] = board.heats()
+    assert fast.crashes >= 1 and slow.crashes == 0
+    assert heat.contacts and all((c.hitter, c.hit) == (fast.id, slow.id) for c in heat.contacts)
+    assert heat.contacts[0].sim_time < 1.0 and heat.contacts[0].x is not None
+    image = cv2.imread(heat.track_map)[:-LEGEND_PX, :, ::-1]
+    assert colour_pixels(image, MARKERS["crash"]) > 15  # the crash, as a diamond
+    assert main(["leaderboard", "--db", str(db)]) == 0
+    assert "fast hit slow at 0." in capsys.readouterr().out
+    assert main(["leaderboard", "export", "--format", "csv", "--db", str(db)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    header = rows[0].split(",")
+    fast_row = dict(zip(header, next(r for r in rows if ",fast," in r).split(",")))
+    assert fast_row["hit"].split(";")[0] == "slow" and fast_row["hit_by"] == "" and fast_row["heat_position"] == "2"
+
+
+def test_head_to_head_refuses_a_grid_it_cannot_start(models, tmp_path, capsys):
+    code, _, err = race(capsys, tmp_path / "board.sqlite", str(models["slow"]), str(models["fast"]),
+                        "--single-file", "--stagger", "0.1")
+    assert code == 2 and "--stagger" in err and "car length" in err
