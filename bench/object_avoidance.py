@@ -1,0 +1,90 @@
+"""How fast does racekit learn object avoidance from pixels, and how often does it crash?
+
+For each seed: PPO on the default track with 6 boxes placed anew each episode
+(DeepRacer's object-avoidance setup, sim/objects.py) and the project's object-
+avoidance reward, for up to --minutes of wall-clock time, an evaluation every
+--eval-every env steps (greedy policy, 3 laps under race rules with the boxes of
+the evaluation's seed). Reports the minutes and env steps to the first evaluation
+with 3 laps and no crash or off-track, and the crash rate per lap at each
+evaluation. Then one head-to-bot run (3 bot cars) for the same budget, reporting
+its crashes per lap.
+
+The bar (issue 11): 2 of 3 seeds reach a clean evaluation within 30 minutes;
+beyond that, 3 of 3 within 15 minutes.
+
+    .venv/bin/python bench/object_avoidance.py [--seeds 0 1 2] [--minutes 30] [--no-bots]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from racekit.agent.train import RunConfig, train
+from racekit.tracks import DEFAULT_TRACK
+
+ROOT = Path(__file__).resolve().parents[1]
+OBJECT_REWARD = ROOT / "examples" / "rewards" / "pass_on_the_free_side.py"
+BOT_REWARD = ROOT / "examples" / "rewards" / "overtake_bots.py"
+
+
+def evaluations(run_dir: Path) -> list[dict]:
+    path = run_dir / "evaluations.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+
+
+def run(run_dir: Path, race_type: str, reward: Path, seed: int, minutes: float, eval_every: int,
+        stop_when_clean: bool) -> list[dict]:
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cfg = RunConfig(track=DEFAULT_TRACK, reward=str(reward), steps=10_000_000, seed=seed, minutes=minutes,
+                    eval_every=eval_every, stop_when_clean=stop_when_clean, race_type=race_type)
+    train(run_dir, cfg, quiet=True)
+    return evaluations(run_dir)
+
+
+def crash_rates(evals: list[dict]) -> str:
+    """Crashes per lap driven (laps x completion) at each evaluation, with its minute and completion."""
+    rows = []
+    for e in evals:
+        laps_driven = e["laps"] * e["completion"] / 100
+        rows.append(f"{e['wall_seconds'] / 60:.1f} min: {e['crashes'] / max(laps_driven, 1e-9):.1f} "
+                    f"({e['crashes']} crashes, {e['completion']:.0f}% of {e['laps']} laps)")
+    return "; ".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget per run")
+    parser.add_argument("--eval-every", type=int, default=10_000)
+    parser.add_argument("--no-bots", action="store_true", help="skip the head-to-bot run")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="racekit-bench-objects-"))
+    print(f"track {DEFAULT_TRACK}, 6 boxes, reward {OBJECT_REWARD.name}, {args.minutes:g} min per seed, "
+          f"runs in {scratch}", flush=True)
+    successes = 0
+    for seed in args.seeds:
+        evals = run(scratch / f"objects-seed{seed}", "object-avoidance", OBJECT_REWARD, seed, args.minutes,
+                    args.eval_every, stop_when_clean=True)
+        clean = next((e for e in evals if e["all_clean"]), None)
+        if clean:
+            successes += 1
+            print(f"seed {seed}: 3 laps without a crash or off-track after {clean['wall_seconds'] / 60:.1f} min, "
+                  f"{clean['global_step']} env steps", flush=True)
+        else:
+            print(f"seed {seed}: no clean evaluation within {args.minutes:g} min", flush=True)
+        print(f"  crashes per lap at each evaluation: {crash_rates(evals) or '-'}", flush=True)
+    print(f"object avoidance: {successes}/{len(args.seeds)} seeds clean within {args.minutes:g} min "
+          f"(bar: 2 of 3 within 30 min): {'PASS' if successes >= 2 and args.minutes <= 30 else 'FAIL'}")
+    if not args.no_bots:
+        evals = run(scratch / "bots", "head-to-bot", BOT_REWARD, args.seeds[0], args.minutes, args.eval_every,
+                    stop_when_clean=False)
+        print(f"head-to-bot (3 bots, reward {BOT_REWARD.name}), seed {args.seeds[0]}, {args.minutes:g} min: "
+              f"crashes per lap at each evaluation: {crash_rates(evals) or '-'}")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
