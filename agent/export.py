@@ -8,7 +8,10 @@ reward sha256, training steps, racekit version and creation time (hardware/model
 reads exactly this), and what the policy was trained on (`trained_on`): tracks
 (names, files or "generated"), directions ("forward" or "both"), race_type and
 race_options, randomize (a preset's name, "file:NAME" or "none") and from (the
-model a --from run started from: path, checkpoint, sha256, run, global_step).
+model a --from run started from: path, checkpoint, sha256, run, global_step), and
+trained_latency: the command latency its randomisation drew ({"steps": [low, high],
+"control_hz", "ms": [low, high]}; 0-0 without), which `racekit car drive` compares
+with the capture-to-command delay it measures.
 
 Checkpoints are found here too (`find_checkpoint`, `load_policy_checkpoint`),
 so `racekit evaluate` and `racekit export` read a run the same way.
@@ -115,7 +118,24 @@ def metadata(state: dict, checkpoint: Path, racekit_version_: str | None = None)
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "checkpoint": checkpoint.name,
         **trained_on(run),
+        **trained_latency(run),
     }
+
+
+def trained_latency(run: dict) -> dict:
+    """{"trained_latency": {"steps", "control_hz", "ms"}}: the command latency the run's randomisation drew
+    (0-0 steps without randomisation, or with its latency field off), so the car can warn when its own
+    capture-to-command delay is longer; {} when the run's randomisation file cannot be read any more."""
+    from racekit.sim.randomization import RandomizationError, as_randomization
+
+    hz = float(run.get("control_hz", CONTROL_HZ))
+    try:
+        config = as_randomization(run.get("randomize"))
+    except (RandomizationError, OSError):
+        return {}
+    steps = list(config.latency) if config is not None and config.latency is not None else [0, 0]
+    return {"trained_latency": {"steps": steps, "control_hz": hz,
+                                "ms": [round(steps[0] * 1000.0 / hz, 1), round(steps[1] * 1000.0 / hz, 1)]}}
 
 
 def trained_on(run: dict) -> dict:

@@ -31,6 +31,28 @@ from racekit.hardware.safety import CAMERA_STALL_S, Command, EStop, Governor, St
 
 log = logging.getLogger("racekit.hardware.drive")
 WAKE_SLICE_S = 0.05  # between ticks, check stop/e-stop at least this often
+CAPTURE_TO_COMMAND = "capture to command"  # the profile's row: a frame's capture to its command's send
+
+
+def latency_report(stats: dict, extra: dict, control_hz: float) -> list[str]:
+    """Lines on the measured capture-to-command delay beside the latency the model was trained for
+    (its metadata's `trained_latency`, written by the exporter from the run's randomisation), with a
+    warning when the typical (p50) delay is beyond the trained range."""
+    s = stats.get(CAPTURE_TO_COMMAND)
+    if not s:
+        return ["capture to command: no frame's command was sent"]
+    line = f"capture to command: p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms over {s['n']} frames"
+    trained = extra.get("trained_latency")
+    ms = trained.get("ms") if isinstance(trained, dict) else None
+    if not (isinstance(ms, list) and len(ms) == 2 and all(isinstance(v, (int, float)) for v in ms)):
+        return [line, "  the model's metadata does not say which latency it was trained for"]
+    steps = trained.get("steps") or ["?", "?"]
+    lines = [line + f"; trained for {ms[0]:.0f}-{ms[1]:.0f} ms ({steps[0]}-{steps[1]} steps at {control_hz:g} Hz)"]
+    if s["p50_ms"] > ms[1]:
+        lines.append(f"warning: capture to command (p50 {s['p50_ms']:.1f} ms) is more than the {ms[1]:.0f} ms of "
+                     "latency the model was trained for: train with a wider randomised latency (--randomize with "
+                     "latency up to more steps) or make the loop faster")
+    return lines
 
 
 @dataclass
@@ -45,6 +67,8 @@ class Tick:
     command: Command | None = None
     pulses: tuple[float, float] | None = None  # what was written to the controller (None: nothing)
     sends: int = 0  # commands written this tick (the stop tick writes neutral twice)
+    captured: float | None = None  # perf_counter() time the new frame was captured (from its age)
+    sent: float | None = None  # perf_counter() time the first command of this tick was written
 
 
 class CameraPart:
@@ -76,6 +100,7 @@ class CameraPart:
         if latest.index != self._last_index:
             self._last_index = latest.index
             tick.frame = latest
+            tick.captured = time.perf_counter() - tick.frame_age
 
 
 class PilotPart:
@@ -143,6 +168,8 @@ class ActuatorPart:
         for _ in range(repeats):
             sent = self.link.send(*pulses)  # None while the link is down
             if sent is not None:
+                if tick.sent is None:
+                    tick.sent = time.perf_counter()
                 tick.pulses = sent
                 tick.sends += 1
 
@@ -213,6 +240,9 @@ class DriveLoop:
         for part in self.parts:
             with timed(self.profiler, part.name):
                 part.run(tick)
+        if tick.frame is not None and tick.fault is None and tick.captured is not None and tick.sent is not None:
+            # a new frame's own command reached the controller: the delay the model drives with
+            self.profiler.add(CAPTURE_TO_COMMAND, max(0.0, tick.sent - tick.captured))
         return tick
 
     def run(self, duration_s: float | None = None) -> str:

@@ -23,7 +23,8 @@ import cv2
 from racekit.hardware.calibration import Calibration, load_calibration
 from racekit.hardware.camera import Camera, open_camera
 from racekit.hardware.controllers import open_controller
-from racekit.hardware.drive import ActuatorPart, CameraPart, DriveLoop, LogPart, PilotPart, SafetyPart
+from racekit.hardware.drive import (ActuatorPart, CameraPart, DriveLoop, LogPart, PilotPart, SafetyPart,
+                                    latency_report)
 from racekit.hardware.errors import HardwareError
 from racekit.hardware.link import ControllerLink
 from racekit.hardware.model import load_policy
@@ -112,3 +113,5 @@ def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], flo
             print(f"stopped ({loop.reason}); {logger.rows} ticks logged to {config.log}; "
                   f"serial failures {link.failures}, reconnects {link.reconnects}", file=out)
             print(loop.profiler.report(), file=out, flush=True)
+            print("\n".join(latency_report(loop.profiler.stats(), spec.extra, spec.control_hz)), file=out,
+                  flush=True)

@@ -97,6 +97,7 @@ def load_boards(args, with_heats: bool = False):
     with board:
         try:
             runs = board.runs(track=args.track, race_type=args.race_type)
+            args.suite_scores = board.suite_scores()
             heats = board.heats(track=args.track) if with_heats and args.race_type in (None, "head-to-head") else []
         except LeaderboardError as exc:
             raise UserError(str(exc)) from None
@@ -119,7 +120,7 @@ def show(args) -> int:
         print(f"\n{board.title}")
         h2h = board.race_type == "head-to-head"
         print(f"  {'#':>3}  {'racer':<20} {'time':>8} {'best lap':>9} {'laps':>5} {'off-tracks':>10} {'crashes':>7}  "
-              + (f"{'heat':<10}  " if h2h else "") + f"{'date':<16}  model")
+              + (f"{'heat':<10}  " if h2h else "") + f"{'date':<16}  {'model':<12}  suite")
         for entry in board.entries:
             run = entry.run
             best = f"{min(run.lap_times):.2f}" if run.lap_times else "-"
@@ -127,7 +128,9 @@ def show(args) -> int:
             model = (run.model_sha256 or "-")[:12]
             heat = f"{f'#{run.heat_id} P{run.heat_position}' if run.heat_id else '-':<10}  " if h2h else ""
             line = (f"  {entry.position or '-':>3}  {run.racer[:20]:<20} {score:>8} {best:>9} {len(run.lap_times):>5} "
-                    f"{run.offtracks:>10} {run.crashes:>7}  {heat}{run.created[:16].replace('T', ' '):<16}  {model}")
+                    f"{run.offtracks:>10} {run.crashes:>7}  {heat}{run.created[:16].replace('T', ' '):<16}  {model:<12}")
+            suite = getattr(args, "suite_scores", {}).get(run.model_sha256)
+            line += f"  {f'{suite:.0%}' if suite is not None else '-':>5}"
             print(line + (f"  not ranked: {entry.reason}" if entry.reason else ""))
     if heats:
         show_heats(heats, {e.run.id: e.run for b in ranked for e in b.entries})
