@@ -215,7 +215,16 @@ def race_one(entrant, track, rules, folder: Path, size, board) -> int:
         laps_planned=rules.laps, offtracks=outcome.offtracks, crashes=outcome.crashes, resets=outcome.resets,
         dnf=outcome.dnf, termination=outcome.termination, rules=rules.as_dict(), video=str(video_path.resolve()),
         track_map=str(map_path.resolve()), racekit_version=__version__, race_type=rules.race_type,
-        offtracks_per_lap=outcome.offtracks_per_lap, crashes_per_lap=outcome.crashes_per_lap))
+        offtracks_per_lap=outcome.offtracks_per_lap, crashes_per_lap=outcome.crashes_per_lap,
+        run_dir=training_run(entrant.path)))
+
+
+def training_run(model: Path) -> str | None:
+    """The training run a model file lies in (`racekit export RUN -o RUN/model.onnx`), or None."""
+    folder = Path(model).resolve().parent
+    if (folder / "config.json").is_file() and (folder / "checkpoints").is_dir():
+        return str(folder)
+    return None
 
 
 class Progress:

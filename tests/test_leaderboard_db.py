@@ -152,8 +152,11 @@ def test_a_schema_2_file_gets_race_types_and_heats_in_place_its_rows_time_trials
                                 offtracks_per_lap=[0, 1, 0]))
         assert board.get(new).crashes_per_lap == [1, 0, 1] and board.get(new).race_type == "object-avoidance"
         assert board.heats() == []
+        assert runs[0].run_dir is None  # older rows never knew their training run
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST == 3
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST == 5
+    assert "run_dir" in {r[1] for r in raw.execute("PRAGMA table_info(results)")}
+    assert {"model_sha256", "suite", "score"} <= {r[1] for r in raw.execute("PRAGMA table_info(suite_scores)")}
     assert {"race_type", "offtracks_per_lap", "crashes_per_lap", "heat_id", "heat_position"} <= {
         r[1] for r in raw.execute("PRAGMA table_info(results)")}
     assert [r[2] for r in raw.execute("PRAGMA index_info(results_board)")] == ["kind", "track", "direction",

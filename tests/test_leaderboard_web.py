@@ -205,3 +205,45 @@ def test_the_page_shows_a_board_per_track_and_opens_replays(board, browser):
         browser.find_element(By.ID, "replay-close").click()
         wait_for(browser, lambda d: not script(d, "return document.getElementById('replay').open"),
                  "the replay does not close")
+
+
+@needs_chromium
+def test_entries_show_their_map_and_lap_times_and_link_their_runs_analysis(tmp_path, browser):
+    import torch
+    from selenium.webdriver.common.by import By
+
+    from racekit.agent.export import export_onnx
+    from racekit.agent.imitation import imitate
+    from racekit.agent.train import RunConfig
+
+    torch.set_num_threads(1)
+    run = imitate(tmp_path / "run", RunConfig(track="oval", frame_stack=1), max_speed=2.0, samples=400, epochs=2)
+    inside = run / "model.onnx"  # where `racekit export RUN -o RUN/model.onnx` puts it
+    export_onnx(run, inside)
+    outside = constant_model(tmp_path / "straight.onnx")
+    db = str(tmp_path / "board.sqlite")
+    for model, name in ((inside, "clone"), (outside, "straight")):
+        assert main(["race", str(model), "--track", "oval", "--laps", "1", "--name", name, "--db", db,
+                     "--video-size", "160x120"]) == 0
+    with BackgroundServer(Path(db)) as server:
+        entries = {e["racer"]: e for e in json.loads(get(f"{server.url}/api/boards")[2])["boards"][0]["entries"]}
+        assert entries["clone"]["analysis"] == f"/runs/{entries['clone']['id']}/report.html"
+        assert entries["straight"]["analysis"] is None  # its file lies in no training run
+        browser.get(f"{server.url}/")
+        wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true",
+                 "the boards never loaded")
+        wait_for(browser, lambda d: script(d, "return [...document.querySelectorAll('td.thumb img')]"
+                                              ".filter(i => i.naturalWidth > 0).length") == 2,
+                 "the track map thumbnails do not load")
+        rows = {r.find_element(By.CSS_SELECTOR, "td.racer").text: r
+                for r in browser.find_elements(By.CSS_SELECTOR, "section.board tbody tr")}
+        assert rows["clone"].find_element(By.CSS_SELECTOR, "td.laptimes").text == \
+            f"{entries['clone']['lap_times'][0]:.2f}"
+        assert not rows["straight"].find_elements(By.CSS_SELECTOR, "a.analysis")
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "leaderboard-thumbnails.png"))
+        rows["clone"].find_element(By.CSS_SELECTOR, "a.analysis").click()  # opens the report in a new tab
+        wait_for(browser, lambda d: len(d.window_handles) == 2, "the analysis link opens nothing")
+        browser.switch_to.window(browser.window_handles[1])
+        wait_for(browser, lambda d: "racekit analysis" in d.title, "the report does not load")
+    assert (run / "report.html").is_file()  # made on first asking, kept for the next

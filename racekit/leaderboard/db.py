@@ -85,6 +85,7 @@ class Run:
     heat_id: int | None = None  # head-to-head: the heat (Heat.id) this run was one car of ...
     heat_position: int | None = None  # ... and where it finished in it, 1 first
     created: str = field(default_factory=utc_now)  # ISO 8601, UTC
+    run_dir: str | None = None  # the training run the model file lies in, where known: its analysis report
     id: int | None = None
 
     def __post_init__(self):
@@ -225,6 +226,28 @@ class Leaderboard:
             row = self.conn.execute(f"SELECT id, {', '.join(COLUMNS)} FROM results WHERE id = ?",
                                     (run_id,)).fetchone()
         return None if row is None else self._run(row)
+
+    def set_suite_score(self, model_sha256: str, score: float, clean_laps: int, laps: int,
+                        rows: list | None = None, suite: str = "robustness") -> None:
+        """Store (or replace) a model file's suite score. Committed before this returns."""
+        with self._guard():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("INSERT OR REPLACE INTO suite_scores (model_sha256, suite, score, clean_laps, "
+                                  "laps, rows, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                  (model_sha256, suite, float(score), int(clean_laps), int(laps),
+                                   json.dumps(rows) if rows is not None else None, utc_now()))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def suite_scores(self, suite: str = "robustness") -> dict[str, float]:
+        """model sha256 -> its stored score on `suite` (clean laps / laps)."""
+        with self._guard():
+            rows = self.conn.execute("SELECT model_sha256, score FROM suite_scores WHERE suite = ?",
+                                     (suite,)).fetchall()
+        return {sha: float(score) for sha, score in rows}
 
     def count(self) -> int:
         with self._guard():

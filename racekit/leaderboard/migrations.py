@@ -18,6 +18,11 @@ Version 3: race types (issue 11). `race_type` on every result ('time-trial' for 
     row per race of two models on the track at once, each entrant a result linked to
     it (`heat_id`, its finishing order `heat_position`), and `heat_contacts`, who hit
     whom (the car behind is the one that hit). The board index takes the race type.
+Version 4: robustness suite scores (issue 9): `suite_scores`, one row per model file (its sha256) and
+    suite, the latest score kept: score (clean laps / laps), clean_laps, laps, the suite's rows (JSON)
+    and when it was stored. The boards show a model's score beside its runs where one is known.
+Version 5: `run_dir` on results (issue 13): the training run a raced model file lies in (an exported
+    RUN/model.onnx), so the page can link the run's `racekit analyze` report; NULL where unknown.
 """
 from __future__ import annotations
 
@@ -103,8 +108,25 @@ CREATE INDEX results_board ON results (kind, track, direction, race_type);
 CREATE INDEX results_heat ON results (heat_id);
 """
 
+V3_TO_V4 = """
+CREATE TABLE suite_scores (
+    model_sha256 TEXT NOT NULL,
+    suite TEXT NOT NULL,
+    score REAL NOT NULL,
+    clean_laps INTEGER NOT NULL,
+    laps INTEGER NOT NULL,
+    rows TEXT,
+    created TEXT NOT NULL,
+    PRIMARY KEY (model_sha256, suite)
+);
+"""
+
+V4_TO_V5 = """
+ALTER TABLE results ADD COLUMN run_dir TEXT;
+"""
+
 # MIGRATIONS[i] takes a file from version i to version i + 1.
-MIGRATIONS = [V1, V1_TO_V2, V2_TO_V3]
+MIGRATIONS = [V1, V1_TO_V2, V2_TO_V3, V3_TO_V4, V4_TO_V5]
 LATEST = len(MIGRATIONS)
 
 

@@ -36,7 +36,7 @@ def servable(path: str | None, name: str) -> bool:
     return bool(path) and Path(path).suffix == Path(name).suffix and os.path.isfile(path)
 
 
-def _entry(entry, heats: dict, names: dict) -> dict:
+def _entry(entry, heats: dict, names: dict, suite: dict | None = None) -> dict:
     run: Run = entry.run
     heat = heats.get(run.heat_id)
 
@@ -50,7 +50,13 @@ def _entry(entry, heats: dict, names: dict) -> dict:
             "laps_planned": run.laps_planned, "video": link(run.video, "replay.mp4"),
             "map": link(run.track_map, "map.png"), "race_type": run.race_type,
             "offtracks_per_lap": run.offtracks_per_lap, "crashes_per_lap": run.crashes_per_lap,
-            "heat": heat_record(run, heat, names) if heat is not None else None}
+            "heat": heat_record(run, heat, names) if heat is not None else None,
+            "suite_score": (suite or {}).get(run.model_sha256),
+            "analysis": f"/runs/{run.id}/report.html" if is_training_run(run.run_dir) else None}
+
+
+def is_training_run(path: str | None) -> bool:
+    return bool(path) and (Path(path) / "config.json").is_file() and (Path(path) / "checkpoints").is_dir()
 
 
 def build_app(db_path: Path) -> Starlette:
@@ -75,6 +81,7 @@ def build_app(db_path: Path) -> Starlette:
             with Leaderboard(db_path) as board:
                 ranked = boards(board.runs(), rank, n)
                 heats = {h.id: h for h in board.heats()}
+                suite = board.suite_scores()
         except ValueError:
             return JSONResponse({"error": "laps must be a whole number of at least 1"}, status_code=400)
         except LeaderboardError as exc:
@@ -84,7 +91,7 @@ def build_app(db_path: Path) -> Starlette:
                              "boards": [{"key": b.key, "title": b.title, "kind": b.kind, "track": b.track,
                                          "direction": b.direction, "race_type": b.race_type,
                                          "race_type_title": RACE_TYPE_TITLES[b.race_type],
-                                         "entries": [_entry(e, heats, names) for e in b.entries]}
+                                         "entries": [_entry(e, heats, names, suite) for e in b.entries]}
                                         for b in ranked]})
 
     def run_file(attribute: str, name: str, media_type: str):
@@ -100,12 +107,32 @@ def build_app(db_path: Path) -> Starlette:
             return FileResponse(path, media_type=media_type)
         return endpoint
 
+    def analysis(request: Request) -> Response:
+        """The run's `racekit analyze` report: RUN/report.html, made on first asking (some seconds)."""
+        try:
+            with Leaderboard(db_path) as board:
+                run = board.get(request.path_params["run_id"])
+        except LeaderboardError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=500)
+        if run is None or not is_training_run(run.run_dir):
+            return JSONResponse({"error": "no training run is known for this result"}, status_code=404)
+        report = Path(run.run_dir) / "report.html"
+        if not report.is_file():
+            from racekit.analyze.report import build_report
+
+            try:
+                build_report(Path(run.run_dir), report, quiet=True)
+            except Exception as exc:  # the report is an extra: the page says why there is none, and goes on
+                return JSONResponse({"error": f"{run.run_dir}: no report ({exc})"}, status_code=500)
+        return FileResponse(report, media_type="text/html; charset=utf-8")
+
     return Starlette(routes=[
         Route("/", index),
         Route("/static/{name}", static),
         Route("/api/boards", api_boards),
         Route("/runs/{run_id:int}/replay.mp4", run_file("video", "replay.mp4", "video/mp4")),
         Route("/runs/{run_id:int}/map.png", run_file("track_map", "map.png", "image/png")),
+        Route("/runs/{run_id:int}/report.html", analysis),
     ])
 
 

@@ -35,22 +35,43 @@ function drawBoard(board) {
   title.textContent = board.title;
   section.appendChild(title);
   const table = document.createElement("table");
-  header(table, [["#", true], ["racer", false], ["time", true], ["best lap", true], ["laps", true],
-                 ["off-tracks", true], ["crashes", true], ["date", false], ["", false]]);
+  header(table, [["#", true], ["map", false], ["racer", false], ["time", true], ["best lap", true],
+                 ["lap times", false], ["off-tracks", true], ["crashes", true], ["suite", true], ["date", false],
+                 ["", false]]);
   const body = table.createTBody();
   for (const entry of board.entries) {
     const row = body.insertRow();
     row.className = "entry " + (entry.position ? "ranked position-" + entry.position : "unranked");
     row.dataset.id = entry.id;
     cell(row, entry.position ? String(entry.position) : "–", "num position");
+    const thumb = cell(row, "", "thumb");
+    if (entry.map) {  // the race's track map, small: the driven line at a glance
+      const img = document.createElement("img");
+      img.src = entry.map;
+      img.alt = "track map of " + entry.racer;
+      img.loading = "lazy";
+      thumb.appendChild(img);
+    }
     cell(row, entry.racer, "racer");
     cell(row, entry.position ? seconds(entry.score) : entry.reason, "num score");
     cell(row, seconds(entry.best_lap), "num");
-    cell(row, String(entry.lap_times.length), "num");
+    cell(row, entry.lap_times.map(seconds).join("  ") || "–", "laptimes");
     cell(row, String(entry.offtracks), "num offtracks");
     cell(row, String(entry.crashes), "num crashes");
+    // the model's robustness suite score (racekit evaluate MODEL --suite robustness --db), where stored
+    const suite = entry.suite_score;
+    cell(row, suite === null || suite === undefined ? "–" : Math.round(suite * 100) + "%", "num suite");
     cell(row, entry.created.slice(0, 16).replace("T", " "), "date");
     const open = cell(row, "", "");
+    if (entry.analysis) {  // the training run is known: its racekit analyze report
+      const link = document.createElement("a");
+      link.href = entry.analysis;
+      link.className = "analysis";
+      link.textContent = "analysis";
+      link.target = "_blank";
+      link.addEventListener("click", (event) => event.stopPropagation());
+      open.appendChild(link);
+    }
     if (entry.video || entry.map) {
       const button = document.createElement("button");
       button.type = "button";
