@@ -243,8 +243,11 @@ def better(result: dict, best: tuple | None) -> tuple | None:
     return key if best is None or key > tuple(best) else None
 
 
-def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, quiet: bool = False) -> dict:
-    """Train (or resume) the run in `run_dir`; returns a summary. Raises RunError/RewardError/CheckpointError."""
+def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, quiet: bool = False,
+          ray=None) -> dict:
+    """Train (or resume) the run in `run_dir`; returns a summary. Raises RunError/RewardError/CheckpointError.
+
+    `ray` (an agent.distributed.RayOptions): the rollouts run in Ray actors instead of local env processes."""
     run_dir = Path(run_dir)
     cfg, state, warnings = prepare_run(run_dir, cfg, resume)
     for w in warnings:
@@ -259,7 +262,13 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     sigint = signal.getsignal(signal.SIGINT)
     # the track schedule goes on where the checkpoint left it: each env's episodes so far
     start_episodes = ((state or {}).get("tracks") or {}).get("episodes") or [0] * ppo.envs
-    envs = make_vector_env(cfg.track, cfg.reward, ppo.envs, cfg.env_kwargs(), cfg.schedule(), start_episodes)
+    if ray is None:
+        envs = make_vector_env(cfg.track, cfg.reward, ppo.envs, cfg.env_kwargs(), cfg.schedule(), start_episodes)
+    else:  # --ray hook: Ray rollout actors stand for the vector env and the collector (agent/distributed.py)
+        from racekit.agent.distributed import RayRollouts
+
+        envs = RayRollouts(ray, cfg, start_episodes, cfg.action_spec(), run_dir,
+                           seed=cfg.seed + 1000 * (state or {}).get("update", 0))
     # AsyncVectorEnv builds one env in this process to read the spaces, and make_env ignores Ctrl-C
     # (meant for the workers only): take Ctrl-C back, or the trainer could never be interrupted
     signal.signal(signal.SIGINT, sigint)
@@ -276,9 +285,14 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
         generator.set_state(state["generator"])
     elif cfg.from_model is not None:  # a new run from another model's weights; its optimizer starts afresh
         model.load_state_dict(source_model(cfg.from_model["checkpoint"], cfg)[1]["model"])
-    trace = start_simtrace(run_dir, cfg, spec, state, global_step) if cfg.simtrace else None
-    collector = RolloutCollector(envs, model, ppo, seed=cfg.seed + 1000 * update, trace=trace,
-                                 start_episodes=start_episodes)
+    trace = start_simtrace(run_dir, cfg, spec, state, global_step) if cfg.simtrace and ray is None else None
+    if ray is None:
+        collector = RolloutCollector(envs, model, ppo, seed=cfg.seed + 1000 * update, trace=trace,
+                                     start_episodes=start_episodes)
+    else:  # --ray hook (no training sim-traces yet: the model folder's metadata files only)
+        collector = envs.bind(model)
+        if cfg.simtrace:
+            write_metadata(run_dir, spec.as_dict(), cfg.ppo, cfg.frame_stack, cfg.simtrace_episodes)
     logbook = Logbook(run_dir, resume_step=global_step)
     meta = {"run": cfg.to_json(), "obs_shape": list(envs.single_observation_space.shape),
             "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward)}
@@ -316,10 +330,11 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
             losses = ppo_update(model, optimizer, batch, ppo, generator)
             if trace is not None:
                 trace.flush()  # the rollout just trained on; a checkpoint follows, before the next rollout
-            global_step += ppo.batch
+            trained = len(batch["obs"])  # ppo.batch; with --ray, less in an update that lost an actor
+            global_step += trained
             update += 1
             row = {"update": update, "global_step": global_step, "wall_seconds": round(time.monotonic() - started, 1),
-                   "steps_per_second": round(ppo.batch / (time.monotonic() - t0), 1),
+                   "steps_per_second": round(trained / (time.monotonic() - t0), 1),
                    "episodes": len(episodes.returns), "laps": episodes.laps,
                    "mean_return": float(np.mean(episodes.returns)) if episodes.returns else "",
                    "mean_progress": float(np.mean(episodes.progress)) if episodes.progress else "",
@@ -328,6 +343,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
             logbook.log(row)
             if global_step // cfg.eval_every > last_eval or global_step >= cfg.steps:
                 last_eval = global_step // cfg.eval_every
+                # one frame at a time: a second thread gains nothing and, on a busy machine, costs many times
+                torch.set_num_threads(1)
                 result = evaluate(torch_driver(DeterministicPolicy(model)), cfg.track, cfg.camera(),
                                   spec.as_dict(), laps=cfg.eval_laps, env_kwargs=eval_env,
                                   simtrace=evaluation_folder(run_dir, global_step) if trace is not None else None)
@@ -342,7 +359,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
                           f"clean laps {result['clean_laps']}/{cfg.eval_laps}, lap times "
                           f"{', '.join(f'{t:.2f}' for t in result['lap_times']) or '-'} s")
             checkpoint("last")
-            bar.update(ppo.batch)
+            bar.update(trained)
             bar.set_postfix(progress=f"{row['mean_progress'] or 0:.0f}%", laps=episodes.laps, refresh=False)
             if cfg.stop_when_clean and best is not None and best[0] == cfg.eval_laps:
                 outcome = "clean laps"

@@ -3,7 +3,8 @@
 train:    PPO from pixels into a run directory (agent.train); Ctrl-C or SIGTERM keeps the last
           checkpoint and exits 130, a failing reward function exits 2; both say how to resume.
 evaluate: DeepRacer's evaluation rules on a run (PyTorch) or a .onnx file (onnxruntime, through
-          the car's own loader), optionally with a chase-view video.
+          the car's own loader), optionally with a chase-view video; `--suite robustness` races
+          agent/robustness.py's held-out conditions instead (a row each, one score, JSON and a picture).
 export:   a run's checkpoint to the ONNX model file of DESIGN.md section 5.
 """
 from __future__ import annotations
@@ -70,17 +71,33 @@ def register(subparsers) -> None:
     adv.add_argument("--discrete", action="store_true", help="DeepRacer's default discrete action list")
     adv.add_argument("--track-episodes", type=int,
                      help="episodes an env drives one track before the next or a new generated one (default 20)")
+    # --ray hook: rollouts in Ray actors (agent/distributed.py); session options, a resumed run may change them
+    dist = train.add_argument_group("distributed rollouts (pip install racekit[ray])")
+    dist.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                      help="collect rollouts in Ray actors: 'local' (the bare flag: start Ray here, stop it at the "
+                           "end), 'auto' or HOST:PORT (join a running cluster)")
+    dist.add_argument("--ray-actors", type=int, default=None, help="rollout actors; they split --envs (default 2)")
+    dist.add_argument("--ray-cpus", type=float, default=None, help="CPUs per rollout actor (default 1)")
     train.set_defaults(func=run_train)
 
     ev = subparsers.add_parser("evaluate", help="race a run or a model file with DeepRacer's evaluation rules")
     ev.add_argument("model", metavar="RUN_OR_MODEL", help="a run directory, a checkpoint .pt or a model .onnx")
     ev.add_argument("--track", default=None, help="track to race on (default: the one it was trained on)")
-    ev.add_argument("--laps", type=int, default=3, help="(default 3)")
+    ev.add_argument("--laps", type=int, default=None, help="(default 3; 1 per condition with --suite)")
     ev.add_argument("--reverse", action="store_true", help="drive the track the other way")
     ev.add_argument("--checkpoint", choices=("best", "last"), help="of a run (default: best, else last)")
     ev.add_argument("--video", help="write a chase-view MP4 with the camera inset")
     ev.add_argument("--video-size", default="640x480", help="video size WxH (default 640x480)")
     ev.add_argument("--json", help="also write the result as JSON to this file")
+    ev.add_argument("--suite", choices=("robustness",), default=None,
+                    help="race the robustness suite (agent/robustness.py): held-out looks, camera mounts, "
+                         "dynamics, the reversed direction and unseen tracks; one score, clean laps / laps")
+    ev.add_argument("--out", default=None, help="with --suite: folder for robustness.json and robustness.png "
+                                                "(default runs/robustness)")
+    ev.add_argument("--conditions", default=None, metavar="NAME,...",
+                    help="with --suite: only these conditions (default: all)")
+    ev.add_argument("--db", default=None, help="with --suite and a .onnx model: store the score with the model "
+                                               "(its sha256) in this leaderboard database, shown beside its races")
     ev.set_defaults(func=run_evaluate)
 
     ex = subparsers.add_parser("export", help="write a run's policy as the ONNX model file for races and the car")
@@ -236,13 +253,15 @@ def run_train(args) -> int:
     else:
         cfg = new_run_config(args)
 
+    ray = ray_options(args)  # --ray hook
+
     def kept() -> str:
         if not last.is_file():
             return "no checkpoint had been written yet"
         return f"the last checkpoint is kept: {last} (step {load_checkpoint(last)['global_step']})"
 
     try:
-        summary = train(out, cfg, resume=args.resume, quiet=args.quiet)
+        summary = train(out, cfg, resume=args.resume, quiet=args.quiet, **({"ray": ray} if ray else {}))
     except (RunError, CheckpointError) as exc:
         raise UserError(str(exc)) from None
     except RewardError as exc:
@@ -265,6 +284,31 @@ def run_train(args) -> int:
         print(f"done: {step} steps in {out}")
     print(f"export the model with: racekit export {out} -o {out / 'model.onnx'}")
     return 0
+
+
+def ray_options(args):
+    """--ray and its options as agent.distributed.RayOptions (None without --ray); Ray missing: one line."""
+    if args.ray is None:
+        for flag, value in (("--ray-actors", args.ray_actors), ("--ray-cpus", args.ray_cpus)):
+            if value is not None:
+                raise UserError(f"{flag} is for --ray")
+        return None
+    from racekit.agent.distributed import INSTALL_HINT, RayOptions
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise UserError(INSTALL_HINT) from None
+    options = RayOptions(address=args.ray)
+    if args.ray_actors is not None:
+        if args.ray_actors < 1:
+            raise UserError(f"--ray-actors must be at least 1, got {args.ray_actors}")
+        options.actors = args.ray_actors
+    if args.ray_cpus is not None:
+        if not args.ray_cpus > 0:
+            raise UserError(f"--ray-cpus must be more than 0, got {args.ray_cpus:g}")
+        options.cpus_per_actor = args.ray_cpus
+    return options
 
 
 def load_driver(model: str, checkpoint: str | None) -> tuple:
@@ -311,8 +355,15 @@ def run_evaluate(args) -> int:
 
     from racekit.tracking import track_argument
 
+    if args.suite is None:
+        for flag, value in (("--out", args.out), ("--conditions", args.conditions), ("--db", args.db)):
+            if value is not None:
+                raise UserError(f"{flag} is for --suite robustness")
+    args.laps = args.laps if args.laps is not None else (1 if args.suite else 3)
     if args.laps < 1:
         raise UserError(f"--laps must be at least 1, got {args.laps}")
+    if args.suite:
+        return run_suite(args)
     driver, camera, actions, trained_on, what = load_driver(args.model, args.checkpoint)
     track_name = args.track or trained_on
     if track_name is None:
@@ -335,6 +386,58 @@ def run_evaluate(args) -> int:
           f"mean lap {mean}, {result['offtracks']} off-tracks, {result['crashes']} crashes")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def run_suite(args) -> int:
+    """`racekit evaluate MODEL --suite robustness`: a row per condition, the score, JSON and a picture."""
+    from racekit.agent import robustness
+    from racekit.tracks import DEFAULT_TRACK
+
+    from racekit.tracking import track_argument
+
+    for flag, value in (("--video", args.video), ("--reverse", args.reverse or None)):
+        if value is not None:
+            raise UserError(f"{flag} does not go with --suite (each condition sets its own)")
+    if args.db is not None and not args.model.endswith(".onnx"):
+        raise UserError("--db: the leaderboard knows a model by its .onnx file; export it and evaluate that")
+    if args.db is not None and args.conditions:
+        raise UserError("--db stores the whole suite's score: leave out --conditions")
+    try:
+        names = robustness.select(robustness.conditions()[0], args.conditions)
+    except ValueError as exc:
+        raise UserError(f"--conditions: {exc}") from None
+    driver, camera, actions, trained_on, what = load_driver(args.model, args.checkpoint)
+    base = args.track or (trained_on if trained_on and trained_on != "generated" else DEFAULT_TRACK)
+    track = track_argument(base)
+    print(f"robustness suite: {what}; base track {track.name}, {len(names)} conditions, "
+          f"{args.laps} lap{'s' if args.laps != 1 else ''} each")
+    print(f"{'':8}{robustness.HEADER}")
+    result = robustness.run_suite(driver, camera, actions, track, laps=args.laps, names=args.conditions)
+    for note in result["notes"]:
+        print(f"note: {note}")
+    print(f"score: {result['score']:.1%} clean laps ({result['clean_laps']}/{result['laps']})")
+    out = Path(args.out or "runs/robustness")
+    json_path, png_path = robustness.write_outputs(result, out, title=f"{Path(args.model).name} on {track.name}")
+    if args.json:
+        Path(args.json).write_text(json_path.read_text())
+    print(f"wrote {json_path} and {png_path}")
+    if args.db is not None:
+        import hashlib
+
+        from racekit.cmd_leaderboard import open_board
+        from racekit.leaderboard.db import LeaderboardError
+
+        sha = hashlib.sha256(Path(args.model).read_bytes()).hexdigest()
+        board, path = open_board(args.db, create=True)
+        with board:
+            try:
+                board.set_suite_score(sha, result["score"], result["clean_laps"], result["laps"],
+                                      [{k: r[k] for k in ("name", "kind", "laps", "clean_laps", "offtracks")}
+                                       for r in result["rows"]])
+            except LeaderboardError as exc:
+                raise UserError(str(exc)) from None
+        print(f"stored the score with model {sha[:12]} in {path}")
     return 0
 
 
