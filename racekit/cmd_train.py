@@ -89,6 +89,8 @@ def register(subparsers) -> None:
     ev.add_argument("--video", help="write a chase-view MP4 with the camera inset")
     ev.add_argument("--video-size", default="640x480", help="video size WxH (default 640x480)")
     ev.add_argument("--json", help="also write the result as JSON to this file")
+    ev.add_argument("--simtrace", metavar="DIR", help="also write the race's DeepRacer sim-trace to "
+                    "DIR/evaluation-simtrace/0-iteration.csv (deepracer-utils reads it)")
     ev.add_argument("--suite", choices=("robustness",), default=None,
                     help="race the robustness suite (agent/robustness.py): held-out looks, camera mounts, "
                          "dynamics, the reversed direction and unseen tracks; one score, clean laps / laps")
@@ -370,13 +372,16 @@ def run_evaluate(args) -> int:
         raise UserError(f"{args.model}: it does not say which track it was trained on; give --track")
     track = track_argument(track_name)  # forwards; evaluate reverses it itself
     print(f"evaluating {what} on {track.name}{' (reversed)' if args.reverse else ''}, {args.laps} laps")
+    simtrace = Path(args.simtrace) if args.simtrace else None
     if args.video:
         with VideoRecorder(Path(args.video), size_argument(args.video_size, "--video-size"), camera) as video:
             result = evaluate(driver, track, camera, actions, laps=args.laps, reverse=args.reverse,
-                              on_step=video.on_step)
+                              on_step=video.on_step, simtrace=simtrace)
         print(f"video written to {args.video} ({video.frames} frames)")
     else:
-        result = evaluate(driver, track, camera, actions, laps=args.laps, reverse=args.reverse)
+        result = evaluate(driver, track, camera, actions, laps=args.laps, reverse=args.reverse, simtrace=simtrace)
+    if simtrace is not None:
+        print(f"sim-trace written to {simtrace / 'evaluation-simtrace' / '0-iteration.csv'}")
     for i, (lap, off) in enumerate(zip(result["lap_times"], result["offtracks_per_lap"]), start=1):
         print(f"lap {i}: {lap:.2f} s, {off} off-track{'s' if off != 1 else ''}")
     if len(result["lap_times"]) < args.laps:

@@ -193,3 +193,16 @@ def test_no_simtrace_writes_no_deepracer_logs(one_thread, tmp_path):
     assert not [p.name for p in out.iterdir() if p.name in ("training-simtrace", "model", "ip")
                 or p.name.startswith("evaluation-")]
     assert json.loads((out / "config.json").read_text())["run"]["simtrace"] is False
+
+
+def test_racekit_evaluate_writes_the_races_simtrace_where_asked(run, tmp_path, capsys):
+    out = tmp_path / "evaluation-20261202000000"  # a folder name deepracer-utils takes for an evaluation
+    result_file = tmp_path / "result.json"
+    assert main(["evaluate", str(run), "--laps", "1", "--simtrace", str(out), "--json", str(result_file)]) == 0
+    trace = out / "evaluation-simtrace" / "0-iteration.csv"
+    assert f"sim-trace written to {trace}" in capsys.readouterr().out
+    result = json.loads(result_file.read_text())
+    rows = list(csv.DictReader(trace.open()))
+    assert sum(r["episode_status"] == "lap_complete" for r in rows) == len(result["lap_times"])
+    assert sum(r["episode_status"] == "off_track" for r in rows) == result["offtracks"]
+    assert float(rows[-1]["tstamp"]) == pytest.approx(result["sim_time"], abs=1e-4)
