@@ -82,7 +82,6 @@ def pick_track(args, entrants):
 
 
 def run_race(args) -> int:
-    from racekit.leaderboard.db import Leaderboard, LeaderboardError
     from racekit.racing import DEFAULT_MAX_RESETS, RaceError, Rules, check_model
 
     size = video_size(args.video_size)
@@ -116,16 +115,9 @@ def run_race(args) -> int:
         from racekit.headtohead import run_heat
 
         return run_heat(args, entrants, track, rules, size)
-    try:
-        board = Leaderboard(args.db)
-    except LeaderboardError as exc:
-        raise UserError(str(exc)) from None
+    board = open_leaderboard(args.db)
     with board:
-        out = Path(args.out) if args.out else board.path.parent / "replays"
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"{out}: cannot make the replay folder ({exc.strerror or exc})") from None
+        out = replay_folder(args.out, board)
         direction = "reverse" if rules.reverse else "forward"
         print(f"racing {len(entrants)} model{'s' if len(entrants) != 1 else ''} on {track.name} ({direction}), "
               f"{rules.laps} lap{'s' if rules.laps != 1 else ''}{race_type_text(rules)}; "
@@ -221,10 +213,30 @@ def race_one(entrant, track, rules, folder: Path, size, board) -> int:
 
 def training_run(model: Path) -> str | None:
     """The training run a model file lies in (`racekit export RUN -o RUN/model.onnx`), or None."""
+    from racekit.leaderboard.db import is_training_run
+
     folder = Path(model).resolve().parent
-    if (folder / "config.json").is_file() and (folder / "checkpoints").is_dir():
-        return str(folder)
-    return None
+    return str(folder) if is_training_run(folder) else None
+
+
+def open_leaderboard(db):
+    """The leaderboard of --db (or its default), a clear error if it cannot be had."""
+    from racekit.leaderboard.db import Leaderboard, LeaderboardError
+
+    try:
+        return Leaderboard(db)
+    except LeaderboardError as exc:
+        raise UserError(str(exc)) from None
+
+
+def replay_folder(out: str | None, board) -> Path:
+    """--out, or replays/ beside the database: made if need be, a clear error if it cannot be."""
+    folder = Path(out) if out else board.path.parent / "replays"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{folder}: cannot make the replay folder ({exc.strerror or exc})") from None
+    return folder
 
 
 class Progress:

@@ -36,8 +36,7 @@ def racer_names(entrants) -> list[str]:
 
 
 def run_heat(args, entrants, track, rules, size) -> int:
-    from racekit.cmd_race import slug
-    from racekit.leaderboard.db import Leaderboard, LeaderboardError
+    from racekit.cmd_race import open_leaderboard, replay_folder, slug
     from racekit.sim.headtohead import Grid
 
     hz = {float(e.metadata["control_hz"]) for e in entrants}
@@ -49,16 +48,9 @@ def run_heat(args, entrants, track, rules, size) -> int:
     except ValueError as exc:
         raise UserError(f"--stagger: {exc}") from None
     names = racer_names(entrants)
-    try:
-        board = Leaderboard(args.db)
-    except LeaderboardError as exc:
-        raise UserError(str(exc)) from None
+    board = open_leaderboard(args.db)
     with board:
-        out = Path(args.out) if args.out else board.path.parent / "replays"
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"{out}: cannot make the replay folder ({exc.strerror or exc})") from None
+        out = replay_folder(args.out, board)
         direction = "reverse" if rules.reverse else "forward"
         where = "on the centre line" if grid.single_file else "in the other lane"
         print(f"head-to-head on {track.name} ({direction}), {rules.laps} lap{'s' if rules.laps != 1 else ''}: "

@@ -57,6 +57,11 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def is_training_run(path) -> bool:
+    """A racekit training run's folder (what Run.run_dir names): its config.json and checkpoints/."""
+    return bool(path) and (Path(path) / "config.json").is_file() and (Path(path) / "checkpoints").is_dir()
+
+
 @dataclass
 class Run:
     """One result: a simulated race or a hand-timed run of the real car."""

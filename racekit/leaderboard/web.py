@@ -22,7 +22,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from racekit.hardware.server.threaded import ThreadedServer, bind
-from racekit.leaderboard.db import Leaderboard, LeaderboardError, Run
+from racekit.leaderboard.db import Leaderboard, LeaderboardError, Run, is_training_run
 from racekit.leaderboard.export import heat_record
 from racekit.leaderboard.ranking import RACE_TYPE_TITLES, RANKS, boards
 
@@ -54,9 +54,6 @@ def _entry(entry, heats: dict, names: dict, suite: dict | None = None) -> dict:
             "suite_score": (suite or {}).get(run.model_sha256),
             "analysis": f"/runs/{run.id}/report.html" if is_training_run(run.run_dir) else None}
 
-
-def is_training_run(path: str | None) -> bool:
-    return bool(path) and (Path(path) / "config.json").is_file() and (Path(path) / "checkpoints").is_dir()
 
 
 def build_app(db_path: Path) -> Starlette:
@@ -94,11 +91,15 @@ def build_app(db_path: Path) -> Starlette:
                                          "entries": [_entry(e, heats, names, suite) for e in b.entries]}
                                         for b in ranked]})
 
+    def stored_run(request: Request) -> Run | None:
+        """The result the URL names (None if there is none); LeaderboardError if the file cannot be read."""
+        with Leaderboard(db_path) as board:
+            return board.get(request.path_params["run_id"])
+
     def run_file(attribute: str, name: str, media_type: str):
         def endpoint(request: Request) -> Response:
             try:
-                with Leaderboard(db_path) as board:
-                    run = board.get(request.path_params["run_id"])
+                run = stored_run(request)
             except LeaderboardError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=500)
             path = getattr(run, attribute) if run is not None else None
@@ -110,8 +111,7 @@ def build_app(db_path: Path) -> Starlette:
     def analysis(request: Request) -> Response:
         """The run's `racekit analyze` report: RUN/report.html, made on first asking (some seconds)."""
         try:
-            with Leaderboard(db_path) as board:
-                run = board.get(request.path_params["run_id"])
+            run = stored_run(request)
         except LeaderboardError as exc:
             return JSONResponse({"error": str(exc)}, status_code=500)
         if run is None or not is_training_run(run.run_dir):
