@@ -28,19 +28,6 @@ PARTS = ["summary", "reward per waypoint", "action distribution", "progress per 
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    """One torch thread here and in the learner (train() reads OMP_NUM_THREADS): the 2 cores simulate."""
-    import torch
-
-    before = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OMP_NUM_THREADS", "1")
-        torch.set_num_threads(1)
-        yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
 def run(one_thread, tmp_path_factory):
     """The expert cloned on the oval (it laps), then 3 PPO updates of 128 steps with an evaluation after each,
     2 episodes to a sim-trace iteration (about 20 s)."""

@@ -29,19 +29,6 @@ def tiny(steps: int, **changes) -> RunConfig:
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    """One torch thread for the learner too (train() reads OMP_NUM_THREADS): the 2 cores simulate."""
-    import torch
-
-    before = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OMP_NUM_THREADS", "1")
-        torch.set_num_threads(1)
-        yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
 def run(one_thread, tmp_path_factory):
     """4 updates of a continuous-action run, evaluated at 64 and 128 steps (about 5 s)."""
     run = tmp_path_factory.mktemp("simtrace") / "run"
