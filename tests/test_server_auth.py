@@ -43,3 +43,10 @@ def test_checks_compare_hashes_in_constant_time(monkeypatch):
     for headers in ({}, {b"authorization": b"Basic right"}, {b"authorization": b"Bearer wrong"},
                     {b"cookie": b"racekit_token=wrong"}, {b"cookie": b"\x00junk=;;"}):
         assert not check.request_ok(headers)
+
+
+def test_no_token_starts_with_a_dash(tmp_path):
+    # One URL-safe token in 64 starts with "-", and `racekit flash --token -abc` would read it as an option.
+    tokens = [auth.new_token(str(tmp_path)) for _ in range(400)]
+    assert len(set(tokens)) == 400 and not any(t.startswith("-") for t in tokens)
+    assert auth.load_token_hash(str(tmp_path)) == auth.token_hash(tokens[-1])

@@ -32,6 +32,8 @@ def token_hash(token: str) -> str:
 def new_token(data_dir: str) -> str:
     """Make a token, store its hash (owner-only file, written atomically) and return the token."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    while token.startswith("-"):  # `--token -abc` reads as an option on a command line
+        token = secrets.token_urlsafe(TOKEN_BYTES)
     path = os.path.join(data_dir, TOKEN_FILE)
     tmp = f"{path}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
