@@ -7,7 +7,7 @@ of a local run.
 
 Layout. The run's `ppo.envs` envs are split between `actors` Ray actors, K = envs / actors each (env
 indices, and so track schedules, as in a local run: actor a holds envs a*K .. a*K+K-1). Each actor is a
-`RolloutWorker`: a SyncVectorEnv of its K envs (agent.rollout.make_env, episodes reset in the same step
+`RolloutWorker` (agent/workers.py, as a local run's worker processes): a SyncVectorEnv of its K envs (agent.rollout.make_env, episodes reset in the same step
 they end) and the local RolloutCollector over a CPU copy of the policy (torch on one thread). Per update
 the driver puts the policy's state_dict in the object store once (numpy arrays, ray.put), every actor
 loads it, collects T = rollout_steps steps of its K envs, and returns the batch RolloutCollector makes
@@ -38,14 +38,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from racekit.agent.ppo import PPOConfig
 from racekit.agent.train import RunError
+from racekit.agent.workers import RolloutWorker, stack_rollouts
 
 INSTALL_HINT = "--ray needs Ray, which is not installed: pip install racekit[ray]"
 
@@ -72,52 +72,13 @@ def require_ray():
     return ray
 
 
-class RolloutWorker:
-    """Runs in a Ray actor: K envs of the run and a CPU copy of the policy."""
-
-    def __init__(self, actor_index: int, env_indices: list[int], track: str, reward: str | None, env_kwargs: dict,
-                 schedule, start_episodes: list[int], spec, obs_shape, cfg: PPOConfig, seed: int,
-                 step_delay: float = 0.0):
-        import gymnasium as gym
-
-        from racekit.agent.policy import ActorCritic
-        from racekit.agent.rollout import RolloutCollector, make_env
-
-        torch.set_num_threads(1)
-        gym.logger.min_level = gym.logger.ERROR + 10
-        self.actor_index, self.rollouts = actor_index, 0
-        kwargs = dict(env_kwargs, info_params=False)
-        fns = [(lambda i=i, s=s: make_env(track, reward, kwargs, i, schedule, s))
-               for i, s in zip(env_indices, start_episodes)]
-        self.envs = gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-        if step_delay > 0:  # tests only (RayOptions.debug_step_delay)
-            step = self.envs.step
-            self.envs.step = lambda action: (time.sleep(step_delay), step(action))[1]
-        self.model = ActorCritic(obs_shape or self.envs.single_observation_space.shape, spec)
-        self.cfg = replace(cfg, envs=len(env_indices))
-        self.collector = RolloutCollector(self.envs, self.model, self.cfg, seed=seed, start_episodes=start_episodes)
-        self.env_indices = list(env_indices)
+class RayRolloutWorker(RolloutWorker):
+    """What runs in each Ray actor: agent.workers.RolloutWorker, and where Ray placed it."""
 
     def info(self) -> dict:
         import ray
 
-        return {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
-                "obs_shape": tuple(self.envs.single_observation_space.shape)}
-
-    def rollout(self, weights: dict, rollout_id: int) -> dict:
-        self.model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
-        t0 = time.monotonic()
-        batch, stats = self.collector.collect()
-        t, k = self.cfg.rollout_steps, self.cfg.envs
-        out = {key: value.reshape(t, k, *value.shape[1:]).numpy().copy() for key, value in batch.items()}
-        for record in stats.records:
-            record["env"] = self.env_indices[record["env"]]  # the run's env index
-        self.rollouts += 1
-        return {"batch": out, "stats": stats, "env_episodes": self.collector.env_episodes.copy(),
-                "tag": (self.actor_index, rollout_id), "seconds": time.monotonic() - t0}
-
-    def close(self) -> None:
-        self.envs.close()
+        return {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(), "obs_shape": self.obs_shape()}
 
 
 class RayRollouts:
@@ -142,7 +103,7 @@ class RayRollouts:
             else:
                 ray.init(address=options.address, **kwargs)
             self.started_ray = True
-        self.worker_class = ray.remote(RolloutWorker)
+        self.worker_class = ray.remote(RayRolloutWorker)
         self.actors: list = [None] * options.actors
         self.ready: list = [None] * options.actors  # the pending info() call of an actor not yet placed
         self.generation = [0] * options.actors
@@ -222,13 +183,11 @@ class RayRollouts:
             ray.wait(pending, num_returns=1, timeout=0.5)
 
     # -- the collector --------------------------------------------------------------------------------------
-    def bind(self, model) -> "RayRollouts":
+    def bind(self, model, trace=None) -> "RayRollouts":
         self.model = model
         return self
 
     def collect(self):
-        from racekit.agent.rollout import EpisodeStats
-
         ray = self.ray
         self._wait_ready()
         weights = ray.put({k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()})
@@ -254,24 +213,12 @@ class RayRollouts:
             self.update += 1
             return self.collect()  # every actor was lost: wait for the replacements (or NoRolloutWorkers)
         order = sorted(results)
-        blocks = [results[a]["batch"] for a in order]
-        batch = {}
-        for key in blocks[0]:
-            stacked = np.concatenate([b[key] for b in blocks], axis=1)  # (T, K * actors, ...)
-            batch[key] = torch.from_numpy(stacked.reshape(-1, *stacked.shape[2:]))
+        batch, stats = stack_rollouts([results[a] for a in order])
         t = self.ppo.rollout_steps
         tags = np.concatenate([np.broadcast_to(np.array(results[a]["tag"], np.int64), (t, self.k, 2))
                                for a in order], axis=1).reshape(-1, 2)
         batch["debug_rollout"] = torch.from_numpy(tags.copy())
-        stats = EpisodeStats()
         for a in order:
-            s = results[a]["stats"]
-            stats.returns += s.returns
-            stats.progress += s.progress
-            stats.lengths += s.lengths
-            stats.laps += s.laps
-            stats.lap_times += s.lap_times
-            stats.records += s.records
             self.env_episodes[a * self.k:(a + 1) * self.k] = results[a]["env_episodes"]
         ids, counts = np.unique(tags, axis=0, return_counts=True)
         self._log({"event": "update", "update": self.update, "transitions": int(len(tags)),

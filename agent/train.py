@@ -36,10 +36,10 @@ from racekit.agent.evaluate import evaluate, torch_driver
 from racekit.agent.logbook import Logbook
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 from racekit.agent.ppo import PPOConfig, ppo_update
-from racekit.agent.rollout import RolloutCollector, make_vector_env
 from racekit.agent.schedule import GENERATED, TrackSchedule
 from racekit.agent.simtrace import (EPISODES_PER_ITERATION, TrainingTrace, drop_evaluations_after,
                                     evaluation_folder, write_metadata)
+from racekit.agent.workers import WorkerRollouts
 from racekit.sim.objects import BOT_SPEED
 from racekit.sim.reward import RewardError, load_reward
 from racekit.tracks import DEFAULT_TRACK, load_track
@@ -69,6 +69,7 @@ class RunConfig:
     simtrace: bool = True  # DeepRacer's per-step sim-trace logs (agent/simtrace.py)
     simtrace_episodes: int = EPISODES_PER_ITERATION  # episodes per sim-trace iteration
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    envs_per_worker: int = 2  # envs stepped by each rollout worker process (agent/workers.py)
     # several tracks at once (agent/schedule.py): names, files or "generated"; empty = `track` alone
     tracks: list[str] = field(default_factory=list)
     track_episodes: int = 20  # episodes an env drives one track before the next (or a new generated one)
@@ -254,24 +255,21 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
         print(w)
     ppo = cfg.ppo
     torch.manual_seed(cfg.seed)
-    # While the env processes step, they own the cores: the learner's small forward passes run on one
-    # thread. The update runs alone, on every core (unless OMP_NUM_THREADS says otherwise).
+    # The rollout workers own the cores while they step; the update runs alone, on every core (unless
+    # OMP_NUM_THREADS says otherwise).
     update_threads = torch.get_num_threads() if "OMP_NUM_THREADS" in os.environ else max(1, os.cpu_count() or 1)
     gymnasium.logger.min_level = gymnasium.logger.ERROR + 10  # worker errors are reported by us, in one line
 
-    sigint = signal.getsignal(signal.SIGINT)
     # the track schedule goes on where the checkpoint left it: each env's episodes so far
     start_episodes = ((state or {}).get("tracks") or {}).get("episodes") or [0] * ppo.envs
-    if ray is None:
-        envs = make_vector_env(cfg.track, cfg.reward, ppo.envs, cfg.env_kwargs(), cfg.schedule(), start_episodes)
+    if ray is None:  # rollout worker processes, each with its envs and a copy of the policy (agent/workers.py)
+        envs = WorkerRollouts(cfg, start_episodes, cfg.action_spec(), seed=cfg.seed + 1000 * (state or {}).get(
+            "update", 0), envs_per_worker=cfg.envs_per_worker, tap=cfg.simtrace)
     else:  # --ray hook: Ray rollout actors stand for the vector env and the collector (agent/distributed.py)
         from racekit.agent.distributed import RayRollouts
 
         envs = RayRollouts(ray, cfg, start_episodes, cfg.action_spec(), run_dir,
                            seed=cfg.seed + 1000 * (state or {}).get("update", 0))
-    # AsyncVectorEnv builds one env in this process to read the spaces, and make_env ignores Ctrl-C
-    # (meant for the workers only): take Ctrl-C back, or the trainer could never be interrupted
-    signal.signal(signal.SIGINT, sigint)
     spec = cfg.action_spec()
     model = ActorCritic(envs.single_observation_space.shape, spec)
     optimizer = torch.optim.Adam(model.parameters(), lr=ppo.learning_rate, eps=1e-5)
@@ -286,13 +284,9 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     elif cfg.from_model is not None:  # a new run from another model's weights; its optimizer starts afresh
         model.load_state_dict(source_model(cfg.from_model["checkpoint"], cfg)[1]["model"])
     trace = start_simtrace(run_dir, cfg, spec, state, global_step) if cfg.simtrace and ray is None else None
-    if ray is None:
-        collector = RolloutCollector(envs, model, ppo, seed=cfg.seed + 1000 * update, trace=trace,
-                                     start_episodes=start_episodes)
-    else:  # --ray hook (no training sim-traces yet: the model folder's metadata files only)
-        collector = envs.bind(model)
-        if cfg.simtrace:
-            write_metadata(run_dir, spec.as_dict(), cfg.ppo, cfg.frame_stack, cfg.simtrace_episodes)
+    collector = envs.bind(model, trace)
+    if ray is not None and cfg.simtrace:  # --ray: no training sim-traces yet, the model folder's metadata files
+        write_metadata(run_dir, spec.as_dict(), cfg.ppo, cfg.frame_stack, cfg.simtrace_episodes)
     logbook = Logbook(run_dir, resume_step=global_step)
     meta = {"run": cfg.to_json(), "obs_shape": list(envs.single_observation_space.shape),
             "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward)}
@@ -323,7 +317,6 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
                     done = max(done, (time.monotonic() - started) / (60 * cfg.minutes))
                 optimizer.param_groups[0]["lr"] = ppo.learning_rate * max(0.0, 1.0 - done)
             t0 = time.monotonic()
-            torch.set_num_threads(1)
             batch, episodes = collector.collect()
             logbook.log_episodes(episodes.records, global_step, ppo.envs)
             torch.set_num_threads(update_threads)

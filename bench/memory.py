@@ -1,6 +1,6 @@
-"""Resident memory of training with 4 env processes and of the car runtime, read from /proc.
+"""Resident memory of training with 4 envs and of the car runtime, read from /proc.
 
-The bars (issue 10): training with 4 env processes stays under 2 GiB resident in
+The bars (issue 10): training with 4 envs stays under 2 GiB resident in
 all; the car runtime stays under 150 MiB.
 
 What runs, each a real process started by this one (which imports only the
@@ -8,7 +8,7 @@ standard library, so it shares no library pages with what it measures):
 1. `racekit train --steps 8192 --envs 4 --eval-every 4096 --eval-laps 1 --quiet`
    into a temporary run directory: PPO on the default track and reward, default
    camera (80x60 gray, frame stack 2), 8 updates of 1024 steps, with the
-   evaluations (in the learner, while the env processes live) at 4096 and 8192
+   evaluations (in the learner, while the rollout workers live) at 4096 and 8192
    steps; about a minute on 2 shared cores.
 2. `racekit export` of that run to model.onnx (the model file the car runs) and
    `racekit sim demo --track oval --size 640x480` for a video of a lap (unmeasured);
@@ -20,7 +20,7 @@ standard library, so it shares no library pages with what it measures):
 Each measured process tree (the process and its descendants, found through the
 ppid field of /proc/*/stat) is sampled every 0.25 s: VmRSS from /proc/PID/status
 and Pss from /proc/PID/smaps_rollup. RSS counts a page shared between processes
-(libraries, and what the env processes inherit from the learner's fork) in each
+(libraries, and what the rollout workers inherit from the learner's fork) in each
 of them; PSS splits it among them, so the sum of PSS is what the tree holds and
 the sum of RSS an upper bound. Peaks are of the sums at one instant. Training is
 judged on the PSS sum; the car on RSS (on the car nothing else shares its
@@ -186,7 +186,7 @@ def stop(proc: subprocess.Popen | None, grace: float = 10.0) -> None:
                 proc.wait(grace)
             except subprocess.TimeoutExpired:
                 pass
-        os.killpg(proc.pid, signal.SIGKILL)  # strays (an orphaned env process) included
+        os.killpg(proc.pid, signal.SIGKILL)  # strays (an orphaned rollout worker) included
     except ProcessLookupError:
         pass
     proc.wait()
@@ -284,7 +284,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8192, help="training env steps (default 8192)")
     parser.add_argument("--eval-every", type=int, default=4096, help="env steps between evaluations (default 4096)")
-    parser.add_argument("--envs", type=int, default=4, help="env processes (default 4: the bar's)")
+    parser.add_argument("--envs", type=int, default=4, help="envs (default 4: the bar's), 2 per rollout worker process")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the car run (default 10)")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between samples (default 0.25)")
     parser.add_argument("--model", help="model for the car (default: export the training run's)")
@@ -311,7 +311,7 @@ def main() -> int:
     ok_train = mib(train["sampler"].pss_sum) < BAR_TRAIN_MIB
     car_rss = mib(car["sampler"].rss_sum)
     ok_car = car_rss < BAR_CAR_MIB and car["code"] == 0
-    print(f"bar: training with {args.envs} env processes < {BAR_TRAIN_MIB:.0f} MiB resident in all (PSS sum) -> "
+    print(f"bar: training with {args.envs} envs < {BAR_TRAIN_MIB:.0f} MiB resident in all (PSS sum) -> "
           f"{mib(train['sampler'].pss_sum):.0f} MiB (RSS sum {mib(train['sampler'].rss_sum):.0f} MiB): "
           f"{'PASS' if ok_train else 'FAIL'}")
     print(f"bar: car runtime < {BAR_CAR_MIB:.0f} MiB resident (RSS) -> {car_rss:.1f} MiB "
@@ -326,14 +326,14 @@ def report_training(train: dict, args) -> None:
     print(f"training: {shlex.join(['racekit', *train['cmd'][3:]]).replace(train['run'], 'TMP/run')}")
     print(f"  default camera 80x60 gray x2, {train['evals']} evaluations; ran {train['seconds']:.1f} s, "
           f"{s.samples} samples every {args.interval:g} s")
-    print(f"  processes: {s.most} at most at one instant ({len(learner)} learner, {len(envs)} env, "
+    print(f"  processes: {s.most} at most at one instant ({len(learner)} learner, {len(envs)} rollout worker, "
           f"{len(helpers)} multiprocessing helper)")
     print(f"  {'':40} {'peak RSS MiB':>12} {'peak PSS MiB':>12}")
     print(f"  {'whole tree (sums at one instant)':40} {mib(s.rss_sum):12.1f} {mib(s.pss_sum):12.1f}")
     print(f"  {'  same, last sample with all processes':40} {mib(s.last[0]):12.1f} {mib(s.last[1]):12.1f}"
           f"   (PSS peak at {s.pss_peak_at:.0f} s)")
-    rows = [("learner", learner[:1]), (f"env process (largest of {len(envs)})", envs[:1]),
-            ("env process (smallest)", envs[-1:]), ("multiprocessing helper", helpers[:1])]
+    rows = [("learner", learner[:1]), (f"rollout worker (largest of {len(envs)})", envs[:1]),
+            ("rollout worker (smallest)", envs[-1:]), ("multiprocessing helper", helpers[:1])]
     for label, peak in rows:
         if peak:
             print(f"  {label:40} {mib(peak[0].rss):12.1f} {mib(peak[0].pss):12.1f}")

@@ -1,4 +1,4 @@
-"""Training env steps/s, learning included: the local AsyncVectorEnv trainer beside 1, 2 and 4 Ray rollout actors.
+"""Training env steps/s, learning included: the local trainer (agent/workers.py) beside 1, 2 and 4 Ray rollout actors.
 
 Each setting is a real `train()` run (the same PPO update, checkpoints, metrics) of the same batch (4 envs x
 256 steps = 1024 per update; with Ray the 4 envs are split between the actors), without evaluations or
@@ -132,7 +132,7 @@ def main() -> None:
                     t0 = time.monotonic()
                     if k == "local":  # the Ray instance sits idle meanwhile
                         rates[k].append(run(folder, args.updates))
-                        name = "local AsyncVectorEnv (4 env processes)"
+                        name = "local, 2 worker processes x 2 envs"
                     else:
                         rates[k].append(run(folder, args.updates, RayOptions(address="auto", actors=k)))
                         name = f"ray, {k} actor(s) x {4 // k} envs"

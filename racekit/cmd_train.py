@@ -47,7 +47,7 @@ def register(subparsers) -> None:
                        help="reward file (default: DeepRacer's follow-the-centre-line example)")
     train.add_argument("--steps", type=int, default=None, help="env steps in all (default 200000; with --resume: "
                                                              "a larger number extends the run)")
-    train.add_argument("--envs", type=int, default=None, help="env processes (default 4)")
+    train.add_argument("--envs", type=int, default=None, help="envs stepping in parallel (default 4)")
     train.add_argument("--seed", type=int, default=None, help="(default 0)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
@@ -58,6 +58,8 @@ def register(subparsers) -> None:
                        help="no DeepRacer sim-trace logs (training-simtrace/, evaluation-*/) in the run directory")
     adv = train.add_argument_group("advanced (new runs only; a resumed run keeps its own)")
     adv.add_argument("--rollout-steps", type=int, help="steps per env per update (default 256)")
+    adv.add_argument("--envs-per-worker", type=int,
+                     help="envs each rollout worker process steps, with its own copy of the policy (default 2)")
     adv.add_argument("--minibatch", type=int, help="PPO minibatch (default 256)")
     adv.add_argument("--epochs", type=int, help="PPO epochs per update (default 4)")
     adv.add_argument("--learning-rate", type=float, help="Adam learning rate (default 3e-4)")
@@ -155,7 +157,7 @@ def new_run_config(args):
         cfg.reward = str(Path(args.reward).resolve())
     counts = [(cfg, "--steps"), (cfg, "--eval-every"), (cfg, "--eval-laps"), (cfg, "--frame-stack"),
               (cfg.ppo, "--envs"), (cfg.ppo, "--rollout-steps"), (cfg.ppo, "--minibatch"), (cfg.ppo, "--epochs"),
-              (cfg, "--track-episodes")]
+              (cfg, "--track-episodes"), (cfg, "--envs-per-worker")]
     for target, flag in counts:
         key = flag[2:].replace("-", "_")  # the option's name is the config field's
         value = getattr(args, key)

@@ -30,9 +30,10 @@ def tiny(steps: int, **changes) -> RunConfig:
 
 @pytest.fixture(scope="module")
 def run(one_thread, tmp_path_factory):
-    """4 updates of a continuous-action run, evaluated at 64 and 128 steps (about 5 s)."""
+    """4 updates of a continuous-action run, evaluated at 64 and 128 steps (about 5 s). One env per rollout
+    worker: the trace is the two workers' steps merged (the resumed run below has both envs in one)."""
     run = tmp_path_factory.mktemp("simtrace") / "run"
-    summary = train(run, tiny(4 * BATCH), quiet=True)
+    summary = train(run, tiny(4 * BATCH, envs_per_worker=1), quiet=True)
     assert summary["outcome"] == "done"
     return run
 

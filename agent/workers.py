@@ -1,0 +1,262 @@
+"""Rollout workers: processes that each step a share of the run's envs with their own copy of the policy.
+
+A local run's rollouts. Each worker process holds K envs in a SyncVectorEnv and a CPU copy of the
+policy (torch on one thread), and collects a whole rollout on its own: per update the driver sends the
+policy's weights once, every worker steps its envs and picks their actions, and sends back its (T, K)
+block of the batch (agent.rollout.RolloutCollector's, GAE included). The driver stacks the blocks along
+the env axis. Stepping and acting in the same process keeps both cores busy with no per-step round trip;
+an AsyncVectorEnv with one process per env and the policy in the driver spent half its time passing
+actions and observations (bench/training_throughput.py measures both).
+
+Env i of the run is in worker i // K and gets the same seed and track schedule as it would anywhere
+else; each worker's action sampling is seeded from the run's seed, so a run repeats exactly for a given
+`envs_per_worker`, on any machine.
+
+DeepRacer sim-traces: a worker's collector records its trace calls (a `TraceTap`), and the driver
+replays them, the workers' envs side by side, into the run's agent.simtrace.TrainingTrace: the rows are
+the ones the trace would have written with every env in one process.
+
+`RolloutWorker` is also what agent/distributed.py runs in each Ray actor.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from racekit.agent.ppo import PPOConfig
+from racekit.agent.rollout import EpisodeStats
+
+TRACE_KEYS = ("trace", "progress", "track", "reversed")  # what agent.simtrace.TrainingTrace reads of an info
+
+
+class TraceTap:
+    """Stands for a TrainingTrace in a worker: keeps each call's arguments, reduced to what the trace reads."""
+
+    def __init__(self, envs: int):
+        self.envs, self.events = envs, []
+
+    def _compact(self, info: dict | None) -> dict | None:
+        if info is None:
+            return None
+        return {key: list(info[key]) if key in info else [None] * self.envs for key in TRACE_KEYS}
+
+    def on_reset(self, info: dict) -> None:
+        self.events.append(("reset", self._compact(info)))
+
+    def on_step(self, actions, rewards, terminated, truncated, info: dict) -> None:
+        compact = self._compact(info)
+        compact["final_info"] = self._compact(info.get("final_info"))
+        self.events.append(("step", np.asarray(actions), np.asarray(rewards), np.asarray(terminated),
+                            np.asarray(truncated), compact))
+
+    def drain(self) -> list:
+        events, self.events = self.events, []
+        return events
+
+
+def _merged(infos: list[dict | None], sizes: list[int]) -> dict | None:
+    if all(info is None for info in infos):
+        return None
+    merged = {key: [] for key in TRACE_KEYS}
+    for info, k in zip(infos, sizes):
+        for key in TRACE_KEYS:
+            merged[key] += info[key] if info is not None else [None] * k
+    return merged
+
+
+def replay_trace(trace, event_lists: list[list], sizes: list[int]) -> None:
+    """Calls `trace` as one collector over all the envs would have: the workers' events side by side."""
+    for events in zip(*event_lists):
+        kind = events[0][0]
+        if kind == "reset":
+            trace.on_reset(_merged([e[1] for e in events], sizes))
+            continue
+        actions, rewards, terminated, truncated = (np.concatenate([e[i] for e in events]) for i in range(1, 5))
+        info = _merged([e[5] for e in events], sizes)
+        final = _merged([e[5]["final_info"] for e in events], sizes)
+        if final is not None:
+            info["final_info"] = final
+        trace.on_step(actions, rewards, terminated, truncated, info)
+
+
+class RolloutWorker:
+    """K envs of the run and a CPU copy of the policy; `rollout(weights)` collects one rollout of them."""
+
+    def __init__(self, actor_index: int, env_indices: list[int], track: str, reward: str | None, env_kwargs: dict,
+                 schedule, start_episodes: list[int], spec, obs_shape, cfg: PPOConfig, seed: int,
+                 step_delay: float = 0.0, tap: bool = False):
+        import gymnasium as gym
+
+        from racekit.agent.policy import ActorCritic
+        from racekit.agent.rollout import RolloutCollector, make_env
+
+        torch.set_num_threads(1)
+        torch.manual_seed(seed)
+        gym.logger.min_level = gym.logger.ERROR + 10
+        self.actor_index, self.rollouts = actor_index, 0
+        kwargs = dict(env_kwargs, info_params=False)
+        fns = [(lambda i=i, s=s: make_env(track, reward, kwargs, i, schedule, s))
+               for i, s in zip(env_indices, start_episodes)]
+        self.envs = gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        if step_delay > 0:  # tests only (agent.distributed.RayOptions.debug_step_delay)
+            step = self.envs.step
+            self.envs.step = lambda action: (time.sleep(step_delay), step(action))[1]
+        self.model = ActorCritic(obs_shape or self.envs.single_observation_space.shape, spec)
+        self.cfg = replace(cfg, envs=len(env_indices))
+        self.tap = TraceTap(len(env_indices)) if tap else None
+        self.collector = RolloutCollector(self.envs, self.model, self.cfg, seed=seed, trace=self.tap,
+                                          start_episodes=start_episodes)
+        self.env_indices = list(env_indices)
+
+    def obs_shape(self) -> tuple:
+        return tuple(self.envs.single_observation_space.shape)
+
+    def rollout(self, weights: dict, rollout_id: int = 0) -> dict:
+        self.model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
+        t0 = time.monotonic()
+        batch, stats = self.collector.collect()
+        t, k = self.cfg.rollout_steps, self.cfg.envs
+        out = {key: value.reshape(t, k, *value.shape[1:]).numpy().copy() for key, value in batch.items()}
+        for record in stats.records:
+            record["env"] = self.env_indices[record["env"]]  # the run's env index
+        self.rollouts += 1
+        return {"batch": out, "stats": stats, "env_episodes": self.collector.env_episodes.copy(),
+                "tag": (self.actor_index, rollout_id), "seconds": time.monotonic() - t0,
+                "trace": self.tap.drain() if self.tap is not None else None}
+
+    def close(self) -> None:
+        self.envs.close()
+
+
+def stack_rollouts(results: list[dict]) -> tuple[dict, EpisodeStats]:
+    """The workers' (T, K) blocks side by side, flattened as one collector's batch; their episodes together."""
+    blocks = [r["batch"] for r in results]
+    batch = {}
+    for key in blocks[0]:
+        stacked = np.concatenate([b[key] for b in blocks], axis=1)  # (T, sum of K, ...)
+        batch[key] = torch.from_numpy(stacked.reshape(-1, *stacked.shape[2:]))
+    stats = EpisodeStats()
+    for r in results:
+        s = r["stats"]
+        stats.returns += s.returns
+        stats.progress += s.progress
+        stats.lengths += s.lengths
+        stats.laps += s.laps
+        stats.lap_times += s.lap_times
+        stats.records += s.records
+    return batch, stats
+
+
+def _serve(conn, kwargs: dict) -> None:
+    """A worker process: builds its RolloutWorker, then answers rollout requests until told to close."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        worker = RolloutWorker(**kwargs)
+        conn.send(("ok", worker.obs_shape()))
+        while True:
+            command, payload = conn.recv()
+            if command == "close":
+                worker.close()
+                return
+            conn.send(("ok", worker.rollout(payload)))
+    except (EOFError, BrokenPipeError):  # the trainer is gone
+        return
+    except Exception as exc:  # the reward function, a track, an env: the trainer raises it
+        try:
+            conn.send(("error", exc))
+        except Exception:  # an exception that cannot be pickled: its one line
+            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+class WorkerRollouts:
+    """A local run's vector env and collector: `ceil(envs / envs_per_worker)` rollout worker processes.
+
+    Has what train() uses of both: `single_observation_space`, `env_episodes`, `collect()`, `close()`."""
+
+    def __init__(self, cfg, start_episodes, spec, seed: int, envs_per_worker: int = 2, tap: bool = False):
+        import gymnasium as gym
+
+        ppo: PPOConfig = cfg.ppo
+        self.groups = [list(map(int, g)) for g in np.array_split(np.arange(ppo.envs),
+                                                                  -(-ppo.envs // max(1, envs_per_worker)))]
+        self.env_episodes = np.array(start_episodes, dtype=np.int64)
+        self.trace, self.model, self.processes, self.conns = None, None, [], []
+        context = multiprocessing.get_context("fork")  # as AsyncVectorEnv: the workers start in milliseconds
+        try:
+            for w, indices in enumerate(self.groups):
+                kwargs = dict(actor_index=w, env_indices=indices, track=cfg.track, reward=cfg.reward,
+                              env_kwargs=cfg.env_kwargs(), schedule=cfg.schedule(),
+                              start_episodes=[int(self.env_episodes[i]) for i in indices], spec=spec,
+                              obs_shape=None, cfg=ppo, seed=seed + indices[0], tap=tap)
+                parent, child = context.Pipe()
+                process = context.Process(target=_serve, args=(child, kwargs), daemon=True,
+                                          name=f"racekit-rollout-{w}")
+                process.start()
+                child.close()
+                self.processes.append(process)
+                self.conns.append(parent)
+            shapes = [self._receive(w) for w in range(len(self.groups))]
+        except BaseException:
+            self.close()
+            raise
+        self.single_observation_space = gym.spaces.Box(0, 255, shapes[0], np.uint8)
+
+    def bind(self, model, trace=None) -> "WorkerRollouts":
+        self.model, self.trace = model, trace
+        return self
+
+    def _died(self, w: int):
+        from racekit.agent.train import RunError
+
+        self.processes[w].join(timeout=1)
+        return RunError(f"rollout worker {w} (envs {self.groups[w]}) died (exit code {self.processes[w].exitcode})")
+
+    def _receive(self, w: int):
+        try:
+            status, payload = self.conns[w].recv()
+        except EOFError:
+            raise self._died(w) from None
+        if status == "error":
+            raise payload
+        return payload
+
+    def collect(self) -> tuple[dict, EpisodeStats]:
+        weights = {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
+        for w, conn in enumerate(self.conns):
+            try:
+                conn.send(("rollout", weights))
+            except BrokenPipeError:
+                raise self._died(w) from None
+        results = [self._receive(w) for w in range(len(self.conns))]
+        for indices, r in zip(self.groups, results):
+            self.env_episodes[indices] = r["env_episodes"]
+        if self.trace is not None:
+            replay_trace(self.trace, [r["trace"] for r in results], [len(g) for g in self.groups])
+        return stack_rollouts(results)
+
+    def close(self, terminate: bool = False) -> None:
+        for conn, process in zip(self.conns, self.processes):
+            if not terminate and process.is_alive():
+                try:
+                    conn.send(("close", None))
+                except (BrokenPipeError, OSError):
+                    pass
+        for process in self.processes:
+            if terminate:
+                process.terminate()
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for conn in self.conns:
+            conn.close()
+        self.processes, self.conns = [], []
+
+
+__all__ = ["RolloutWorker", "TraceTap", "WorkerRollouts", "replay_trace", "stack_rollouts"]
