@@ -29,9 +29,10 @@ Every transition of a batch carries a tag (actor index, rollout id) in batch["de
 by ppo_update); each update appends to distributed.jsonl in the run directory which rollouts it trained
 on, with their transition counts taken from those tags, and which were lost.
 
-Not yet with --ray: DeepRacer's sim-traces (training-simtrace/, evaluation-*/): the steps happen in the
-actors and agent.simtrace.TrainingTrace sees them in the driver's process only. A --ray run writes the
-model folder's model/model_metadata.json and ip/hyperparameters.json, and everything else a run has.
+DeepRacer's sim-traces: each actor records its collector's trace calls (agent.workers.TraceTap) and the
+driver replays those of the rollouts it trains on into the run's trace, actor by actor; a lost rollout's
+steps are never written. A replaced actor's envs start new episodes, and the episodes they were driving
+stay cut where the last trained rollout ended (as a run's last episodes are).
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ import numpy as np
 import torch
 
 from racekit.agent.train import RunError
-from racekit.agent.workers import RolloutWorker, stack_rollouts
+from racekit.agent.workers import RolloutWorker, replay_trace, stack_rollouts
 
 INSTALL_HINT = "--ray needs Ray, which is not installed: pip install racekit[ray]"
 
@@ -120,7 +121,7 @@ class RayRollouts:
 
         self.obs_shape = infos[0]["obs_shape"]
         self.single_observation_space = gym.spaces.Box(0, 255, self.obs_shape, np.uint8)
-        self.model = None
+        self.model, self.trace = None, None
 
     # -- actors ---------------------------------------------------------------------------------------------
     def _spawn(self, a: int) -> None:
@@ -131,7 +132,7 @@ class RayRollouts:
                                           name=None).remote(
             a, indices, cfg.track, cfg.reward, cfg.env_kwargs(), cfg.schedule(),
             [int(self.env_episodes[i]) for i in indices], self.spec, self.obs_shape, self.ppo, seed,
-            self.options.debug_step_delay)
+            self.options.debug_step_delay, cfg.simtrace)
         self.actors[a], self.ready[a] = actor, actor.info.remote()
         self.generation[a] += 1
 
@@ -184,7 +185,7 @@ class RayRollouts:
 
     # -- the collector --------------------------------------------------------------------------------------
     def bind(self, model, trace=None) -> "RayRollouts":
-        self.model = model
+        self.model, self.trace = model, trace
         return self
 
     def collect(self):
@@ -220,6 +221,8 @@ class RayRollouts:
         batch["debug_rollout"] = torch.from_numpy(tags.copy())
         for a in order:
             self.env_episodes[a * self.k:(a + 1) * self.k] = results[a]["env_episodes"]
+            if self.trace is not None:  # the rollouts trained on, never a lost one
+                replay_trace(self.trace, results[a]["trace"], list(range(a * self.k, (a + 1) * self.k)))
         ids, counts = np.unique(tags, axis=0, return_counts=True)
         self._log({"event": "update", "update": self.update, "transitions": int(len(tags)),
                    "trained": [[int(x), int(y), int(c)] for (x, y), c in zip(ids, counts)],

@@ -130,32 +130,34 @@ class TrainingTrace:
     def path(self, iteration: int) -> Path:
         return self.folder / f"{iteration}-iteration.csv"
 
-    def on_reset(self, info: dict) -> None:
-        for i, start in enumerate(info["trace"]):
+    def on_reset(self, info: dict, envs=None) -> None:
+        """`envs`: the run's env indices that the info's entries are, in order (default: all of them)."""
+        for i, start in zip(envs if envs is not None else range(len(self.episode)), info["trace"]):
             self._begin(i, start)
 
-    def on_step(self, actions, rewards, terminated, truncated, info: dict) -> None:
+    def on_step(self, actions, rewards, terminated, truncated, info: dict, envs=None) -> None:
         """One vector step: a row per env (and a prepare row before an episode's first step).
 
         On an env whose episode ended, `info` already holds the next episode's reset (Gymnasium's same-step
-        autoreset) and the ended step is in `info["final_info"]`.
+        autoreset) and the ended step is in `info["final_info"]`. `envs` as in on_reset: a rollout worker's
+        steps carry its envs only.
         """
         final = info.get("final_info")
-        for i in range(len(self.episode)):
-            done = bool(terminated[i] or truncated[i])
+        for j, i in enumerate(envs if envs is not None else range(len(self.episode))):
+            done = bool(terminated[j] or truncated[j])
             source = final if done else info
-            record, episode = source["trace"][i], self.episode[i]
+            record, episode = source["trace"][j], self.episode[i]
             rows = self.buffer[episode // self.per_iteration]
-            maker = self._rows_of(source, i)
-            action = maker.action(actions[i])
+            maker = self._rows_of(source, j)
+            action = maker.action(actions[j])
             if self.steps[i] == 0:
                 rows.append(maker.prepare(episode, self.start[i], record, action))
             self.steps[i] += 1
-            status = status_of(record[-1], bool(truncated[i] and not terminated[i]))
-            rows.append(maker.step(episode, self.steps[i], record, action, rewards[i], done,
-                                   source["progress"][i], status))
+            status = status_of(record[-1], bool(truncated[j] and not terminated[j]))
+            rows.append(maker.step(episode, self.steps[i], record, action, rewards[j], done,
+                                   source["progress"][j], status))
             if done:
-                self._begin(i, info["trace"][i])
+                self._begin(i, info["trace"][j])
 
     def _rows_of(self, info: dict, env: int) -> TraceRows:
         """The TraceRows of the track env `env` drives (info["track"], info["reversed"]), else the run's track."""

@@ -283,10 +283,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
         generator.set_state(state["generator"])
     elif cfg.from_model is not None:  # a new run from another model's weights; its optimizer starts afresh
         model.load_state_dict(source_model(cfg.from_model["checkpoint"], cfg)[1]["model"])
-    trace = start_simtrace(run_dir, cfg, spec, state, global_step) if cfg.simtrace and ray is None else None
+    trace = start_simtrace(run_dir, cfg, spec, state, global_step) if cfg.simtrace else None
     collector = envs.bind(model, trace)
-    if ray is not None and cfg.simtrace:  # --ray: no training sim-traces yet, the model folder's metadata files
-        write_metadata(run_dir, spec.as_dict(), cfg.ppo, cfg.frame_stack, cfg.simtrace_episodes)
     logbook = Logbook(run_dir, resume_step=global_step)
     meta = {"run": cfg.to_json(), "obs_shape": list(envs.single_observation_space.shape),
             "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward)}

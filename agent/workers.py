@@ -13,8 +13,7 @@ else; each worker's action sampling is seeded from the run's seed, so a run repe
 `envs_per_worker`, on any machine.
 
 DeepRacer sim-traces: a worker's collector records its trace calls (a `TraceTap`), and the driver
-replays them, the workers' envs side by side, into the run's agent.simtrace.TrainingTrace: the rows are
-the ones the trace would have written with every env in one process.
+replays them, worker by worker, into the run's agent.simtrace.TrainingTrace, for the worker's envs.
 
 `RolloutWorker` is also what agent/distributed.py runs in each Ray actor.
 """
@@ -40,48 +39,31 @@ class TraceTap:
     def __init__(self, envs: int):
         self.envs, self.events = envs, []
 
-    def _compact(self, info: dict | None) -> dict | None:
-        if info is None:
-            return None
-        return {key: list(info[key]) if key in info else [None] * self.envs for key in TRACE_KEYS}
+    def _compact(self, info: dict) -> dict:
+        compact = {key: list(info[key]) if key in info else [None] * self.envs for key in TRACE_KEYS}
+        if "final_info" in info:
+            compact["final_info"] = self._compact(info["final_info"])
+        return compact
 
     def on_reset(self, info: dict) -> None:
         self.events.append(("reset", self._compact(info)))
 
     def on_step(self, actions, rewards, terminated, truncated, info: dict) -> None:
-        compact = self._compact(info)
-        compact["final_info"] = self._compact(info.get("final_info"))
         self.events.append(("step", np.asarray(actions), np.asarray(rewards), np.asarray(terminated),
-                            np.asarray(truncated), compact))
+                            np.asarray(truncated), self._compact(info)))
 
     def drain(self) -> list:
         events, self.events = self.events, []
         return events
 
 
-def _merged(infos: list[dict | None], sizes: list[int]) -> dict | None:
-    if all(info is None for info in infos):
-        return None
-    merged = {key: [] for key in TRACE_KEYS}
-    for info, k in zip(infos, sizes):
-        for key in TRACE_KEYS:
-            merged[key] += info[key] if info is not None else [None] * k
-    return merged
-
-
-def replay_trace(trace, event_lists: list[list], sizes: list[int]) -> None:
-    """Calls `trace` as one collector over all the envs would have: the workers' events side by side."""
-    for events in zip(*event_lists):
-        kind = events[0][0]
-        if kind == "reset":
-            trace.on_reset(_merged([e[1] for e in events], sizes))
-            continue
-        actions, rewards, terminated, truncated = (np.concatenate([e[i] for e in events]) for i in range(1, 5))
-        info = _merged([e[5] for e in events], sizes)
-        final = _merged([e[5]["final_info"] for e in events], sizes)
-        if final is not None:
-            info["final_info"] = final
-        trace.on_step(actions, rewards, terminated, truncated, info)
+def replay_trace(trace, events: list, envs: list[int]) -> None:
+    """Calls `trace` (an agent.simtrace.TrainingTrace) as the worker's collector did, for the run's `envs`."""
+    for event in events:
+        if event[0] == "reset":
+            trace.on_reset(event[1], envs=envs)
+        else:
+            trace.on_step(*event[1:], envs=envs)
 
 
 class RolloutWorker:
@@ -237,7 +219,8 @@ class WorkerRollouts:
         for indices, r in zip(self.groups, results):
             self.env_episodes[indices] = r["env_episodes"]
         if self.trace is not None:
-            replay_trace(self.trace, [r["trace"] for r in results], [len(g) for g in self.groups])
+            for indices, r in zip(self.groups, results):
+                replay_trace(self.trace, r["trace"], indices)
         return stack_rollouts(results)
 
     def close(self, terminate: bool = False) -> None:

@@ -15,7 +15,7 @@ import sys
 from racekit import __version__
 
 COMMAND_MODULES = ["racekit.cmd_tracks", "racekit.cmd_sim", "racekit.cmd_reward", "racekit.cmd_car", "racekit.cmd_train",
-                   "racekit.cmd_analyze",
+                   "racekit.cmd_analyze", "racekit.cmd_tune",
                    "racekit.cmd_flash", "racekit.cmd_race", "racekit.cmd_leaderboard"]
 
 

@@ -63,6 +63,8 @@ def register(subparsers) -> None:
     adv.add_argument("--minibatch", type=int, help="PPO minibatch (default 256)")
     adv.add_argument("--epochs", type=int, help="PPO epochs per update (default 4)")
     adv.add_argument("--learning-rate", type=float, help="Adam learning rate (default 3e-4)")
+    adv.add_argument("--entropy", type=float, help="entropy bonus coefficient (default 0.01)")
+    adv.add_argument("--discount", type=float, help="discount factor gamma (default 0.99)")
     adv.add_argument("--eval-every", type=int, help="env steps between evaluations (default 25000)")
     adv.add_argument("--eval-laps", type=int, help="laps per evaluation (default 3)")
     adv.add_argument("--camera", help="camera size WxH (default 80x60)")
@@ -166,7 +168,17 @@ def new_run_config(args):
                 raise UserError(f"{flag} must be at least 1, got {value}")
             setattr(target, key, value)
     if args.learning_rate is not None:
+        if not args.learning_rate > 0:
+            raise UserError(f"--learning-rate must be more than 0, got {args.learning_rate:g}")
         cfg.ppo.learning_rate = args.learning_rate
+    if args.entropy is not None:
+        if not args.entropy >= 0:
+            raise UserError(f"--entropy must be at least 0, got {args.entropy:g}")
+        cfg.ppo.entropy = args.entropy
+    if args.discount is not None:
+        if not 0 < args.discount <= 1:
+            raise UserError(f"--discount must be more than 0 and at most 1, got {args.discount:g}")
+        cfg.ppo.gamma = args.discount
     if args.camera:
         cfg.camera_width, cfg.camera_height = size_argument(args.camera, "--camera")
         if min(cfg.camera_width, cfg.camera_height) < MIN_CAMERA:

@@ -7,6 +7,7 @@ checkpoint, log the loss, and never train on a transition of the lost rollout.
 """
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -62,7 +63,7 @@ def test_training_survives_losing_a_worker_node(tmp_path):
 
         remover = threading.Thread(target=remove_a_node, daemon=True)
         remover.start()
-        cfg = RunConfig(steps=STEPS, eval_every=10**9, eval_laps=1, simtrace=False,
+        cfg = RunConfig(steps=STEPS, eval_every=10**9, eval_laps=1,
                         ppo=PPOConfig(envs=2, rollout_steps=ROLLOUT, minibatch=128, epochs=1))
         summary = train(run, cfg, quiet=True, ray=RayOptions(address=cluster.address, actors=2,
                                                              placement_timeout=60,
@@ -95,6 +96,36 @@ def test_training_survives_losing_a_worker_node(tmp_path):
     assert any(x[0] == replaced for u in after for x in u["trained"])
     placed = [r for r in log if r["event"] == "actor_ready" and r["time"] > lost_events[0]["time"]]
     assert placed and placed[0]["actor"] == replaced and placed[0]["node"] != removed["node"]
+    # the sim-trace holds every trained step once, and none of the lost rollout's
+    rows = trace_rows(run)
+    steps = [(r["episode"], r["steps"]) for r in rows]
+    assert sum(r["episode_status"] != "prepare" for r in rows) == summary["global_step"]
+    assert len(steps) == len(set(steps))
+
+
+def trace_rows(run: Path) -> list[dict]:
+    rows = []
+    for path in sorted((run / "training-simtrace").glob("*-iteration.csv")):
+        with path.open(newline="") as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
+@pytest.mark.timeout(180)
+def test_ray_actors_drive_each_envs_own_tracks_randomised_and_write_the_sim_trace(tmp_path):
+    run = tmp_path / "run"
+    cfg = RunConfig(tracks=["oval", "piccolo"], track="oval", track_episodes=1, randomize="default", steps=512,
+                    eval_every=10**9, eval_laps=1, camera_width=48, camera_height=36, frame_stack=1,
+                    ppo=PPOConfig(envs=2, rollout_steps=128, minibatch=128, epochs=1))
+    summary = train(run, cfg, quiet=True, ray=RayOptions(address="local", actors=2))
+    assert summary["outcome"] == "done"
+    with open(run / "episodes.csv", newline="") as f:
+        episodes = list(csv.DictReader(f))
+    by_env = {env: [e["track"] for e in episodes if e["env"] == env] for env in ("0", "1")}
+    assert by_env["0"][0] == "oval" and by_env["1"][0] == "piccolo"  # each env's own schedule, in its actor
+    assert all(set(tracks) == {"oval", "piccolo"} for tracks in by_env.values()), by_env
+    rows = trace_rows(run)
+    assert sum(r["episode_status"] != "prepare" for r in rows) == summary["global_step"]
 
 
 def test_ray_flag_without_ray_says_how_to_install(tmp_path):

@@ -17,6 +17,10 @@ def error_line(capsys) -> str:
     (["--envs", "0"], "--envs must be at least 1, got 0"),
     (["--speed-range", "3", "1"], "--speed-range must be LOW < HIGH, got 3.0 1.0"),
     (["--steering-range", "-40", "40"], "--steering-range must stay within the car's +/-30 degrees"),
+    (["--envs-per-worker", "0"], "--envs-per-worker must be at least 1, got 0"),
+    (["--discount", "1.5"], "--discount must be more than 0 and at most 1, got 1.5"),
+    (["--entropy", "-0.1"], "--entropy must be at least 0, got -0.1"),
+    (["--learning-rate", "0"], "--learning-rate must be more than 0, got 0"),
 ])
 def test_bad_options_are_one_line_and_nothing_is_written(tmp_path, capsys, args, message):
     assert main(["train", "--out", str(tmp_path / "run"), *args]) == 2
