@@ -73,8 +73,9 @@ def new_evaluations(run_dir: Path, seen: int) -> list[dict]:
     path = run_dir / "evaluations.jsonl"
     if not path.exists():
         return []
-    lines = path.read_text().splitlines()
-    complete = lines if path.read_text().endswith("\n") else lines[:-1]  # a line being written waits
+    text = path.read_text()
+    lines = text.splitlines()
+    complete = lines if text.endswith("\n") else lines[:-1]  # a line being written waits
     return [json.loads(line) for line in complete[seen:] if line]
 
 
