@@ -262,14 +262,14 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
 
     # the track schedule goes on where the checkpoint left it: each env's episodes so far
     start_episodes = ((state or {}).get("tracks") or {}).get("episodes") or [0] * ppo.envs
+    rollout_seed = cfg.seed + 1000 * (state or {}).get("update", 0)  # a resumed run's envs start anew
     if ray is None:  # rollout worker processes, each with its envs and a copy of the policy (agent/workers.py)
-        envs = WorkerRollouts(cfg, start_episodes, cfg.action_spec(), seed=cfg.seed + 1000 * (state or {}).get(
-            "update", 0), envs_per_worker=cfg.envs_per_worker, tap=cfg.simtrace)
+        envs = WorkerRollouts(cfg, start_episodes, cfg.action_spec(), seed=rollout_seed,
+                              envs_per_worker=cfg.envs_per_worker, tap=cfg.simtrace)
     else:  # --ray hook: Ray rollout actors stand for the vector env and the collector (agent/distributed.py)
         from racekit.agent.distributed import RayRollouts
 
-        envs = RayRollouts(ray, cfg, start_episodes, cfg.action_spec(), run_dir,
-                           seed=cfg.seed + 1000 * (state or {}).get("update", 0))
+        envs = RayRollouts(ray, cfg, start_episodes, cfg.action_spec(), run_dir, seed=rollout_seed)
     spec = cfg.action_spec()
     model = ActorCritic(envs.single_observation_space.shape, spec)
     optimizer = torch.optim.Adam(model.parameters(), lr=ppo.learning_rate, eps=1e-5)
