@@ -12,7 +12,7 @@ its crashes per lap.
 The bar (issue 11): 2 of 3 seeds reach a clean evaluation within 30 minutes;
 beyond that, 3 of 3 within 15 minutes.
 
-    .venv/bin/python bench/object_avoidance.py [--seeds 0 1 2] [--minutes 30] [--no-bots]
+    .venv/bin/python bench/object_avoidance.py [--seeds 0 1 2] [--minutes 30] [--max-speed 3] [--no-bots]
 """
 from __future__ import annotations
 
@@ -36,10 +36,11 @@ def evaluations(run_dir: Path) -> list[dict]:
 
 
 def run(run_dir: Path, race_type: str, reward: Path, seed: int, minutes: float, eval_every: int,
-        stop_when_clean: bool) -> list[dict]:
+        stop_when_clean: bool, max_speed: float) -> list[dict]:
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = RunConfig(track=DEFAULT_TRACK, reward=str(reward), steps=10_000_000, seed=seed, minutes=minutes,
-                    eval_every=eval_every, stop_when_clean=stop_when_clean, race_type=race_type)
+                    eval_every=eval_every, stop_when_clean=stop_when_clean, race_type=race_type,
+                    speed_range=(0.5, max_speed))
     train(run_dir, cfg, quiet=True)
     return evaluations(run_dir)
 
@@ -59,15 +60,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget per run")
     parser.add_argument("--eval-every", type=int, default=10_000)
+    parser.add_argument("--max-speed", type=float, default=3.0, help="top of the speed range, m/s")
     parser.add_argument("--no-bots", action="store_true", help="skip the head-to-bot run")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="racekit-bench-objects-"))
-    print(f"track {DEFAULT_TRACK}, 6 boxes, reward {OBJECT_REWARD.name}, {args.minutes:g} min per seed, "
+    print(f"track {DEFAULT_TRACK}, 6 boxes, reward {OBJECT_REWARD.name}, speed 0.5-{args.max_speed:g} m/s, "
+          f"{args.minutes:g} min per seed, "
           f"runs in {scratch}", flush=True)
     successes = 0
     for seed in args.seeds:
         evals = run(scratch / f"objects-seed{seed}", "object-avoidance", OBJECT_REWARD, seed, args.minutes,
-                    args.eval_every, stop_when_clean=True)
+                    args.eval_every, stop_when_clean=True, max_speed=args.max_speed)
         clean = next((e for e in evals if e["all_clean"]), None)
         if clean:
             successes += 1
@@ -80,7 +83,7 @@ def main() -> None:
           f"(bar: 2 of 3 within 30 min): {'PASS' if successes >= 2 and args.minutes <= 30 else 'FAIL'}")
     if not args.no_bots:
         evals = run(scratch / "bots", "head-to-bot", BOT_REWARD, args.seeds[0], args.minutes, args.eval_every,
-                    stop_when_clean=False)
+                    stop_when_clean=False, max_speed=args.max_speed)
         print(f"head-to-bot (3 bots, reward {BOT_REWARD.name}), seed {args.seeds[0]}, {args.minutes:g} min: "
               f"crashes per lap at each evaluation: {crash_rates(evals) or '-'}")
     shutil.rmtree(scratch, ignore_errors=True)

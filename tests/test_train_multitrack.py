@@ -20,14 +20,7 @@ TINY = ["--envs", "2", "--rollout-steps", "64", "--minibatch", "64", "--epochs",
         "--frame-stack", "1", "--eval-every", "1000000", "--eval-laps", "1", "--quiet"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    """One torch thread for the learner too (train() reads OMP_NUM_THREADS): the 2 cores simulate."""
-    before = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: the 2 cores simulate
 
 
 def train(out, *args, steps=256) -> None:

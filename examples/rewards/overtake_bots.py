@@ -1,14 +1,16 @@
 """Head-to-bot: drive fast, and overtake the bot cars in the other lane.
 
-Bots drive lane lines at objects_speed. For the next bot ahead in the car's
-lane, the time to reach it at the present closing speed is what matters: under
-1.5 s the reward falls towards nothing, so the car learns to pull out (or
-slow down) in time. A bot in the other lane, or one the car is pulling away
-from, costs nothing. A crash earns almost nothing.
+Bots drive lane lines at objects_speed. The car aims at a target line: the
+centre line while no bot is near, the other lane's centre (halfway between the
+centre line and the border on the bot's other side) from 1.5 s before it would
+reach the bot ahead at the present closing speed until the bot is 0.5 m behind.
+The reward is speed along the track, scaled by how near the car keeps to the
+target line. Off the track or crashed it earns almost nothing.
 """
 import math
 
-WARNING_S = 1.5
+WARNING_S = 1.5  # start pulling out this long before reaching the bot ahead
+CLEAR_BEHIND_M = 0.5  # keep to the other lane until the bot is this far behind
 
 
 def reward_function(params):
@@ -20,14 +22,21 @@ def reward_function(params):
     prev, nxt = params["closest_waypoints"]
     dx, dy = waypoints[nxt][0] - waypoints[prev][0], waypoints[nxt][1] - waypoints[prev][1]
     error = abs((math.degrees(math.atan2(dy, dx)) - params["heading"] + 180) % 360 - 180)
-    reward = params["speed"] / 4.0 * max(0.0, math.cos(math.radians(error)))
+    along = params["speed"] / 4.0 * max(0.0, math.cos(math.radians(error)))
 
+    # the target line: + is left of the centre line
+    lane = 0.25 * params["track_width"]
+    target = 0.0
     if params["objects_location"]:
-        ahead = params["closest_objects"][1]
-        if params["objects_left_of_center"][ahead] == params["is_left_of_center"]:
-            gap = (params["objects_distance"][ahead] - params["projection_distance"]) % params["track_length"]
-            closing = params["speed"] - params["objects_speed"][ahead]  # m/s; <= 0: not catching up
-            if closing > 0:
-                time_to_reach = gap / closing
-                reward *= min(1.0, time_to_reach / WARNING_S)
-    return max(1e-3, reward)
+        behind, ahead = params["closest_objects"]
+        track_length, here = params["track_length"], params["projection_distance"]
+        gap_ahead = (params["objects_distance"][ahead] - here) % track_length
+        gap_behind = (here - params["objects_distance"][behind]) % track_length
+        closing = params["speed"] - params["objects_speed"][ahead]  # m/s; <= 0: not catching up
+        near = (ahead if closing > 0 and gap_ahead < WARNING_S * closing
+                else behind if gap_behind < CLEAR_BEHIND_M else None)
+        if near is not None:
+            target = -lane if params["objects_left_of_center"][near] else lane
+    offset = params["distance_from_center"] * (1 if params["is_left_of_center"] else -1)
+    on_line = max(0.0, 1.0 - (abs(offset - target) / (2 * lane)) ** 2)  # 1 on the line, 0 a half-width off
+    return max(1e-3, along * (0.2 + 0.8 * on_line))

@@ -1,13 +1,16 @@
-"""Object avoidance: speed along the track, and the free lane when a box is coming up.
+"""Object avoidance: speed along the track, on the free lane's line when a box is near.
 
-The next box (closest_objects[1]) is looked at once it is less than 2.5 m ahead
-along the track. Being on its other side of the centre line earns the full
-reward; in its lane the reward falls the nearer it gets. A crash earns almost
-nothing, so the car learns to change lanes early rather than brake.
+The car aims at a target line: the centre line while the road is clear, the free
+lane's centre (halfway between the centre line and the border on the box's other
+side) from 2.5 m before a box until the car's tail has cleared it. The reward is
+speed along the track, scaled by how near the car is to the target line. Off the
+track or crashed it earns almost nothing, and the episode ends there, so the car
+learns to change lanes early and to stay off the borders while doing so.
 """
 import math
 
-LOOK_AHEAD_M = 2.5
+LOOK_AHEAD_M = 2.5  # start moving over this far before a box
+CLEAR_BEHIND_M = 0.5  # keep to the free lane until the box is this far behind (the car's length and a margin)
 
 
 def reward_function(params):
@@ -19,15 +22,19 @@ def reward_function(params):
     prev, nxt = params["closest_waypoints"]
     dx, dy = waypoints[nxt][0] - waypoints[prev][0], waypoints[nxt][1] - waypoints[prev][1]
     error = abs((math.degrees(math.atan2(dy, dx)) - params["heading"] + 180) % 360 - 180)
-    reward = params["speed"] / 4.0 * max(0.0, math.cos(math.radians(error)))
+    along = params["speed"] / 4.0 * max(0.0, math.cos(math.radians(error)))
 
-    if not params["objects_location"]:  # a race without objects
-        return max(1e-3, reward)
-
-    # how far ahead, along the track, the next box is (distances count from the start line, so wrap)
-    ahead = params["closest_objects"][1]
-    gap = (params["objects_distance"][ahead] - params["projection_distance"]) % params["track_length"]
-    same_lane = params["objects_left_of_center"][ahead] == params["is_left_of_center"]
-    if gap < LOOK_AHEAD_M and same_lane:
-        reward *= gap / LOOK_AHEAD_M  # 1 far away, 0 at the box
-    return max(1e-3, reward)
+    # the target line: + is left of the centre line
+    lane = 0.25 * params["track_width"]
+    target = 0.0
+    if params["objects_location"]:
+        behind, ahead = params["closest_objects"]
+        track_length, here = params["track_length"], params["projection_distance"]
+        gap_ahead = (params["objects_distance"][ahead] - here) % track_length
+        gap_behind = (here - params["objects_distance"][behind]) % track_length
+        near = ahead if gap_ahead < LOOK_AHEAD_M else behind if gap_behind < CLEAR_BEHIND_M else None
+        if near is not None:
+            target = -lane if params["objects_left_of_center"][near] else lane
+    offset = params["distance_from_center"] * (1 if params["is_left_of_center"] else -1)
+    on_line = max(0.0, 1.0 - (abs(offset - target) / (2 * lane)) ** 2)  # 1 on the line, 0 a half-width off
+    return max(1e-3, along * (0.2 + 0.8 * on_line))
