@@ -12,14 +12,13 @@ would have taken had ASHA stopped none.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from racekit.agent.tune import score
+from racekit.agent.tune import new_evaluations, score
 from racekit.tracks import DEFAULT_TRACK
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,8 +28,7 @@ RACEKIT = [sys.executable, "-m", "racekit"]
 
 def best_score(run_dir: Path) -> tuple[float | None, int]:
     """The run's best evaluation score and how many evaluations it made."""
-    path = run_dir / "evaluations.jsonl"
-    evals = [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+    evals = new_evaluations(run_dir, seen=0)  # the reader a trial reports through
     return (max(map(score, evals)) if evals else None), len(evals)
 
 
