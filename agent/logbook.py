@@ -113,8 +113,7 @@ def plot_curves(run_dir: Path) -> Path | None:
     axes[0].set(title="mean episode return", xlabel="env steps")
     axes[1].plot(steps, [float(r["mean_progress"]) for r in rows], color="tab:green")
     axes[1].set(title="training episodes: lap progress %", xlabel="env steps", ylim=(0, 105))
-    evals = run_dir / "evaluations.jsonl"
-    results = [json.loads(line) for line in evals.read_text().splitlines() if line] if evals.exists() else []
+    results = read_evaluations(run_dir)
     timed = [r for r in results if r["mean_lap_time"]]
     for clean, colour, label in ((True, "tab:red", "every lap clean"), (False, "tab:gray", "with off-tracks")):
         pts = [r for r in timed if r["all_clean"] == clean]
@@ -130,3 +129,14 @@ def plot_curves(run_dir: Path) -> Path | None:
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return out
+
+
+def read_evaluations(run_dir: Path, seen: int = 0) -> list[dict]:
+    """The run's evaluations after the first `seen`; a last line still being written is left for later."""
+    path = run_dir / "evaluations.jsonl"
+    if not path.exists():
+        return []
+    text = path.read_text()
+    lines = text.splitlines()
+    complete = lines if text.endswith("\n") else lines[:-1]
+    return [json.loads(line) for line in complete[seen:] if line]

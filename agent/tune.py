@@ -4,8 +4,8 @@ Each trial is a normal `racekit train` run in a run directory of its own (OUT/tr
 subprocess with the trial's PPO settings and the search's track, reward, seed and time budget. The
 trial reports each of the run's evaluations to Tune as it appears in evaluations.jsonl, and Tune's ASHA
 scheduler stops the trials whose score falls behind the others' at the same number of evaluations. A
-stopped trial is a stopped run (SIGTERM: the trainer saves its checkpoint and exits), so every trial's
-directory can be evaluated, exported or resumed like any run.
+stopped trial's trainer stops with it (Ray kills the trial's processes; checkpoints are written atomically,
+so the last one is whole), so every trial's directory can be evaluated, exported or resumed like any run.
 
 The score of an evaluation: its lap completion (0-100) while laps are left unfinished; once every lap is
 completed, 100 plus 100 over the mean lap time in seconds. A run that finishes its laps always beats one
@@ -17,13 +17,14 @@ discount, minibatch ("batch size"), epochs and rollout length. The search draws 
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from racekit.agent.logbook import read_evaluations
 
 SEARCH_SPACE = {  # flag: (kind, arguments)
     "--learning-rate": ("loguniform", (1e-4, 1e-3)),
@@ -34,6 +35,7 @@ SEARCH_SPACE = {  # flag: (kind, arguments)
     "--rollout-steps": ("choice", ([128, 256, 512],)),
 }
 POLL_SECONDS = 0.5
+FINISHED = "racekit tune: the trainer finished with exit status"  # the trial's last log line, unless stopped
 
 
 def score(evaluation: dict) -> float:
@@ -69,16 +71,6 @@ def guarded(argv: list[str]) -> None:
     os.execv(sys.executable, [sys.executable, "-m", "racekit", *argv[1:]])
 
 
-def new_evaluations(run_dir: Path, seen: int) -> list[dict]:
-    path = run_dir / "evaluations.jsonl"
-    if not path.exists():
-        return []
-    text = path.read_text()
-    lines = text.splitlines()
-    complete = lines if text.endswith("\n") else lines[:-1]  # a line being written waits
-    return [json.loads(line) for line in complete[seen:] if line]
-
-
 def trial(settings: dict, base: list[str], root: str) -> None:
     """The Tune trainable: runs one `racekit train` and reports its evaluations as they come."""
     from ray import tune
@@ -93,7 +85,10 @@ def trial(settings: dict, base: list[str], root: str) -> None:
         try:
             while True:
                 finished = proc.poll() is not None
-                for evaluation in new_evaluations(run_dir, seen):
+                if finished:  # noted before the last reports, which may make the scheduler stop the trial
+                    with log.open("a") as tail:  # a stopped trial's trainer is killed before it gets here
+                        tail.write(f"{FINISHED} {proc.returncode}\n")
+                for evaluation in read_evaluations(run_dir, seen):
                     seen += 1
                     value = score(evaluation)
                     best = value if best is None else max(best, value)
@@ -147,7 +142,7 @@ def run_search(base: list[str], out: Path, trials: int, seed: int, cpus_per_tria
         evaluations = int(metrics.get("evaluations") or 0)
         run_dir = metrics.get("run_dir")
         log = Path(run_dir).with_suffix(".log") if run_dir else None
-        stopped = bool(log and log.exists() and "racekit: interrupted" in log.read_text())
+        stopped = bool(log and log.exists() and FINISHED not in log.read_text())
         rows.append({"settings": {k: result.config[k] for k in SEARCH_SPACE}, "evaluations": evaluations,
                      "stopped_early": stopped,
                      "best_score": float(history["score"].max()) if history is not None and len(history) else None,

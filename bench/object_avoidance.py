@@ -17,22 +17,17 @@ beyond that, 3 of 3 within 15 minutes.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
+from racekit.agent.logbook import read_evaluations
 from racekit.agent.train import RunConfig, train
 from racekit.tracks import DEFAULT_TRACK
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJECT_REWARD = ROOT / "examples" / "rewards" / "pass_on_the_free_side.py"
 BOT_REWARD = ROOT / "examples" / "rewards" / "overtake_bots.py"
-
-
-def evaluations(run_dir: Path) -> list[dict]:
-    path = run_dir / "evaluations.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
 def run(run_dir: Path, race_type: str, reward: Path, seed: int, minutes: float, eval_every: int,
@@ -42,7 +37,7 @@ def run(run_dir: Path, race_type: str, reward: Path, seed: int, minutes: float, 
                     eval_every=eval_every, stop_when_clean=stop_when_clean, race_type=race_type,
                     speed_range=(0.5, max_speed))
     train(run_dir, cfg, quiet=True)
-    return evaluations(run_dir)
+    return read_evaluations(run_dir)
 
 
 def crash_rates(evals: list[dict]) -> str:

@@ -31,6 +31,7 @@ import numpy as np
 
 from racekit.agent import robustness
 from racekit.agent.evaluate import evaluate
+from racekit.agent.logbook import read_evaluations
 from racekit.agent.train import RunConfig, train
 from racekit.cmd_train import load_driver
 from racekit.sim.env import TimeTrialEnv
@@ -59,11 +60,6 @@ def config(recipe: str, args, **extra) -> RunConfig:
     return cfg
 
 
-def evaluations(run_dir: Path) -> list[dict]:
-    path = run_dir / "evaluations.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
-
-
 def minutes_to_clean(run_dir: Path, track: str, args, from_run: Path | None) -> float | None:
     """Train on `track` until an evaluation drives 3 clean laps; its wall-clock minutes, or None (the cap)."""
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -75,7 +71,7 @@ def minutes_to_clean(run_dir: Path, track: str, args, from_run: Path | None) -> 
     summary = train(run_dir, cfg, quiet=True)
     if summary["outcome"] != "clean laps":
         return None
-    clean = next((e for e in evaluations(run_dir) if e["all_clean"]), None)
+    clean = next((e for e in read_evaluations(run_dir) if e["all_clean"]), None)
     return (clean["wall_seconds"] if clean else summary["wall_seconds"]) / 60
 
 

@@ -19,7 +19,6 @@ limit, and their ratio.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from racekit.agent.evaluate import evaluate
+from racekit.agent.logbook import read_evaluations
 from racekit.agent.train import RunConfig, train
 from racekit.cmd_train import load_driver
 from racekit.sim.env import TimeTrialEnv
@@ -36,17 +36,12 @@ from racekit.tracks import DEFAULT_TRACK
 REWARD = Path(__file__).resolve().parents[1] / "examples" / "rewards" / "speed_along_track.py"
 
 
-def evaluations(run_dir: Path) -> list[dict]:
-    path = run_dir / "evaluations.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
-
-
 def run(run_dir: Path, seed: int, minutes: float, eval_every: int, stop_when_clean: bool) -> list[dict]:
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = RunConfig(track=DEFAULT_TRACK, reward=str(REWARD), steps=10_000_000, seed=seed, minutes=minutes,
                     eval_every=eval_every, stop_when_clean=stop_when_clean)
     train(run_dir, cfg, quiet=True)
-    return evaluations(run_dir)
+    return read_evaluations(run_dir)
 
 
 def expert_lap_time(max_speed: float, laps: int = 3) -> float:

@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from racekit.agent.tune import new_evaluations, score
+from racekit.agent.logbook import read_evaluations
+from racekit.agent.tune import score
 from racekit.tracks import DEFAULT_TRACK
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ RACEKIT = [sys.executable, "-m", "racekit"]
 
 def best_score(run_dir: Path) -> tuple[float | None, int]:
     """The run's best evaluation score and how many evaluations it made."""
-    evals = new_evaluations(run_dir, seen=0)  # the reader a trial reports through
+    evals = read_evaluations(run_dir)  # the reader a trial reports through
     return (max(map(score, evals)) if evals else None), len(evals)
 
 

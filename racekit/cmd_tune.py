@@ -62,13 +62,14 @@ def run_tune(args) -> int:
     print(f"racekit tune: {args.trials} trials of {args.minutes:g} min each, {cpus:g} CPU(s) per trial; "
           f"runs in {out}/trial-*", flush=True)
     rows = run_search(base, out.resolve(), args.trials, args.seed, cpus, args.ray)
-    print(f"{'best score':>10} {'evals':>5}  {'status':<13} settings")
+    print(f"{'best score':>10} {'evals':>5}  {'status':<14} {'trial':<18} settings")
     for row in rows:
         status = "error" if row["error"] else "stopped early" if row["stopped_early"] else "ran its budget"
         best = "-" if row["best_score"] is None else f"{row['best_score']:.1f}"
         settings = " ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in row["settings"].items())
-        print(f"{best:>10} {row['evaluations']:>5}  {status:<13} {settings}" + (f"  ({row['error']})" if row["error"]
-                                                                                  else ""))
+        name = Path(row["run_dir"]).name if row["run_dir"] else "-"
+        print(f"{best:>10} {row['evaluations']:>5}  {status:<14} {name:<18} {settings}"
+              + (f"  ({row['error']})" if row["error"] else ""))
     ranked = [r for r in rows if r["best_score"] is not None]
     if not ranked:
         raise UserError("no trial reached an evaluation: give the trials more --minutes or a smaller --eval-every")

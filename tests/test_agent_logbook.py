@@ -3,7 +3,7 @@ import json
 
 import cv2
 
-from racekit.agent.logbook import FIELDS, Logbook, plot_curves
+from racekit.agent.logbook import FIELDS, Logbook, plot_curves, read_evaluations
 
 
 def test_logbook_writes_rows_and_draws_three_panels(tmp_path):
@@ -33,3 +33,16 @@ def test_resuming_drops_rows_logged_after_the_checkpoint(tmp_path):
     steps = [line.split(",")[1] for line in (tmp_path / "metrics.csv").read_text().splitlines()[1:]]
     assert steps == ["100", "200"] and (tmp_path / "evaluations.jsonl").read_text() == ""
     assert plot_curves(tmp_path) is not None
+
+
+def test_reading_evaluations_skips_those_seen_and_waits_for_a_line_being_written(tmp_path):
+    assert read_evaluations(tmp_path) == []  # no evaluation yet
+    book = Logbook(tmp_path)
+    for step in (100, 200, 300):
+        book.log_evaluation({"global_step": step, "completion": 50.0})
+    book.close()
+    assert [e["global_step"] for e in read_evaluations(tmp_path)] == [100, 200, 300]
+    assert [e["global_step"] for e in read_evaluations(tmp_path, seen=2)] == [300]
+    with (tmp_path / "evaluations.jsonl").open("a") as f:
+        f.write('{"global_step": 40')  # a writer part-way through its line
+    assert [e["global_step"] for e in read_evaluations(tmp_path)] == [100, 200, 300]

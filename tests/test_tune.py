@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -66,6 +67,14 @@ def test_a_search_runs_each_trial_as_a_train_run_and_prints_the_line_that_reprod
     # the best is the trial whose evaluations scored highest among those Tune saw (all of them, at most)
     assert best_run in scores and best_score == pytest.approx(scores[best_run], abs=0.05)
     assert best_score >= max(scores.values()) - 0.05 or "stopped early" in result.stdout
+
+    # a trial is "stopped early" exactly when its trainer did not get to the end of its time budget
+    row = re.compile(r"^\s*\S+\s+\d+\s+(ran its budget|stopped early|error)\s+(trial-\S+)")
+    status = {m[2]: m[1] for m in map(row.match, lines) if m}
+    assert sorted(status) == [run.name for run in trials]
+    for run in trials:
+        ran_out = "time budget reached at step" in run.with_suffix(".log").read_text()
+        assert status[run.name] == ("ran its budget" if ran_out else "stopped early"), run.name
 
     # the printed line is a valid racekit train command with the best trial's settings
     reproduce = shlex.split(next(line for line in lines if line.startswith("reproduce: "))[len("reproduce: "):])
