@@ -15,18 +15,21 @@ limit, and their ratio.
     .venv/bin/python bench/time_to_lap.py                 # both parts (about 1 hour)
     .venv/bin/python bench/time_to_lap.py --part lap      # part 1 only
     .venv/bin/python bench/time_to_lap.py --part race     # part 2 only
+    .venv/bin/python bench/time_to_lap.py --part race --ppo learning_rate=7.3e-4 gamma=0.95   # other PPO settings
 """
 from __future__ import annotations
 
 import argparse
 import shutil
 import tempfile
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from racekit.agent.evaluate import evaluate
 from racekit.agent.logbook import read_evaluations
+from racekit.agent.ppo import PPOConfig
 from racekit.agent.train import RunConfig, train
 from racekit.cmd_train import load_driver
 from racekit.sim.env import TimeTrialEnv
@@ -36,12 +39,27 @@ from racekit.tracks import DEFAULT_TRACK
 REWARD = Path(__file__).resolve().parents[1] / "examples" / "rewards" / "speed_along_track.py"
 
 
-def run(run_dir: Path, seed: int, minutes: float, eval_every: int, stop_when_clean: bool) -> list[dict]:
+def run(run_dir: Path, seed: int, minutes: float, eval_every: int, stop_when_clean: bool,
+        ppo: PPOConfig) -> list[dict]:
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = RunConfig(track=DEFAULT_TRACK, reward=str(REWARD), steps=10_000_000, seed=seed, minutes=minutes,
-                    eval_every=eval_every, stop_when_clean=stop_when_clean)
+                    eval_every=eval_every, stop_when_clean=stop_when_clean, ppo=ppo)
     train(run_dir, cfg, quiet=True)
     return read_evaluations(run_dir)
+
+
+def ppo_settings(pairs: list[str]) -> PPOConfig:
+    """PPOConfig with `--ppo NAME=VALUE` overrides (e.g. learning_rate=7.3e-4 gamma=0.95)."""
+    defaults = PPOConfig()
+    changes = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if name not in {f.name for f in fields(PPOConfig)} or not value:
+            raise SystemExit(f"--ppo {pair}: expected NAME=VALUE with NAME one of "
+                             f"{', '.join(f.name for f in fields(PPOConfig))}")
+        kind = type(getattr(defaults, name))
+        changes[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    return replace(defaults, **changes)
 
 
 def expert_lap_time(max_speed: float, laps: int = 3) -> float:
@@ -59,14 +77,17 @@ def main() -> None:
     parser.add_argument("--lap-minutes", type=float, default=3.0)
     parser.add_argument("--race-minutes", type=float, default=30.0)
     parser.add_argument("--eval-every", type=int, default=10_000)
+    parser.add_argument("--ppo", nargs="+", default=[], metavar="NAME=VALUE", help="PPO settings other than the defaults")
     args = parser.parse_args()
+    ppo = ppo_settings(args.ppo)
     scratch = Path(tempfile.mkdtemp(prefix="racekit-bench-"))
-    print(f"track {DEFAULT_TRACK}, reward {REWARD.name}, runs in {scratch}", flush=True)
+    print(f"track {DEFAULT_TRACK}, reward {REWARD.name}, runs in {scratch}"
+          + (f"; PPO settings {' '.join(args.ppo)}" if args.ppo else ""), flush=True)
 
     if args.part in ("lap", "both"):
         successes = 0
         for seed in args.seeds:
-            evals = run(scratch / f"lap-seed{seed}", seed, args.lap_minutes, args.eval_every, stop_when_clean=True)
+            evals = run(scratch / f"lap-seed{seed}", seed, args.lap_minutes, args.eval_every, stop_when_clean=True, ppo=ppo)
             clean = next((e for e in evals if e["all_clean"]), None)
             rate = evals[-1]["global_step"] / max(evals[-1]["wall_seconds"], 1e-9) if evals else 0.0
             if clean:
@@ -86,7 +107,7 @@ def main() -> None:
               f"(bar: 3 of 3 within 3 min): {'PASS' if successes == len(args.seeds) else 'FAIL'}")
 
     if args.part in ("race", "both"):
-        evals = run(scratch / "race", args.seeds[0], args.race_minutes, args.eval_every, stop_when_clean=False)
+        evals = run(scratch / "race", args.seeds[0], args.race_minutes, args.eval_every, stop_when_clean=False, ppo=ppo)
         final = evals[-1]
         # the best checkpoint is what `racekit export` writes; the last evaluation is shown beside it
         best = max(evals, key=lambda e: (e["clean_laps"], e["completion"], -(e["mean_lap_time"] or 1e9)))
