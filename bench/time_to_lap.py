@@ -15,14 +15,13 @@ limit, and their ratio.
     .venv/bin/python bench/time_to_lap.py                 # both parts (about 1 hour)
     .venv/bin/python bench/time_to_lap.py --part lap      # part 1 only
     .venv/bin/python bench/time_to_lap.py --part race     # part 2 only
-    .venv/bin/python bench/time_to_lap.py --part race --ppo learning_rate=7.3e-4 gamma=0.95   # other PPO settings
+    .venv/bin/python bench/time_to_lap.py --part race -- --learning-rate 7.3e-4 --discount 0.95   # other PPO settings
 """
 from __future__ import annotations
 
 import argparse
 import shutil
 import tempfile
-from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,9 @@ from racekit.agent.evaluate import evaluate
 from racekit.agent.logbook import read_evaluations
 from racekit.agent.ppo import PPOConfig
 from racekit.agent.train import RunConfig, train
-from racekit.cmd_train import load_driver
+from racekit.agent.tune import SEARCH_SPACE
+from racekit.cli import UserError, build_parser
+from racekit.cmd_train import load_driver, new_run_config
 from racekit.sim.env import TimeTrialEnv
 from racekit.sim.expert import ExpertDriver, drive_lap
 from racekit.tracks import DEFAULT_TRACK
@@ -48,18 +49,16 @@ def run(run_dir: Path, seed: int, minutes: float, eval_every: int, stop_when_cle
     return read_evaluations(run_dir)
 
 
-def ppo_settings(pairs: list[str]) -> PPOConfig:
-    """PPOConfig with `--ppo NAME=VALUE` overrides (e.g. learning_rate=7.3e-4 gamma=0.95)."""
-    defaults = PPOConfig()
-    changes = {}
-    for pair in pairs:
-        name, _, value = pair.partition("=")
-        if name not in {f.name for f in fields(PPOConfig)} or not value:
-            raise SystemExit(f"--ppo {pair}: expected NAME=VALUE with NAME one of "
-                             f"{', '.join(f.name for f in fields(PPOConfig))}")
-        kind = type(getattr(defaults, name))
-        changes[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
-    return replace(defaults, **changes)
+def ppo_settings(flags: list[str]) -> PPOConfig:
+    """The PPO settings `racekit train` makes of the flags `racekit tune` searches (and prints)."""
+    other = [flag for flag in flags if flag.startswith("--") and flag not in SEARCH_SPACE]
+    if other:
+        raise SystemExit(f"bench/time_to_lap.py: after --, only {', '.join(SEARCH_SPACE)}; got {', '.join(other)}")
+    try:
+        line = ["train", "--out", ".", "--reward", str(REWARD), *flags]  # --out is required, not used here
+        return new_run_config(build_parser().parse_args(line)).ppo
+    except UserError as exc:
+        raise SystemExit(f"bench/time_to_lap.py: {exc}") from None
 
 
 def expert_lap_time(max_speed: float, laps: int = 3) -> float:
@@ -77,12 +76,14 @@ def main() -> None:
     parser.add_argument("--lap-minutes", type=float, default=3.0)
     parser.add_argument("--race-minutes", type=float, default=30.0)
     parser.add_argument("--eval-every", type=int, default=10_000)
-    parser.add_argument("--ppo", nargs="+", default=[], metavar="NAME=VALUE", help="PPO settings other than the defaults")
+    parser.add_argument("ppo_flags", nargs=argparse.REMAINDER,
+                        help="after --: racekit train's PPO flags, as racekit tune prints them")
     args = parser.parse_args()
-    ppo = ppo_settings(args.ppo)
+    flags = args.ppo_flags[1:] if args.ppo_flags[:1] == ["--"] else args.ppo_flags
+    ppo = ppo_settings(flags)
     scratch = Path(tempfile.mkdtemp(prefix="racekit-bench-"))
     print(f"track {DEFAULT_TRACK}, reward {REWARD.name}, runs in {scratch}"
-          + (f"; PPO settings {' '.join(args.ppo)}" if args.ppo else ""), flush=True)
+          + (f"; PPO settings {' '.join(flags)}" if flags else ""), flush=True)
 
     if args.part in ("lap", "both"):
         successes = 0
