@@ -25,6 +25,10 @@ class PPOConfig:
     max_grad_norm: float = 0.5
     normalize_advantages: bool = True
     anneal_lr: bool = True
+    # A lap's finish ends the episode (DeepRacer's rule). With a reward per step that grows with speed, a
+    # lap that ends sooner then collects about as much in all as a slow one; bootstrapping from the value
+    # past the finish line, as if the race went on, makes the faster lap always worth more.
+    bootstrap_at_finish: bool = False
 
     @property
     def batch(self) -> int:

@@ -100,7 +100,9 @@ class RolloutCollector:
             if done.any():
                 final = info["final_info"]
                 for i in np.flatnonzero(done):
-                    if truncated[i] and not terminated[i]:  # cut short, not ended: bootstrap from its value
+                    cut_short = truncated[i] and not terminated[i]
+                    goes_on = self.cfg.bootstrap_at_finish and final["termination"][i] == "lap_complete"
+                    if cut_short or goes_on:  # not the end of racing: bootstrap from the value after it
                         last = torch.from_numpy(np.asarray(info["final_obs"][i]))[None]
                         reward[i] += gamma * self.model.value(last).item()
                     stats.returns.append(float(self.episode_return[i]))

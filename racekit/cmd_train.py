@@ -20,7 +20,7 @@ NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", 
                 "randomize", "from_model", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs",
                 "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
                 "speed_range", "discrete", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
-                "discount")
+                "discount", "bootstrap_at_finish")
 FLAGS = {"from_model": "--from"}  # options whose flag is not their name
 RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot")
 
@@ -66,6 +66,9 @@ def register(subparsers) -> None:
     adv.add_argument("--learning-rate", type=float, help="Adam learning rate (default 3e-4)")
     adv.add_argument("--entropy", type=float, help="entropy bonus coefficient (default 0.01)")
     adv.add_argument("--discount", type=float, help="discount factor gamma (default 0.99)")
+    adv.add_argument("--bootstrap-at-finish", action="store_true",
+                     help="value a finished lap as if the race went on, so faster laps always score more "
+                          "(default: the finish ends the episode's returns, as in DeepRacer)")
     adv.add_argument("--eval-every", type=int, help="env steps between evaluations (default 25000)")
     adv.add_argument("--eval-laps", type=int, help="laps per evaluation (default 3)")
     adv.add_argument("--camera", help="camera size WxH (default 80x60)")
@@ -180,6 +183,8 @@ def new_run_config(args):
         if not 0 < args.discount <= 1:
             raise UserError(f"--discount must be more than 0 and at most 1, got {args.discount:g}")
         cfg.ppo.gamma = args.discount
+    if args.bootstrap_at_finish:
+        cfg.ppo.bootstrap_at_finish = True
     if args.camera:
         cfg.camera_width, cfg.camera_height = size_argument(args.camera, "--camera")
         if min(cfg.camera_width, cfg.camera_height) < MIN_CAMERA:

@@ -65,3 +65,14 @@ def test_until_clean_stops_at_the_first_evaluation_with_every_lap_clean(tmp_path
     assert len(evaluations) == 1 and evaluations[0]["all_clean"]
     assert evaluations[0]["global_step"] < 100000  # it stopped there, long before --steps
     assert f"clean laps: the evaluation at step {evaluations[0]['global_step']}" in out and "minutes" in out
+
+
+def test_bootstrap_at_finish_reaches_the_ppo_settings_and_stays_with_the_run(tmp_path, capsys):
+    from racekit.cli import build_parser
+    from racekit.cmd_train import new_run_config
+
+    line = ["train", "--out", str(tmp_path / "run")]
+    assert not new_run_config(build_parser().parse_args(line)).ppo.bootstrap_at_finish
+    assert new_run_config(build_parser().parse_args([*line, "--bootstrap-at-finish"])).ppo.bootstrap_at_finish
+    assert main(["train", "--out", str(tmp_path), "--resume", "--bootstrap-at-finish"]) == 2
+    assert "--bootstrap-at-finish cannot change when resuming" in error_line(capsys)
