@@ -2,8 +2,9 @@
 
 Trains two policies from pixels with the same seed, reward and wall-clock budget (--minutes each):
 - plain:  today's recipe, piccolo alone, no randomisation;
-- robust: `racekit train --track generated --randomize --alternate-direction` (a fresh generated track
-  every few episodes, the `default` domain randomisation, every other episode reversed);
+- robust: `racekit train --track generated --randomize --alternate-direction --bootstrap-at-finish` (a fresh
+  generated track every few episodes, the `default` domain randomisation, every other episode reversed, and
+  returns that go on past the finish line so that a faster lap always scores more);
 then prints side by side:
 1. the robustness suite score of each (`racekit evaluate MODEL --suite robustness`, agent/robustness.py;
    --suite-laps laps per condition);
@@ -57,6 +58,7 @@ def config(recipe: str, args, **extra) -> RunConfig:
                     minutes=args.minutes, eval_every=args.eval_every, simtrace=False, **extra)
     if recipe == "robust":
         cfg.tracks, cfg.randomize, cfg.alternate_direction = ["generated"], "default", True
+        cfg.ppo.bootstrap_at_finish = True  # randomised, a slow lap is safe: it must still score less
     return cfg
 
 
