@@ -34,7 +34,8 @@ from racekit.agent import robustness
 from racekit.agent.evaluate import evaluate
 from racekit.agent.logbook import read_evaluations
 from racekit.agent.train import RunConfig, train
-from racekit.cmd_train import load_driver
+from racekit.cli import build_parser
+from racekit.cmd_train import load_driver, new_run_config
 from racekit.sim.env import TimeTrialEnv
 from racekit.sim.expert import ExpertDriver, drive_lap
 from racekit.tracks import DEFAULT_TRACK, load_track
@@ -53,13 +54,16 @@ def expert_lap_time(track: str = DEFAULT_TRACK, max_speed: float = 4.0, laps: in
     return float(np.mean(result["info"]["lap_times"]))
 
 
-def config(recipe: str, args, **extra) -> RunConfig:
-    cfg = RunConfig(track=DEFAULT_TRACK, reward=str(REWARD), steps=100_000_000, seed=args.seed,
-                    minutes=args.minutes, eval_every=args.eval_every, simtrace=False, **extra)
-    if recipe == "robust":
-        cfg.tracks, cfg.randomize, cfg.alternate_direction = ["generated"], "default", True
-        cfg.ppo.bootstrap_at_finish = True  # randomised, a slow lap is safe: it must still score less
-    return cfg
+# Each recipe as racekit train's flags (README: Training for a physical car), read by its own parser.
+# --bootstrap-at-finish: randomised, a slow lap is safe; it must still score less than a fast one.
+RECIPES = {"plain": [], "robust": ["--track", "generated", "--randomize", "--alternate-direction",
+                                   "--bootstrap-at-finish"]}
+
+
+def config(recipe: str, args) -> RunConfig:
+    line = ["train", "--out", ".", "--reward", str(REWARD), "--steps", "100000000", "--seed", str(args.seed),
+            "--minutes", str(args.minutes), "--eval-every", str(args.eval_every), "--no-simtrace", *RECIPES[recipe]]
+    return new_run_config(build_parser().parse_args(line))  # --out is required there, not used here
 
 
 def minutes_to_clean(run_dir: Path, track: str, args, from_run: Path | None) -> float | None:
