@@ -86,6 +86,11 @@ def spec_from_dict(actions: dict) -> ActionSpec:
     return ActionSpec(low=(float(steering[0]), float(speed[0])), high=(float(steering[1]), float(speed[1])))
 
 
+def distribution_of(state: dict) -> str:
+    """The policy distribution a checkpoint's run trained (checkpoints from before there was a choice: gaussian)."""
+    return ((state.get("run") or {}).get("ppo") or {}).get("distribution", "gaussian")
+
+
 def load_policy_checkpoint(path: Path) -> tuple[DeterministicPolicy, dict]:
     """A checkpoint file -> (the deterministic policy in eval mode, the checkpoint dict)."""
     state = load_checkpoint(path)
@@ -93,7 +98,8 @@ def load_policy_checkpoint(path: Path) -> tuple[DeterministicPolicy, dict]:
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(sorted(missing))} (not written by racekit train?)")
     try:
-        model = ActorCritic(tuple(state["obs_shape"]), spec_from_dict(state["actions"]))
+        model = ActorCritic(tuple(state["obs_shape"]), spec_from_dict(state["actions"]),
+                            distribution=distribution_of(state))
         model.load_state_dict(state["model"])
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -83,7 +83,7 @@ def fit_actor(model: ActorCritic, frames: np.ndarray, labels: np.ndarray, epochs
         order, total = torch.randperm(len(x), generator=generator), 0.0
         for start in range(0, len(x), batch):
             idx = order[start:start + batch]
-            loss = loss_fn(model.actor(model.features(x[idx])), y[idx])
+            loss = loss_fn(model.greedy(model.features(x[idx])), y[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -106,7 +106,7 @@ def imitate(out_dir: str | Path, cfg: RunConfig | None = None, max_speed: float 
     started = time.monotonic()
     frames, labels = collect_expert_data(cfg, max_speed, samples, seed)
     spec = cfg.action_spec()
-    model = ActorCritic(frames.shape[1:], spec)
+    model = ActorCritic(frames.shape[1:], spec, distribution=cfg.ppo.distribution)
     loss = fit_actor(model, frames, labels, epochs=epochs, seed=seed)
     model.eval()
 

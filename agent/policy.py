@@ -5,9 +5,16 @@ dense 512, then an actor head and a value head. Frames come in exactly as the
 env yields them, (batch, height, width, channels) uint8, and are scaled inside
 the network, so the exported model takes camera bytes.
 
-Continuous actions: a Gaussian over the action normalised to [-1, 1] (the mean
-from the network, one learned log-std per action dimension); the env receives
-the sample clipped to [-1, 1] and mapped to physical units. Discrete actions: a
+Continuous actions, distribution "gaussian" (the default): a Gaussian over the
+action normalised to [-1, 1] (the mean from the network, one learned log-std per
+action dimension); the env receives the sample clipped to [-1, 1] and mapped to
+physical units. Clipping hides from the gradient what a sample beyond the
+bounds did, and the log-std drifts up while training: at full speed and full
+lock, wider noise costs nothing. Distribution "beta": a Beta over each
+dimension's [0, 1], stretched to [-1, 1] (both shape parameters from the
+network, at least 1 so the density is one-humped): no sample falls outside the
+bounds, so nothing is clipped (Chou, Maturana and Scherer, ICML 2017). The
+greedy action is the Gaussian's mean or the Beta's mean. Discrete actions: a
 categorical over DeepRacer's action list.
 """
 from __future__ import annotations
@@ -17,7 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Categorical, Normal
+from torch.distributions import Beta, Categorical, Normal
+
+DISTRIBUTIONS = ("gaussian", "beta")  # of continuous actions
+BETA_EDGE = 1e-6  # a Beta sample of exactly 0 or 1 (float32 rounding) has no finite log-density
 
 
 @dataclass(frozen=True)
@@ -61,10 +71,16 @@ def layer(module: nn.Module, gain: float = np.sqrt(2)) -> nn.Module:
 
 
 class ActorCritic(nn.Module):
-    def __init__(self, obs_shape: tuple[int, int, int], actions: ActionSpec, hidden: int = 512):
+    def __init__(self, obs_shape: tuple[int, int, int], actions: ActionSpec, hidden: int = 512,
+                 distribution: str = "gaussian"):
         super().__init__()
+        if distribution not in DISTRIBUTIONS:
+            raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}")
+        if distribution == "beta" and actions.discrete:
+            raise ValueError("a beta distribution needs continuous actions, not an action list")
         height, width, channels = obs_shape
-        self.obs_shape, self.actions = tuple(obs_shape), actions
+        self.obs_shape, self.actions, self.distribution_name = tuple(obs_shape), actions, distribution
+        self.beta = distribution == "beta"
         self.trunk = nn.Sequential(
             layer(nn.Conv2d(channels, 32, 8, stride=4)), nn.ReLU(),
             layer(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
@@ -76,20 +92,37 @@ class ActorCritic(nn.Module):
         self.trunk.append(layer(nn.Linear(flat, hidden)))
         self.trunk.append(nn.ReLU())
         outputs = len(actions.table) if actions.discrete else 2
-        self.actor = layer(nn.Linear(hidden, outputs), gain=0.01)  # small: start near uniform / zero mean
+        # small: start near uniform / zero mean (beta: both shapes near 1.69, the mean mid-range)
+        self.actor = layer(nn.Linear(hidden, 2 * outputs if self.beta else outputs), gain=0.01)
         self.critic = layer(nn.Linear(hidden, 1), gain=1.0)
-        self.log_std = nn.Parameter(torch.zeros(outputs)) if not actions.discrete else None
+        gaussian = not actions.discrete and not self.beta
+        self.log_std = nn.Parameter(torch.zeros(outputs)) if gaussian else None
 
     def features(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 (B, H, W, C) -> features (B, hidden)."""
         x = frames.permute(0, 3, 1, 2).float() / 255.0
         return self.trunk(x)
 
+    def beta_shapes(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The actor's outputs -> the Beta's (alpha, beta) per action dimension, each at least 1."""
+        shapes = nn.functional.softplus(out) + 1.0
+        return shapes[..., :2], shapes[..., 2:]
+
     def distribution(self, hidden: torch.Tensor):
         out = self.actor(hidden)
         if self.actions.discrete:
             return Categorical(logits=out)
+        if self.beta:
+            return Beta(*self.beta_shapes(out))
         return Normal(out, self.log_std.exp().expand_as(out))
+
+    def greedy(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The action raced and exported: logits (discrete), or the mean in [-1, 1] (unclamped, gaussian)."""
+        out = self.actor(hidden)
+        if self.beta:
+            alpha, beta = self.beta_shapes(out)
+            return 2.0 * alpha / (alpha + beta) - 1.0
+        return out
 
     def value(self, frames: torch.Tensor) -> torch.Tensor:
         return self.critic(self.features(frames)).squeeze(-1)
@@ -98,9 +131,14 @@ class ActorCritic(nn.Module):
         """Sample (or score) an action: (action, log_prob, entropy, value)."""
         hidden = self.features(frames)
         dist = self.distribution(hidden)
-        if action is None:
-            action = dist.sample()
-        log_prob, entropy = dist.log_prob(action), dist.entropy()
+        if self.beta:  # the Beta lives on [0, 1]; actions are stored, like the Gaussian's, on [-1, 1]
+            unit = dist.sample() if action is None else (action + 1.0) / 2.0
+            unit = unit.clamp(BETA_EDGE, 1.0 - BETA_EDGE)
+            action, log_prob, entropy = 2.0 * unit - 1.0, dist.log_prob(unit), dist.entropy()
+        else:
+            if action is None:
+                action = dist.sample()
+            log_prob, entropy = dist.log_prob(action), dist.entropy()
         if not self.actions.discrete:  # independent dimensions: sum over them
             log_prob, entropy = log_prob.sum(-1), entropy.sum(-1)
         return action, log_prob, entropy, self.critic(hidden).squeeze(-1)
@@ -120,7 +158,7 @@ class DeterministicPolicy(nn.Module):
             self.register_buffer("high", torch.tensor(spec.high, dtype=torch.float32))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        out = self.model.actor(self.model.features(frames))
+        out = self.model.greedy(self.model.features(frames))
         if self.model.actions.discrete:
             return self.table[out.argmax(dim=-1)]
         return self.low + (out.clamp(-1.0, 1.0) + 1.0) * 0.5 * (self.high - self.low)

@@ -29,6 +29,8 @@ class PPOConfig:
     # lap that ends sooner then collects about as much in all as a slow one; bootstrapping from the value
     # past the finish line, as if the race went on, makes the faster lap always worth more.
     bootstrap_at_finish: bool = False
+    # continuous actions: "gaussian" (a clipped Gaussian, as DeepRacer's PPO) or "beta" (agent/policy.py)
+    distribution: str = "gaussian"
 
     @property
     def batch(self) -> int:

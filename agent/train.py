@@ -209,7 +209,7 @@ def source_model(source: str | dict, cfg: RunConfig) -> tuple[dict, dict]:
     A run directory gives its best checkpoint, else its last. Its camera and action space must be this
     run's, or the weights could not mean the same thing: a RunError names the difference.
     """
-    from racekit.agent.export import ExportError, find_checkpoint  # export imports nothing of train
+    from racekit.agent.export import ExportError, distribution_of, find_checkpoint  # export imports nothing of train
 
     given = source["path"] if isinstance(source, dict) else str(source)
     try:
@@ -232,6 +232,9 @@ def source_model(source: str | dict, cfg: RunConfig) -> tuple[dict, dict]:
         listed = theirs.get("type") == spec["type"] == "discrete" and len(theirs["actions"]) == len(spec["actions"])
         raise RunError(f"--from {given}: action space {describe_actions(theirs, listed)} differs from this "
                        f"run's {describe_actions(spec, listed)}")
+    if distribution_of(state) != cfg.ppo.distribution:
+        raise RunError(f"--from {given}: its policy's distribution is {distribution_of(state)}, this run's "
+                       f"{cfg.ppo.distribution} (--distribution {distribution_of(state)} to start from it)")
     record = {"path": given, "checkpoint": str(path.resolve()), "sha256": sha256_of(str(path)),
               "run": path.parent.parent.name if path.parent.name == "checkpoints" else None,
               "global_step": int(state.get("global_step", 0))}
@@ -271,7 +274,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
 
         envs = RayRollouts(ray, cfg, start_episodes, cfg.action_spec(), run_dir, seed=rollout_seed)
     spec = cfg.action_spec()
-    model = ActorCritic(envs.single_observation_space.shape, spec)
+    model = ActorCritic(envs.single_observation_space.shape, spec, distribution=ppo.distribution)
     optimizer = torch.optim.Adam(model.parameters(), lr=ppo.learning_rate, eps=1e-5)
     generator = torch.Generator().manual_seed(cfg.seed)
     global_step, update, best = 0, 0, None

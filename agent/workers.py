@@ -88,7 +88,8 @@ class RolloutWorker:
         if step_delay > 0:  # tests only (agent.distributed.RayOptions.debug_step_delay)
             step = self.envs.step
             self.envs.step = lambda action: (time.sleep(step_delay), step(action))[1]
-        self.model = ActorCritic(obs_shape or self.envs.single_observation_space.shape, spec)
+        self.model = ActorCritic(obs_shape or self.envs.single_observation_space.shape, spec,
+                                 distribution=cfg.distribution)
         self.cfg = replace(cfg, envs=len(env_indices))
         self.tap = TraceTap(len(env_indices)) if tap else None
         self.collector = RolloutCollector(self.envs, self.model, self.cfg, seed=seed, trace=self.tap,

@@ -49,7 +49,7 @@ def run(run_dir: Path, seed: int, minutes: float, eval_every: int, stop_when_cle
     return read_evaluations(run_dir)
 
 
-PPO_FLAGS = (*SEARCH_SPACE, "--bootstrap-at-finish")  # racekit train's flags that set PPO alone
+PPO_FLAGS = (*SEARCH_SPACE, "--bootstrap-at-finish", "--distribution")  # racekit train's flags that set PPO alone
 
 
 def ppo_settings(flags: list[str]) -> PPOConfig:

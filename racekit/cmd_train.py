@@ -20,7 +20,7 @@ NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", 
                 "randomize", "from_model", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs",
                 "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
                 "speed_range", "discrete", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
-                "discount", "bootstrap_at_finish")
+                "discount", "bootstrap_at_finish", "distribution")
 FLAGS = {"from_model": "--from"}  # options whose flag is not their name
 RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot")
 
@@ -69,6 +69,9 @@ def register(subparsers) -> None:
     adv.add_argument("--bootstrap-at-finish", action="store_true",
                      help="value a finished lap as if the race went on, so faster laps always score more "
                           "(default: the finish ends the episode's returns, as in DeepRacer)")
+    adv.add_argument("--distribution", choices=("gaussian", "beta"), default=None,
+                     help="the policy's distribution over continuous actions: gaussian (sampled, then clipped "
+                          "to the ranges, as DeepRacer's PPO; the default) or beta (never outside them)")
     adv.add_argument("--eval-every", type=int, help="env steps between evaluations (default 25000)")
     adv.add_argument("--eval-laps", type=int, help="laps per evaluation (default 3)")
     adv.add_argument("--camera", help="camera size WxH (default 80x60)")
@@ -185,6 +188,8 @@ def new_run_config(args):
         cfg.ppo.gamma = args.discount
     if args.bootstrap_at_finish:
         cfg.ppo.bootstrap_at_finish = True
+    if args.distribution is not None:
+        cfg.ppo.distribution = args.distribution
     if args.camera:
         cfg.camera_width, cfg.camera_height = size_argument(args.camera, "--camera")
         if min(cfg.camera_width, cfg.camera_height) < MIN_CAMERA:
@@ -195,6 +200,8 @@ def new_run_config(args):
     if args.speed_range:
         cfg.speed_range = tuple(args.speed_range)
     if args.discrete:
+        if cfg.ppo.distribution == "beta":
+            raise UserError("--distribution beta is for continuous actions, not --discrete's action list")
         cfg.actions = [list(a) for a in DEEPRACER_ACTIONS]
     for name, (low, high) in (("--steering-range", cfg.steering_range), ("--speed-range", cfg.speed_range)):
         if not low < high:

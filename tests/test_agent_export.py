@@ -11,6 +11,7 @@ from racekit.agent.checkpoint import CheckpointError
 from racekit.agent.evaluate import camera_kwargs
 from racekit.agent.export import ExportError, export_onnx, find_checkpoint, load_policy_checkpoint
 from racekit.agent.imitation import imitate
+from racekit.agent.ppo import PPOConfig
 from racekit.agent.train import RunConfig
 from racekit.hardware.model import load_policy
 from racekit.cli import main
@@ -40,6 +41,7 @@ def sim_frames(camera: dict, track: str = "piccolo", steps: int = 48) -> np.ndar
 # a few cloning steps: weights that are not the init's, written by the same code path as every run
 CONFIGS = {
     "continuous": RunConfig(track="oval", frame_stack=2, speed_range=(0.5, 3.0)),
+    "beta": RunConfig(track="oval", frame_stack=2, speed_range=(0.5, 3.0), ppo=PPOConfig(distribution="beta")),
     "discrete": RunConfig(track="oval", frame_stack=1, grayscale=False, actions=[list(a) for a in DEEPRACER_ACTIONS]),
 }
 
@@ -116,7 +118,7 @@ def test_the_cars_loader_accepts_the_file_and_drives_like_pytorch(exported):
     car = load_policy(out)
     policy, state = load_policy_checkpoint(find_checkpoint(run))
     assert car.spec.camera.depth == state["obs_shape"][2] and car.spec.control_hz == 15
-    assert car.spec.action_space.type == kind
+    assert car.spec.action_space.type == CONFIGS[kind].action_spec().as_dict()["type"]
     frame = sim_frames(state["camera"], steps=1)
     with torch.no_grad():
         expected = policy(torch.from_numpy(frame)).numpy()[0]

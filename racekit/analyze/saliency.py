@@ -101,7 +101,7 @@ def torch_saliency(policy, observations: np.ndarray, seed: int = 0) -> tuple[np.
         noisy = frame.expand(SMOOTHGRAD_SAMPLES, *frame.shape).clone()
         noisy += torch.randn(noisy.shape, generator=generator) * SMOOTHGRAD_NOISE
         noisy = noisy.clamp(0, 255).requires_grad_(True)
-        out = model.actor(model.trunk(noisy.permute(0, 3, 1, 2) / 255.0))
+        out = model.greedy(model.trunk(noisy.permute(0, 3, 1, 2) / 255.0))
         if model.actions.discrete:
             steering = (torch.softmax(out, dim=-1) * policy.table[:, 0]).sum(-1)
         else:
