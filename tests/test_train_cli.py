@@ -21,6 +21,7 @@ def error_line(capsys) -> str:
     (["--discount", "1.5"], "--discount must be more than 0 and at most 1, got 1.5"),
     (["--entropy", "-0.1"], "--entropy must be at least 0, got -0.1"),
     (["--learning-rate", "0"], "--learning-rate must be more than 0, got 0"),
+    (["--discrete", "--distribution", "beta"], "--distribution beta is for continuous actions, not --discrete's"),
 ])
 def test_bad_options_are_one_line_and_nothing_is_written(tmp_path, capsys, args, message):
     assert main(["train", "--out", str(tmp_path / "run"), *args]) == 2
@@ -76,3 +77,14 @@ def test_bootstrap_at_finish_reaches_the_ppo_settings_and_stays_with_the_run(tmp
     assert new_run_config(build_parser().parse_args([*line, "--bootstrap-at-finish"])).ppo.bootstrap_at_finish
     assert main(["train", "--out", str(tmp_path), "--resume", "--bootstrap-at-finish"]) == 2
     assert "--bootstrap-at-finish cannot change when resuming" in error_line(capsys)
+
+
+def test_the_policy_distribution_reaches_the_ppo_settings_and_stays_with_the_run(tmp_path, capsys):
+    from racekit.cli import build_parser
+    from racekit.cmd_train import new_run_config
+
+    line = ["train", "--out", str(tmp_path / "run")]
+    assert new_run_config(build_parser().parse_args(line)).ppo.distribution == "gaussian"
+    assert new_run_config(build_parser().parse_args([*line, "--distribution", "beta"])).ppo.distribution == "beta"
+    assert main(["train", "--out", str(tmp_path), "--resume", "--distribution", "beta"]) == 2
+    assert "--distribution cannot change when resuming" in error_line(capsys)

@@ -222,6 +222,9 @@ def test_from_a_model_with_another_camera_or_action_space_is_one_line_and_writes
     assert main([*base, "--camera", "48x36", "--frame-stack", "1", "--speed-range", "0.5", "3"]) == 2
     assert "speed 0.5..4 m/s differs from this run's continuous steering -30..30 deg, speed 0.5..3 m/s" in \
         error_line(capsys)
+    assert main([*base, "--camera", "48x36", "--frame-stack", "1", "--distribution", "beta"]) == 2
+    assert error_line(capsys) == (f"racekit: error: --from {source}: its policy's distribution is gaussian, this "
+                                  f"run's beta (--distribution gaussian to start from it)")
     assert main(["train", "--out", str(out), "--from", str(tmp_path / "nowhere")]) == 2
     assert error_line(capsys) == (f"racekit: error: --from {tmp_path / 'nowhere'}: no such run directory or "
                                   f"checkpoint file")
