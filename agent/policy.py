@@ -79,7 +79,7 @@ class ActorCritic(nn.Module):
         if distribution == "beta" and actions.discrete:
             raise ValueError("a beta distribution needs continuous actions, not an action list")
         height, width, channels = obs_shape
-        self.obs_shape, self.actions, self.distribution_name = tuple(obs_shape), actions, distribution
+        self.obs_shape, self.actions = tuple(obs_shape), actions
         self.beta = distribution == "beta"
         self.trunk = nn.Sequential(
             layer(nn.Conv2d(channels, 32, 8, stride=4)), nn.ReLU(),
@@ -106,7 +106,7 @@ class ActorCritic(nn.Module):
     def beta_shapes(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The actor's outputs -> the Beta's (alpha, beta) per action dimension, each at least 1."""
         shapes = nn.functional.softplus(out) + 1.0
-        return shapes[..., :2], shapes[..., 2:]
+        return shapes.chunk(2, dim=-1)
 
     def distribution(self, hidden: torch.Tensor):
         out = self.actor(hidden)
