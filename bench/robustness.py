@@ -35,7 +35,7 @@ from racekit.agent.evaluate import evaluate
 from racekit.agent.logbook import read_evaluations
 from racekit.agent.train import RunConfig, train
 from racekit.cli import build_parser
-from racekit.cmd_train import load_driver, new_run_config
+from racekit.cli.train import load_driver, new_run_config
 from racekit.sim.env import TimeTrialEnv
 from racekit.sim.expert import ExpertDriver, drive_lap
 from racekit.tracks import DEFAULT_TRACK, load_track

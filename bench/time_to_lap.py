@@ -32,7 +32,7 @@ from racekit.agent.ppo import PPOConfig
 from racekit.agent.train import RunConfig, train
 from racekit.agent.tune import SEARCH_SPACE
 from racekit.cli import UserError, build_parser
-from racekit.cmd_train import load_driver, new_run_config
+from racekit.cli.train import load_driver, new_run_config
 from racekit.sim.env import TimeTrialEnv
 from racekit.sim.expert import ExpertDriver, drive_lap
 from racekit.tracks import DEFAULT_TRACK

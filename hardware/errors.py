@@ -1,7 +1,7 @@
 """Exception types of the car runtime.
 
 Each names the file, port or source it is about, so the command line can print
-it as a single line (racekit/cmd_car.py turns them into `UserError`).
+it as a single line (racekit/cli/car.py turns them into `UserError`).
 """
 from __future__ import annotations
 

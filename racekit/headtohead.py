@@ -36,7 +36,7 @@ def racer_names(entrants) -> list[str]:
 
 
 def run_heat(args, entrants, track, rules, size) -> int:
-    from racekit.cmd_race import open_leaderboard, replay_folder, slug
+    from racekit.cli.race import open_leaderboard, replay_folder, slug
     from racekit.sim.headtohead import Grid
 
     hz = {float(e.metadata["control_hz"]) for e in entrants}
@@ -93,7 +93,7 @@ def heat_one(entrants, names, track, rules, grid, folder: Path, size, board):
     """Race the heat, write its replay and map, store it; returns (heat id, result ids, order, contacts)."""
     from racekit import __version__
     from racekit.agent.evaluate import action_bounds
-    from racekit.cmd_race import Progress
+    from racekit.cli.race import Progress
     from racekit.leaderboard.db import Contact, Heat, Run
     from racekit.racing import Outcome
     from racekit.replay import save_png

@@ -1,6 +1,6 @@
 """The simulated car as a stand-in for the real one: driven by motor-controller fractions.
 
-`racekit sim serve` (racekit/cmd_simserve.py) steps this in real time behind a
+`racekit sim serve` (racekit/cli/simserve.py) steps this in real time behind a
 virtual motor controller and a camera stream. Here there is no wall clock, no
 network and no hardware: `step(steering, throttle)` advances simulated time by
 one control period on the same World, car and substeps as TimeTrialEnv, so a

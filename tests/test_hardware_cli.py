@@ -125,7 +125,7 @@ def test_an_existing_estop_file_keeps_the_car_from_starting(tmp_path, lap_video)
 
 
 def test_cli_controller_names_match_the_drivers_and_help_loads_nothing_heavy():
-    from racekit import cmd_car
+    from racekit.cli import car as cmd_car
 
     assert set(cmd_car.CONTROLLER_NAMES) == set(CONTROLLERS)
     code = ("import sys, racekit.cli as cli\n"

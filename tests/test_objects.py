@@ -11,7 +11,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import racekit  # noqa: F401  (registers the envs)
-from racekit import cmd_reward
+from racekit.cli import reward as cmd_reward
 from racekit.cli import main
 from racekit.sim import objects
 from racekit.sim.env import TimeTrialEnv

@@ -278,7 +278,7 @@ def test_cli_defaults_are_the_generator_defaults():
     from racekit.cli import build_parser
 
     args = build_parser().parse_args(["tracks", "generate", "--out", "x"])
-    from racekit.cmd_tracks import bounds_argument
+    from racekit.cli.tracks import bounds_argument
 
     assert bounds_argument("--length", args.length) == DEFAULT_LENGTH
     assert bounds_argument("--width", args.width) == DEFAULT_WIDTH

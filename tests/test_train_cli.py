@@ -70,7 +70,7 @@ def test_until_clean_stops_at_the_first_evaluation_with_every_lap_clean(tmp_path
 
 def test_bootstrap_at_finish_reaches_the_ppo_settings_and_stays_with_the_run(tmp_path, capsys):
     from racekit.cli import build_parser
-    from racekit.cmd_train import new_run_config
+    from racekit.cli.train import new_run_config
 
     line = ["train", "--out", str(tmp_path / "run")]
     assert not new_run_config(build_parser().parse_args(line)).ppo.bootstrap_at_finish
@@ -81,7 +81,7 @@ def test_bootstrap_at_finish_reaches_the_ppo_settings_and_stays_with_the_run(tmp
 
 def test_the_policy_distribution_reaches_the_ppo_settings_and_stays_with_the_run(tmp_path, capsys):
     from racekit.cli import build_parser
-    from racekit.cmd_train import new_run_config
+    from racekit.cli.train import new_run_config
 
     line = ["train", "--out", str(tmp_path / "run")]
     assert new_run_config(build_parser().parse_args(line)).ppo.distribution == "gaussian"

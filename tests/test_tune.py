@@ -15,7 +15,7 @@ pytest.importorskip("ray.tune")
 
 from racekit.agent.tune import SEARCH_SPACE, score  # noqa: E402
 from racekit.cli import build_parser, main  # noqa: E402
-from racekit.cmd_train import new_run_config  # noqa: E402
+from racekit.cli.train import new_run_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REWARD = REPO / "examples" / "rewards" / "speed_along_track.py"

@@ -19,7 +19,7 @@ MODEL_SUFFIXES = (".onnx", ".pt")
 def open_model(path: Path, track: str | None) -> tuple[RunData, object]:
     """(RunData for the model, its driver), checked before anything is driven. Raises AnalyzeError or
     racekit.cli.UserError (a model the car's loader refuses, a track that does not load)."""
-    from racekit.cmd_train import load_driver
+    from racekit.cli.train import load_driver
     from racekit.tracking import track_argument
 
     path = Path(path)

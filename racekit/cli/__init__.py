@@ -1,6 +1,6 @@
 """The `racekit` command line.
 
-Each area of the kit lives in its own `racekit/cmd_*.py` module with a
+Each area of the kit lives in its own `racekit/cli/*.py` module with a
 `register(subparsers)` function that adds its commands; a leaf command sets
 `func`, a callable taking the parsed args and returning the exit code.
 Heavy libraries (torch, pybullet) are imported inside the commands, so
@@ -14,9 +14,9 @@ import sys
 
 from racekit import __version__
 
-COMMAND_MODULES = ["racekit.cmd_tracks", "racekit.cmd_sim", "racekit.cmd_reward", "racekit.cmd_car", "racekit.cmd_train",
-                   "racekit.cmd_analyze", "racekit.cmd_tune",
-                   "racekit.cmd_flash", "racekit.cmd_race", "racekit.cmd_leaderboard"]
+COMMAND_MODULES = ["racekit.cli.tracks", "racekit.cli.sim", "racekit.cli.reward", "racekit.cli.car", "racekit.cli.train",
+                   "racekit.cli.analyze", "racekit.cli.tune",
+                   "racekit.cli.flash", "racekit.cli.race", "racekit.cli.leaderboard"]
 
 
 class UserError(Exception):

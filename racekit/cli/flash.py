@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from racekit.cmd_car import client_options, connect, format_status
+from racekit.cli.car import client_options, connect, format_status
 
 
 def register(subparsers) -> None:

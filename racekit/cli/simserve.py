@@ -28,7 +28,7 @@ DEFAULT_PORT = 5600
 
 
 def register_serve(sub) -> None:
-    """Add `serve` to the `sim` command group (called from racekit/cmd_sim.py)."""
+    """Add `serve` to the `sim` command group (called from racekit/cli/sim.py)."""
     p = sub.add_parser("serve", help="run the simulated car in real time for `racekit car drive`",
                        description="A virtual motor controller on a pseudo-terminal drives the simulated car; its "
                                    "front camera streams on 127.0.0.1. Point `racekit car drive --serial PTY "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from racekit.cli import UserError
-from racekit.cmd_train import load_driver
+from racekit.cli.train import load_driver
 
 
 def run_suite(args) -> int:
@@ -44,7 +44,7 @@ def run_suite(args) -> int:
     if args.db is not None:
         import hashlib
 
-        from racekit.cmd_leaderboard import open_board
+        from racekit.cli.leaderboard import open_board
         from racekit.leaderboard.db import LeaderboardError
 
         sha = hashlib.sha256(Path(args.model).read_bytes()).hexdigest()

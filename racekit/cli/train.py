@@ -392,7 +392,7 @@ def run_evaluate(args) -> int:
     if args.laps < 1:
         raise UserError(f"--laps must be at least 1, got {args.laps}")
     if args.suite:
-        from racekit.cmd_suite import run_suite
+        from racekit.cli.suite import run_suite
 
         return run_suite(args)
     driver, camera, actions, trained_on, what = load_driver(args.model, args.checkpoint)

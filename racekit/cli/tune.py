@@ -85,7 +85,7 @@ def check_train_options(base: list[str]) -> None:
     """The trials' racekit train options, parsed as racekit train parses them: a mistake is one line now,
     not one per trial."""
     from racekit.cli import build_parser
-    from racekit.cmd_train import new_run_config
+    from racekit.cli.train import new_run_config
 
     try:
         parsed = build_parser().parse_args(["train", "--out", "unused", *base])

@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     demo.add_argument("--max-speed", type=float, default=4.0, help="expert's speed limit in m/s (default 4)")
     demo.add_argument("--size", default="640x480", help="video size WxH (default 640x480)")
     demo.set_defaults(func=run_demo)
-    from racekit.cmd_simserve import register_serve  # `sim serve`: the stand-in car, in its own module
+    from racekit.cli.simserve import register_serve  # `sim serve`: the stand-in car, in its own module
 
     register_serve(sub)
 
