@@ -236,3 +236,25 @@ def test_is_inside_uses_the_real_borders_when_the_centre_line_is_off_middle(tmp_
     assert track.is_inside((2.0, 0.6)) is True
     assert track.is_inside((2.0, -0.4)) is False
     assert track.reverse().is_inside((2.0, 0.6)) is True  # reversed: the same road, sides swapped
+
+
+def test_circle_radii_on_paper():
+    """geometry.circle_radii: points on a circle give its radius; three points in a row give inf."""
+    from racekit.tracks.geometry import circle_radii
+
+    u = np.arange(36) * (2 * PI / 36)
+    assert np.allclose(circle_radii(np.stack([2.0 * np.cos(u), 2.0 * np.sin(u)], axis=1)), 2.0)
+    # The middle of a straight is inf; (8, 0) with its neighbours (4, 0) and (4, 3) is a 3-4-5
+    # right triangle, whose circumradius is half its hypotenuse.
+    r = circle_radii(np.array([[0.0, 0.0], [4.0, 0.0], [8.0, 0.0], [4.0, 3.0]]))
+    assert r[1] == np.inf
+    assert math.isclose(r[2], 2.5)
+
+
+def test_loaders_and_generator_share_one_spacing():
+    """io (smooth .track files) and generate (generated tracks) take SPACING from geometry, not from each other."""
+    from racekit.tracks import generate, geometry, io
+
+    assert io.SPACING is geometry.SPACING and generate.SPACING is geometry.SPACING
+    assert generate.MIN_RADIUS == geometry.MIN_RADIUS == 0.6
+    assert 2 * geometry.TURNING_RADIUS < geometry.MIN_RADIUS

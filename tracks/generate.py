@@ -21,7 +21,7 @@ Method
    linear in the polygon's scale (each edge grows, each corner's arc and the
    two tangent lengths it cuts off do not), so one scale gives the requested
    length exactly; radii too big for their edges at that scale are shrunk.
-3. The loop is sampled every ~0.2 m of arc length (io.SPACING), starting in
+3. The loop is sampled every ~0.2 m of arc length (geometry.SPACING), starting in
    the middle of its longest straight, and checked: the centre line does not
    cross itself, no radius is under `min_radius(width)` (both drivable by the
    car and wide enough that the inner border does not fold), neither border
@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import geometry
-from .io import SPACING
+from .geometry import MIN_RADIUS, SPACING
 from .track import Track, TrackError
 
 PREFIX = "generated:"
@@ -57,11 +57,6 @@ LENGTH_LIMITS = (10.0, 200.0)   # under 10 m a lap has no room for corners; 200 
 WIDTH_LIMITS = (0.4, 3.0)       # the car is 0.2 m wide; wider than 3 m, corners need a hall
 MAX_TRIES = 200                 # draws per track; most tracks need one to three
 
-# The car: 0.164 m wheelbase, 30 degrees of steering, so it turns no tighter than
-# 0.164 / tan(30 deg) = 0.284 m. Corners keep about twice that: MIN_RADIUS, the
-# bound the built-in tracks meet too.
-TURNING_RADIUS = 0.164 / math.tan(math.radians(30.0))
-MIN_RADIUS = 0.6
 GAP = 0.3              # metres between the edges of two parts of the road far apart along the lap
 ROOM = 7               # a lap is at least this many hairpin widths (2 * min_radius) long, to fit 5 corners
 ROUND = 4              # decimals kept in the points (0.1 mm), see above
@@ -361,7 +356,7 @@ def _fault(wp: np.ndarray, width: float, length_bounds) -> str | None:
         return f"its length {lap:.2f} m is outside the bounds"
     if geometry.find_crossing(wp, True) is not None:
         return "the centre line crosses itself"
-    r = _radii(wp).min()
+    r = geometry.circle_radii(wp).min()
     if r < min_radius(width):
         return f"a corner of radius {r:.2f} m, under {min_radius(width):.2f} m"
     left, right = geometry.offset_borders(wp, np.full(len(wp), width), True)
@@ -370,15 +365,6 @@ def _fault(wp: np.ndarray, width: float, length_bounds) -> str | None:
     if _closest_far_apart(wp, far_along(width)) < width + GAP:
         return "two parts of the road come too close"
     return None
-
-
-def _radii(wp: np.ndarray) -> np.ndarray:
-    """Radius of the circle through each waypoint and its two neighbours (inf on a straight)."""
-    a, b, c = np.roll(wp, 1, axis=0), wp, np.roll(wp, -1, axis=0)
-    ab, bc, ca = (np.linalg.norm(b - a, axis=1), np.linalg.norm(c - b, axis=1), np.linalg.norm(a - c, axis=1))
-    area2 = np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
-    with np.errstate(divide="ignore"):
-        return np.where(area2 > 1e-12, ab * bc * ca / (2 * np.maximum(area2, 1e-12)), np.inf)
 
 
 def _closest_far_apart(wp: np.ndarray, far: float) -> float:

@@ -7,11 +7,26 @@ the first point is not repeated at the end.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # Consecutive points closer than this are treated as one point (metres).
 # DeepRacer files contain exact duplicates; hand-made files may contain near ones.
 EPS_LENGTH = 1e-9
+
+# Metres between the waypoints of a smooth .track file (resampled from its spline, io.py) and of
+# a generated track (generate.py). Why 0.2: the chord of a 0.2 m step on the tightest allowed
+# curve (MIN_RADIUS) is 8 mm off the arc, under 1% of the road width; the count stays in the range
+# of DeepRacer's own files (0.1-0.3 m apart), so reward functions that look a fixed number of
+# waypoints ahead behave alike; and Track.project() costs time in proportion to the waypoint count.
+SPACING = 0.2
+
+# The tightest corner radius on a centre line (metres), the bound the built-in and the generated
+# tracks meet. The car (0.164 m wheelbase, 30 degrees of steering: sim/car.py's CarSpec) turns no
+# tighter than 0.164 / tan(30 deg) = 0.284 m; corners keep about twice that.
+TURNING_RADIUS = 0.164 / math.tan(math.radians(30.0))
+MIN_RADIUS = 0.6
 
 
 def segments(points: np.ndarray, closed: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -20,6 +35,15 @@ def segments(points: np.ndarray, closed: bool) -> tuple[np.ndarray, np.ndarray]:
     if not closed:
         return points[:-1], ends[:-1]
     return points, ends
+
+
+def circle_radii(points: np.ndarray) -> np.ndarray:
+    """Radius of the circle through each point of a loop and its two neighbours (inf on a straight)."""
+    a, b, c = np.roll(points, 1, axis=0), points, np.roll(points, -1, axis=0)
+    ab, bc, ca = (np.linalg.norm(b - a, axis=1), np.linalg.norm(c - b, axis=1), np.linalg.norm(a - c, axis=1))
+    area2 = np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+    with np.errstate(divide="ignore"):
+        return np.where(area2 > 1e-12, ab * bc * ca / (2 * np.maximum(area2, 1e-12)), np.inf)
 
 
 def signed_area(points: np.ndarray) -> float:

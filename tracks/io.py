@@ -43,11 +43,8 @@ a second point near each end of a straight keeps the straight straight.
     -1.414 0.586
     obstacle: 5 0.2 0.25
 
-Why 0.2 m between resampled waypoints: the chord of a 0.2 m step on the
-tightest allowed curve (0.6 m radius) is 8 mm off the arc, under 1% of the road
-width; the count stays in the range of DeepRacer's own files (0.1-0.3 m
-apart), so reward functions that look a fixed number of waypoints ahead behave
-alike; and project() costs time in proportion to the waypoint count.
+Why 0.2 m between resampled waypoints: see geometry.SPACING (the generated
+tracks use the same spacing).
 """
 from __future__ import annotations
 
@@ -58,12 +55,13 @@ from pathlib import Path
 import numpy as np
 
 from . import geometry
+from .generate import generated_track
+from .geometry import SPACING
 from .npy import load_npy
 from .track import Track, TrackError
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 DEFAULT_TRACK = "piccolo"
-SPACING = 0.2  # metres between waypoints of a smooth track (see above)
 
 _KEYS = ("name", "width", "direction", "smooth", "closed", "obstacle")
 _BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
@@ -81,8 +79,6 @@ def load_track(name_or_path: str | os.PathLike, reverse: bool = False) -> Track:
     (a Path object, "x.track", "dir/file.npy") is a file path.
     """
     if isinstance(name_or_path, str) and name_or_path.startswith("generated:"):
-        from .generate import generated_track  # here: generate.py imports this module
-
         track = generated_track(name_or_path)
     elif isinstance(name_or_path, str) and not Path(name_or_path).suffix and \
             "/" not in name_or_path and os.sep not in name_or_path:
