@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from racekit.agent.train import RunError
+from racekit.agent.errors import RunError
 from racekit.agent.workers import RolloutWorker, replay_trace, stack_rollouts
 
 INSTALL_HINT = "--ray needs Ray, which is not installed: pip install racekit[ray]"

@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from racekit.agent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from racekit.agent.errors import RunError  # its home is errors.py (workers and distributed raise it too)
 from racekit.agent.evaluate import evaluate, torch_driver
 from racekit.agent.logbook import Logbook
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
@@ -43,10 +44,6 @@ from racekit.agent.workers import WorkerRollouts
 from racekit.sim.objects import BOT_SPEED
 from racekit.sim.reward import RewardError, load_reward
 from racekit.tracks import DEFAULT_TRACK, load_track
-
-
-class RunError(Exception):
-    """A run directory or option that cannot be used; str() is one line."""
 
 
 @dataclass

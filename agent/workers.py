@@ -27,6 +27,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from racekit.agent.errors import RunError
 from racekit.agent.ppo import PPOConfig
 from racekit.agent.rollout import EpisodeStats
 
@@ -195,8 +196,6 @@ class WorkerRollouts:
         return self
 
     def _died(self, w: int):
-        from racekit.agent.train import RunError
-
         self.processes[w].join(timeout=1)
         return RunError(f"rollout worker {w} (envs {self.groups[w]}) died (exit code {self.processes[w].exitcode})")
 

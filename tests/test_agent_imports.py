@@ -21,3 +21,17 @@ def test_agent_never_imports_racekit_or_hardware():
                  if name.startswith("racekit") and name.split(".")[:2] not in (["racekit", "sim"], ["racekit", "tracks"],
                                                                               ["racekit", "agent"])}
     assert not offenders
+
+
+def test_rollout_modules_do_not_import_the_trainer():
+    """train.py imports workers.py and distributed.py, so they take RunError from errors.py, never from train.py."""
+    for name in ("workers.py", "distributed.py", "errors.py"):
+        assert "racekit.agent.train" not in imported_modules(AGENT / name), name
+    assert imported_modules(AGENT / "errors.py") == set()  # imports nothing: anyone can raise a RunError
+
+
+def test_run_error_is_one_class_wherever_it_is_imported_from():
+    from racekit.agent import distributed, errors, train, workers
+
+    assert train.RunError is workers.RunError is distributed.RunError is errors.RunError
+    assert issubclass(distributed.NoRolloutWorkers, errors.RunError)
