@@ -75,16 +75,21 @@ class ClosingStream(StreamingResponse):
 
 def build_app(car) -> Starlette:
     """`car`: a hardware.server.serve.Car (store, runner, camera, calibration path, token hash)."""
-    store, runner = car.store, car.runner
-    console, login = _static("console.html"), _static("login.html")
+    routes = [*_console_routes(), *_model_routes(car), *_drive_routes(car),
+              *_calibration_routes(car), *_camera_routes(car)]
+    app = Starlette(routes=routes, exception_handlers={StoreError: _refused})
+    app.add_middleware(RequireToken, check=TokenCheck(car.token_hash), open_paths=frozenset({"/health"}),
+                       login_page=_static("login.html"))
+    return app
 
-    def status_body() -> dict:
-        status = runner.status()
-        if status["model"]:
-            status["model"] = {k: v for k, v in status["model"].items() if k != "path"}
-        active = store.active()
-        status["active"] = None if active is None else {k: v for k, v in active.items() if k != "path"}
-        return status
+
+async def _refused(request, exc):
+    return error(exc.status, str(exc))
+
+
+def _console_routes() -> list[Route]:
+    """The health check, the console page and its files, and the login that sets the cookie."""
+    console = _static("console.html")
 
     async def health(request):
         return JSONResponse({"ok": True, "service": "racekit car"})
@@ -111,8 +116,13 @@ def build_app(car) -> Starlette:
         response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE_S, path="/", httponly=True, samesite="strict")
         return response
 
-    async def status(request):
-        return JSONResponse(await run_in_threadpool(status_body))
+    return [Route("/health", health), Route("/", page), Route("/static/{name}", static),
+            Route("/api/session", session, methods=["POST", "DELETE"])]
+
+
+def _model_routes(car) -> list[Route]:
+    """The model store: list, upload, activate, roll back (each refused while the car drives)."""
+    store, runner = car.store, car.runner
 
     async def models(request):
         listing = await run_in_threadpool(store.list)
@@ -128,17 +138,10 @@ def build_app(car) -> Starlette:
         declared = int(length) if length and length.isdigit() else None
         if declared is not None and declared > store.max_bytes:
             raise StoreError(413, f"model of {declared} bytes is larger than the limit of {store.max_bytes} bytes")
-        up = store.begin_upload()
         try:
-            # Chunks are at most 64 KiB; writing one to the page cache takes microseconds,
-            # less than handing it to a worker thread would.
-            async for chunk in request.stream():
-                up.write(chunk)
-            record = await run_in_threadpool(store.commit, up, name, sha, declared)
+            record = await _receive_model(request, store, name, sha, declared)
         except ClientDisconnect:
             return error(400, "upload cut off: the connection closed before the whole body arrived")
-        finally:
-            up.discard()
         if activate:
             if runner.running:  # started while the file was on its way
                 raise StoreError(409, "stored, but not activated: the car started driving meanwhile")
@@ -156,6 +159,43 @@ def build_app(car) -> Starlette:
             raise StoreError(409, "the car is driving: stop it before rolling back")
         record = await run_in_threadpool(store.rollback)
         return JSONResponse(dict(record, active=True))
+
+    return [
+        Route("/api/models", models),
+        # {name:path}: a name with slashes must reach check_name and be refused, not miss the route.
+        Route("/api/models/{sha}/activate", activate, methods=["POST"]),
+        Route("/api/models/{name:path}", upload, methods=["PUT"]),
+        Route("/api/rollback", rollback, methods=["POST"]),
+    ]
+
+
+async def _receive_model(request: Request, store, name: str, sha: str, declared: int | None) -> dict:
+    """Stream the body into the store; the store checks its size and hash before keeping it."""
+    up = store.begin_upload()
+    try:
+        # Chunks are at most 64 KiB; writing one to the page cache takes microseconds,
+        # less than handing it to a worker thread would.
+        async for chunk in request.stream():
+            up.write(chunk)
+        return await run_in_threadpool(store.commit, up, name, sha, declared)
+    finally:
+        up.discard()
+
+
+def _drive_routes(car) -> list[Route]:
+    """Status, start, stop and the e-stop; each answers with the status after it."""
+    store, runner = car.store, car.runner
+
+    def status_body() -> dict:
+        status = runner.status()
+        if status["model"]:
+            status["model"] = {k: v for k, v in status["model"].items() if k != "path"}
+        active = store.active()
+        status["active"] = None if active is None else {k: v for k, v in active.items() if k != "path"}
+        return status
+
+    async def status(request):
+        return JSONResponse(await run_in_threadpool(status_body))
 
     async def start(request):
         body = await _json_body(request) if await request.body() else {}
@@ -184,19 +224,23 @@ def build_app(car) -> Starlette:
         runner.clear_estop()
         return JSONResponse(status_body())
 
+    return [
+        Route("/api/status", status),
+        Route("/api/start", start, methods=["POST"]), Route("/api/stop", stop, methods=["POST"]),
+        Route("/api/estop", estop, methods=["POST"]), Route("/api/estop/clear", estop_clear, methods=["POST"]),
+    ]
+
+
+def _calibration_routes(car) -> list[Route]:
+    """The calibration file: GET reads it (DeepRacer's values until one is saved), PUT replaces it."""
+    runner = car.runner
+
     async def calibration(request):
         path = car.calibration_path
         if request.method == "PUT":
             if runner.running:
                 raise StoreError(409, "the car is driving: stop it before changing the calibration")
-            body = await _json_body(request)
-            fields = {f.name for f in dataclasses.fields(Calibration)}
-            if set(body) != fields:
-                raise StoreError(400, f"calibration needs exactly the fields {sorted(fields)}")
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                       for v in body.values()):
-                raise StoreError(400, "calibration values must be numbers of microseconds")
-            cal = Calibration(**{k: float(v) for k, v in body.items()})
+            cal = _calibration_from_body(await _json_body(request))
             try:
                 await run_in_threadpool(save_calibration, cal, path)  # validates, then writes atomically
             except CalibrationError as exc:
@@ -208,6 +252,23 @@ def build_app(car) -> Starlette:
             raise StoreError(500, str(exc)) from None
         return JSONResponse({"calibration": dataclasses.asdict(cal), "saved": saved})
 
+    return [Route("/api/calibration", calibration, methods=["GET", "PUT"])]
+
+
+def _calibration_from_body(body: dict) -> Calibration:
+    """Every field, each a finite number; the ranges are save_calibration's to check."""
+    fields = {f.name for f in dataclasses.fields(Calibration)}
+    if set(body) != fields:
+        raise StoreError(400, f"calibration needs exactly the fields {sorted(fields)}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               for v in body.values()):
+        raise StoreError(400, "calibration values must be numbers of microseconds")
+    return Calibration(**{k: float(v) for k, v in body.items()})
+
+
+def _camera_routes(car) -> list[Route]:
+    """The live camera view, one MJPEG stream per viewer on the shared camera."""
+
     async def camera(request):
         try:
             cam = await run_in_threadpool(car.camera.acquire)
@@ -217,24 +278,4 @@ def build_app(car) -> Starlette:
         return ClosingStream(parts, car.camera.release, media_type=f"multipart/x-mixed-replace; "
                              f"boundary={camera_view.BOUNDARY}", headers={"cache-control": "no-store"})
 
-    async def refused(request, exc):
-        return error(exc.status, str(exc))
-
-    routes = [
-        Route("/health", health), Route("/", page), Route("/static/{name}", static),
-        Route("/api/session", session, methods=["POST", "DELETE"]),
-        Route("/api/status", status), Route("/api/models", models),
-        # {name:path}: a name with slashes must reach check_name and be refused, not miss the route.
-        Route("/api/models/{sha}/activate", activate, methods=["POST"]),
-        Route("/api/models/{name:path}", upload, methods=["PUT"]),
-        Route("/api/rollback", rollback, methods=["POST"]),
-        Route("/api/start", start, methods=["POST"]), Route("/api/stop", stop, methods=["POST"]),
-        Route("/api/estop", estop, methods=["POST"]), Route("/api/estop/clear", estop_clear, methods=["POST"]),
-        Route("/api/calibration", calibration, methods=["GET", "PUT"]),
-        Route("/camera.mjpg", camera),
-    ]
-    app = Starlette(routes=routes, exception_handlers={StoreError: refused})
-    app.add_middleware(RequireToken, check=TokenCheck(car.token_hash), open_paths=frozenset({"/health"}),
-                       login_page=login)
-    return app
-
+    return [Route("/camera.mjpg", camera)]
