@@ -75,3 +75,21 @@ def test_drivers_write_exactly_the_protocol_bytes_on_a_loopback_url(name, expect
         assert controller._serial.read(100) == expected  # what went over the (looped-back) wire
     finally:
         controller.close()
+
+
+def test_protocol_modules_take_decoded_from_base_not_from_the_package():
+    """The package picks among the protocol modules; they import base.py, never the package (no circle)."""
+    import ast
+    from pathlib import Path
+
+    from racekit.hardware import protocols
+    from racekit.hardware.protocols import base
+
+    folder = Path(protocols.__file__).parent
+    for name in ("base.py", "maestro.py", "mm1.py", "racekit.py"):
+        tree = ast.parse((folder / name).read_text())
+        froms = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
+        assert "racekit.hardware.protocols" not in froms, name
+    assert protocols.Decoded is base.Decoded is maestro.Decoded is mm1.Decoded is racekit.Decoded
+    assert protocols.Decoder is base.Decoder
+    assert make_decoder("mm1").feed(b"1500, 1400\r") == [base.Decoded(1500.0, 1400.0)]

@@ -7,7 +7,7 @@ Maestro resynchronises, and how this decoder does.
 """
 from __future__ import annotations
 
-from racekit.hardware.protocols import Decoded
+from racekit.hardware.protocols.base import Decoded
 
 SET_TARGET = 0x84
 MAX_TARGET = 0x3FFF  # 14 bits in two 7-bit data bytes

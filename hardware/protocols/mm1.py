@@ -5,7 +5,7 @@ One command per line: "steering_us, throttle_us\r", integers in microseconds,
 """
 from __future__ import annotations
 
-from racekit.hardware.protocols import Decoded
+from racekit.hardware.protocols.base import Decoded
 
 BAUDRATE = 115200
 MAX_LINE = 32  # longer is garbage: drop it and resynchronise at the next "\r"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 
-from racekit.hardware.protocols import Decoded
+from racekit.hardware.protocols.base import Decoded
 
 BAUDRATE = 115200
 START = 0xA5
