@@ -298,6 +298,23 @@ def is_run_folder(path: Path) -> bool:
 def load_run(path: Path, track: str | None = None) -> RunData:
     """A run folder as it stands now. Raises AnalyzeError for what is not a run folder or cannot be read."""
     path = Path(path)
+    _check_run_folder(path)
+    data = RunData(source=path, kind="run", name=path.resolve().name)
+    # The order of these steps is the order of the report's notes.
+    _load_config(data, path)
+    _find_checkpoint(data, path)
+    load_track_quietly(data, track or (evaluated_track(data.config) if data.config else None))
+    _load_training(data, path)
+    _load_metrics(data, path)
+    _load_evaluations(data, path)
+    skipped = data.training.skipped + sum(e.trace.skipped for e in data.evaluations if e.trace is not None)
+    if skipped:
+        data.note(f"sim-traces: {skipped} partial or malformed line{'s' if skipped != 1 else ''} skipped "
+                  f"(a file being written ends in one)")
+    return data
+
+
+def _check_run_folder(path: Path) -> None:
     if not path.exists():
         raise AnalyzeError(f"{path}: no such run folder or model file")
     if not path.is_dir():
@@ -305,8 +322,10 @@ def load_run(path: Path, track: str | None = None) -> RunData:
     if not is_run_folder(path):
         raise AnalyzeError(f"{path}: not a racekit run folder (it has no config.json, training-simtrace/, "
                            f"metrics.csv or checkpoints/)")
-    data = RunData(source=path, kind="run", name=path.resolve().name)
 
+
+def _load_config(data: RunData, path: Path) -> None:
+    """config.json's "run" settings, and from them (or model_metadata.json) the actions and the camera."""
     config_path = path / "config.json"
     if config_path.is_file():
         try:
@@ -325,6 +344,8 @@ def load_run(path: Path, track: str | None = None) -> RunData:
     elif (path / "model" / "model_metadata.json").is_file():
         data.actions = actions_from_metadata(path / "model" / "model_metadata.json")
 
+
+def _find_checkpoint(data: RunData, path: Path) -> None:
     for name in ("best.pt", "last.pt"):
         if (path / "checkpoints" / name).is_file():
             data.checkpoint = path / "checkpoints" / name
@@ -332,8 +353,9 @@ def load_run(path: Path, track: str | None = None) -> RunData:
     else:
         data.note("no checkpoint (checkpoints/best.pt or last.pt): the saliency maps are left out")
 
-    load_track_quietly(data, track or (evaluated_track(data.config) if data.config else None))
 
+def _load_training(data: RunData, path: Path) -> None:
+    """training-simtrace/N-iteration.csv, in iteration order, as one trace."""
     folder = path / "training-simtrace"
     files = sorted(((int(m.group(1)), p) for p in folder.glob("*-iteration.csv")
                     if (m := ITERATION_FILE.fullmatch(p.name))), key=lambda item: item[0]) if folder.is_dir() else []
@@ -345,6 +367,8 @@ def load_run(path: Path, track: str | None = None) -> RunData:
     elif not len(data.training):
         data.note("the training sim-trace has no complete rows yet")
 
+
+def _load_metrics(data: RunData, path: Path) -> None:
     if (path / "metrics.csv").is_file():
         data.metrics, skipped = read_metrics(path / "metrics.csv")
         if skipped:
@@ -352,6 +376,9 @@ def load_run(path: Path, track: str | None = None) -> RunData:
     else:
         data.note("metrics.csv is missing: the per-update curves are left out")
 
+
+def _load_evaluations(data: RunData, path: Path) -> None:
+    """evaluations.jsonl's lines and the evaluation-STEP/ sim-traces, matched by step, in step order."""
     results = []
     if (path / "evaluations.jsonl").is_file():
         results, skipped = read_jsonl(path / "evaluations.jsonl")
@@ -375,8 +402,3 @@ def load_run(path: Path, track: str | None = None) -> RunData:
     if results and not any(e.trace is not None for e in data.evaluations):
         data.note("no evaluation sim-trace (evaluation-*/evaluation-simtrace/0-iteration.csv): the evaluation "
                   "routes are left out")
-    skipped = data.training.skipped + sum(e.trace.skipped for e in data.evaluations if e.trace is not None)
-    if skipped:
-        data.note(f"sim-traces: {skipped} partial or malformed line{'s' if skipped != 1 else ''} skipped "
-                  f"(a file being written ends in one)")
-    return data
