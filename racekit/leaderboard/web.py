@@ -55,8 +55,13 @@ def _entry(entry, heats: dict, names: dict, suite: dict | None = None) -> dict:
             "analysis": f"/runs/{run.id}/report.html" if is_training_run(run.run_dir) else None}
 
 
-
 def build_app(db_path: Path) -> Starlette:
+    return Starlette(routes=[*_page_routes(), Route("/api/boards", _boards_endpoint(db_path)),
+                             *_run_routes(db_path)])
+
+
+def _page_routes() -> list[Route]:
+    """The page and its script and style."""
     page = (STATIC / "index.html").read_bytes()
 
     def index(request: Request) -> Response:
@@ -67,6 +72,12 @@ def build_app(db_path: Path) -> Starlette:
         if name not in STATIC_TYPES:
             return JSONResponse({"error": "not found"}, status_code=404)
         return FileResponse(STATIC / name, media_type=STATIC_TYPES[name])
+
+    return [Route("/", index), Route("/static/{name}", static)]
+
+
+def _boards_endpoint(db_path: Path):
+    """GET /api/boards: the ranked boards as JSON."""
 
     def api_boards(request: Request) -> Response:
         rank = request.query_params.get("rank", "average")
@@ -90,6 +101,12 @@ def build_app(db_path: Path) -> Starlette:
                                          "race_type_title": RACE_TYPE_TITLES[b.race_type],
                                          "entries": [_entry(e, heats, names, suite) for e in b.entries]}
                                         for b in ranked]})
+
+    return api_boards
+
+
+def _run_routes(db_path: Path) -> list[Route]:
+    """A stored result's files: its replay video, its track map, its training run's report."""
 
     def stored_run(request: Request) -> Run | None:
         """The result the URL names (None if there is none); LeaderboardError if the file cannot be read."""
@@ -126,14 +143,11 @@ def build_app(db_path: Path) -> Starlette:
                 return JSONResponse({"error": f"{run.run_dir}: no report ({exc})"}, status_code=500)
         return FileResponse(report, media_type="text/html; charset=utf-8")
 
-    return Starlette(routes=[
-        Route("/", index),
-        Route("/static/{name}", static),
-        Route("/api/boards", api_boards),
+    return [
         Route("/runs/{run_id:int}/replay.mp4", run_file("video", "replay.mp4", "video/mp4")),
         Route("/runs/{run_id:int}/map.png", run_file("track_map", "map.png", "image/png")),
         Route("/runs/{run_id:int}/report.html", analysis),
-    ])
+    ]
 
 
 def make_server(db_path: Path, quiet: bool = False) -> uvicorn.Server:
