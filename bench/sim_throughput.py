@@ -21,7 +21,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import gymnasium as gym  # noqa: E402
-import racekit  # noqa: E402,F401  (registers racekit/ envs)
+import racekit.envs  # noqa: E402,F401  (registers racekit/ envs)
 from racekit.sim.lap import LapProgress  # noqa: E402
 from racekit.sim.params import reward_params  # noqa: E402
 

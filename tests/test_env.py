@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import racekit  # noqa: F401  (registers the envs)
+import racekit.envs  # noqa: F401  (registers the racekit/ env ids)
 from racekit.sim import DEEPRACER_ACTIONS
 from racekit.sim.env import TimeTrialEnv
 from racekit.sim.expert import ExpertDriver, drive_lap

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import racekit  # noqa: F401  (registers the envs)
+import racekit.envs  # noqa: F401  (registers the racekit/ env ids)
 from racekit.cli import reward as cmd_reward
 from racekit.cli import main
 from racekit.sim import objects

@@ -63,8 +63,8 @@ def test_the_installed_wheel_works_beside_a_users_own_sim_agent_and_tracks(wheel
         "assert sim.WHO == agent.WHO == tracks.WHO == 'the user'\n"
         "import racekit, sys\n"
         "assert 'gymnasium' not in sys.modules and 'pybullet' not in sys.modules\n"
-        "import gymnasium as gym\n"
-        "env = gym.make('racekit/TimeTrial-v0', track='oval', reward_function='reward.py')\n"
+        "import gymnasium as gym\n"  # after racekit: the "racekit.envs:" prefix registers the ids
+        "env = gym.make('racekit.envs:racekit/TimeTrial-v0', track='oval', reward_function='reward.py')\n"
         "obs, info = env.reset(seed=0)\n"
         "obs, reward, *_ = env.step(env.action_space.sample())\n"
         "assert obs.shape == (60, 80, 1) and reward > 0, reward\n"

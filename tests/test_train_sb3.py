@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-import racekit  # noqa: F401  (registers racekit/TimeTrial-v0)
+import racekit.envs  # noqa: F401  (registers racekit/TimeTrial-v0)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
