@@ -35,7 +35,8 @@ from racekit.agent.evaluate import evaluate
 from racekit.agent.logbook import read_evaluations
 from racekit.agent.train import RunConfig, train
 from racekit.cli import build_parser
-from racekit.cli.train import load_driver, new_run_config
+from racekit.cli.train import new_run_config
+from racekit.models import open_driver
 from racekit.sim.env import TimeTrialEnv
 from racekit.sim.expert import ExpertDriver, drive_lap
 from racekit.tracks import DEFAULT_TRACK, load_track
@@ -107,7 +108,8 @@ def main() -> None:
         summary = train(run_dir, config(recipe, args), quiet=True)
         print(f"{recipe}: trained {summary['global_step']} env steps in {(time.monotonic() - t0) / 60:.1f} min "
               f"({summary['outcome']})", flush=True)
-        driver, camera, actions, _, _ = load_driver(str(run_dir), None)
+        opened = open_driver(str(run_dir))
+        driver, camera, actions = opened.drive, opened.camera, opened.actions
         suite = robustness.run_suite(driver, camera, actions, load_track(DEFAULT_TRACK), laps=args.suite_laps,
                                      names=args.suite_conditions, progress=lambda line: print(f"  {line}", flush=True))
         robustness.write_outputs(suite, run_dir / "robustness", title=f"{recipe} on {DEFAULT_TRACK}")

@@ -32,7 +32,8 @@ from racekit.agent.ppo import PPOConfig
 from racekit.agent.train import RunConfig, train
 from racekit.agent.tune import SEARCH_SPACE
 from racekit.cli import UserError, build_parser
-from racekit.cli.train import load_driver, new_run_config
+from racekit.cli.train import new_run_config
+from racekit.models import open_driver
 from racekit.sim.env import TimeTrialEnv
 from racekit.sim.expert import ExpertDriver, drive_lap
 from racekit.tracks import DEFAULT_TRACK
@@ -103,7 +104,8 @@ def main() -> None:
                 print(f"seed {seed}: no clean 3-lap evaluation within {args.lap_minutes:g} min; {rate:.0f} env steps/s",
                       flush=True)
             if evals:
-                driver, camera, actions, _, _ = load_driver(str(scratch / f"lap-seed{seed}"), None)
+                opened = open_driver(str(scratch / f"lap-seed{seed}"))
+                driver, camera, actions = opened.drive, opened.camera, opened.actions
                 tiny = evaluate(driver, DEFAULT_TRACK, camera, actions, laps=3, env_kwargs={"renderer": "tiny"})
                 print(f"  the same policy raced through TinyRenderer: {tiny['clean_laps']}/3 clean laps, "
                       f"{tiny['offtracks']} off-tracks, mean lap {tiny['mean_lap_time'] or float('nan'):.2f} s", flush=True)

@@ -16,14 +16,13 @@ off-tracks and crashes marked), and is stored as one heat on the leaderboard: bo
 from __future__ import annotations
 
 import shutil
-import sys
-import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from racekit.cli import UserError
+from racekit.racing import Outcome, RaceError, new_replay_folder, slug
 
 LETTERS = "AB"
 
@@ -35,68 +34,58 @@ def racer_names(entrants) -> list[str]:
     return names
 
 
-def run_heat(args, entrants, track, rules, size) -> int:
-    from racekit.cli.race import open_leaderboard, replay_folder, slug
+def check_heat(entrants, stagger: float | None = None, single_file: bool = False):
+    """The heat's grid (sim.headtohead.Grid), once the two models can race together; RaceError if not."""
     from racekit.sim.headtohead import Grid
 
     hz = {float(e.metadata["control_hz"]) for e in entrants}
     if len(hz) != 1:
-        raise UserError(f"--head-to-head: the models run at different control rates ({', '.join(map(str, hz))} Hz); "
+        raise RaceError(f"--head-to-head: the models run at different control rates ({', '.join(map(str, hz))} Hz); "
                         "both cars step together")
     try:
-        grid = Grid(1.0 if args.stagger is None else args.stagger, args.single_file)
+        return Grid(1.0 if stagger is None else stagger, single_file)
     except ValueError as exc:
-        raise UserError(f"--stagger: {exc}") from None
-    names = racer_names(entrants)
-    board = open_leaderboard(args.db)
-    with board:
-        out = replay_folder(args.out, board)
-        direction = "reverse" if rules.reverse else "forward"
-        where = "on the centre line" if grid.single_file else "in the other lane"
-        print(f"head-to-head on {track.name} ({direction}), {rules.laps} lap{'s' if rules.laps != 1 else ''}: "
-              f"A {names[0]} (light blue) vs B {names[1]} (orange), "
-              f"B starts {grid.stagger:g} m behind {where}; "
-              f"off-track +{rules.offtrack_penalty:g} s, crash +{rules.crash_penalty:g} s (a contact: the car "
-              f"behind), DNF after {rules.max_resets} resets; leaderboard {board.path}", flush=True)
-        for letter, entrant in zip(LETTERS, entrants):
-            print(f"  {letter}: {entrant.path} (sha256 {entrant.sha256[:12]})", flush=True)
-        folder = Path(tempfile.mkdtemp(prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(names[0])[:20]}-vs-"
-                                               f"{slug(names[1])[:20]}-", dir=out))
-        try:
-            heat_id, ids, order, contacts = heat_one(entrants, names, track, rules, grid, folder, size, board)
-        except KeyboardInterrupt:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        except Exception as exc:  # noqa: BLE001 - a model failing mid-heat: one line, nothing half stored
-            shutil.rmtree(folder, ignore_errors=True)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            print(f"racekit: error: head-to-head of {entrants[0].path} and {entrants[1].path} failed: {first}",
-                  file=sys.stderr, flush=True)
-            return 1
-        print(f"  stored as heat #{heat_id} (results #{ids[0]} and #{ids[1]})", flush=True)
-        runs = [board.get(i) for i in ids]
-    print("\nfinishing order")
-    for position, i in enumerate(order, start=1):
-        run = runs[i]
-        result = "DNF" if run.dnf else f"{sum(run.lap_times):.2f} s"
-        print(f"  {position}. {LETTERS[i]} {run.racer}: {result}, {len(run.lap_times)} of {run.laps_planned} laps, "
-              f"{run.offtracks} off-tracks, {run.crashes} crashes")
-    for c in contacts:
-        print(f"  contact at {c.sim_time:.2f} s: {LETTERS[c.hitter]} {names[c.hitter]} hit {LETTERS[c.hit]} "
-              f"{names[c.hit]} from behind (lap {c.lap}): a crash for {LETTERS[c.hitter]}")
-    if not contacts:
-        print("  no contact between the cars")
-    return 0
+        raise RaceError(f"--stagger: {exc}") from None
 
 
-def heat_one(entrants, names, track, rules, grid, folder: Path, size, board):
-    """Race the heat, write its replay and map, store it; returns (heat id, result ids, order, contacts)."""
-    from racekit import __version__
+@dataclass
+class StoredHeat:
+    """A heat that is on the leaderboard, with its replay."""
+
+    heat_id: int
+    run_ids: list[int]  # each car's result, A then B
+    order: list[int]  # finishing order, as car indices
+    contacts: list  # sim.headtohead contacts: who hit whom, where and when
+    outcomes: list[Outcome]
+    video: Path
+    track_map: Path
+
+
+def race_heat(entrants, names, track, rules, grid, root: Path, size, board,
+              on_step: Callable | None = None) -> StoredHeat:
+    """Race the heat, write its replay and map in a new folder under `root`, store it on `board`.
+    on_step(car index, info, events) follows each car. If anything fails, the folder is removed and the
+    exception goes on: nothing half stored."""
+    folder = new_replay_folder(root, f"{slug(names[0])[:20]}-vs-{slug(names[1])[:20]}")
+    try:
+        outcomes, order, contacts = drive_heat(entrants, track, rules, grid, folder / "replay.mp4", size, names,
+                                               on_step)
+        laps = "   ".join(f"{LETTERS[i]} {sum(outcomes[i].lap_times):.2f} s" if not outcomes[i].dnf
+                          else f"{LETTERS[i]} DNF" for i in order)
+        title = f"{names[0]} vs {names[1]} - {track.name}{' (reverse)' if rules.reverse else ''}   {laps}"
+        from racekit.replay import save_png
+
+        save_png(folder / "map.png", heat_map(outcomes, names, contacts, title))
+        heat_id, ids = store_heat(board, entrants, names, track, rules, grid, outcomes, order, contacts, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return StoredHeat(heat_id, ids, order, contacts, outcomes, folder / "replay.mp4", folder / "map.png")
+
+
+def drive_heat(entrants, track, rules, grid, video_path: Path, size, names, on_step=None):
+    """Drive both cars to the end, writing the replay; returns (outcomes, finishing order, contacts)."""
     from racekit.agent.evaluate import action_bounds
-    from racekit.cli.race import Progress
-    from racekit.leaderboard.db import Contact, Heat, Run
-    from racekit.racing import Outcome
-    from racekit.replay import save_png
     from racekit.sim.camera import CameraSpec
     from racekit.sim.headtohead import HeadToHead
     from racekit.sim.world import PHYSICS_HZ
@@ -111,8 +100,6 @@ def heat_one(entrants, names, track, rules, grid, folder: Path, size, board):
                       offtrack_penalty=rules.offtrack_penalty, crash_penalty=rules.crash_penalty,
                       max_resets=rules.max_resets, control_hz=hz, substeps=max(1, round(PHYSICS_HZ / hz)), grid=grid,
                       max_speed=float(max(h[1] for h in high)))
-    progress = [Progress(rules, label=f"{letter} ", crashes=True) for letter in LETTERS]
-    video_path, map_path = folder / "replay.mp4", folder / "map.png"
     logs = [CarLog() for _ in entrants]
     try:
         obs, infos = heat.reset()
@@ -131,28 +118,30 @@ def heat_one(entrants, names, track, rules, grid, folder: Path, size, board):
                     actions.append(tuple(np.clip(np.array([steering, speed], np.float32), low[i], high[i])))
                 obs, infos, done = heat.step(actions)
                 for i, info in enumerate(infos):
-                    progress[i].on_step(info, logs[i].on_step(info) if not logs[i].closed else [])
+                    events = logs[i].on_step(info) if not logs[i].closed else []
+                    if on_step is not None:
+                        on_step(i, info, events)
                 video.on_step(heat, obs, infos, heat.standings())
         ground = heat.world.ground_image
         order = heat.standings()
         contacts = list(heat.contacts)
     finally:
         heat.close()
-    outcomes = []
-    for log, info in zip(logs, infos):
-        outcomes.append(Outcome(lap_times=list(info["lap_times"]), offtracks_per_lap=log.offtracks_per_lap,
-                                offtracks=info["offtracks"], crashes=info["crashes"], resets=info["resets"],
-                                termination=info["termination"], sim_time=info["finish_time"] or info["sim_time"],
-                                segments=log.segments, incidents=log.incidents, ground_image=ground,
-                                crashes_per_lap=log.crashes_per_lap, race_type="head-to-head"))
-    for p, outcome in zip(progress, outcomes):
-        p.finish(outcome)
-    laps = "   ".join(f"{LETTERS[i]} {sum(outcomes[i].lap_times):.2f} s" if not outcomes[i].dnf
-                      else f"{LETTERS[i]} DNF" for i in order)
-    title = f"{names[0]} vs {names[1]} - {track.name}{' (reverse)' if rules.reverse else ''}   {laps}"
-    save_png(map_path, heat_map(outcomes, names, contacts, title))
-    print(f"  replay {video_path}\n  map    {map_path}", flush=True)
+    outcomes = [Outcome(lap_times=list(info["lap_times"]), offtracks_per_lap=log.offtracks_per_lap,
+                        offtracks=info["offtracks"], crashes=info["crashes"], resets=info["resets"],
+                        termination=info["termination"], sim_time=info["finish_time"] or info["sim_time"],
+                        segments=log.segments, incidents=log.incidents, ground_image=ground,
+                        crashes_per_lap=log.crashes_per_lap, race_type="head-to-head")
+                for log, info in zip(logs, infos)]
+    return outcomes, order, contacts
 
+
+def store_heat(board, entrants, names, track, rules, grid, outcomes, order, contacts, folder: Path):
+    """The heat and both cars' results on the leaderboard; returns (heat id, result ids)."""
+    from racekit import __version__
+    from racekit.leaderboard.db import Contact, Heat, Run
+
+    video_path, map_path = folder / "replay.mp4", folder / "map.png"
     direction = "reverse" if rules.reverse else "forward"
     stored_rules = {**rules.as_dict(), "race_type": "head-to-head", "stagger": grid.stagger,
                     "single_file": grid.single_file}
@@ -168,9 +157,7 @@ def heat_one(entrants, names, track, rules, grid, folder: Path, size, board):
             for i, (e, name, o) in enumerate(zip(entrants, names, outcomes))]
     stored = Heat(track=track.name, direction=direction, laps_planned=rules.laps, rules=stored_rules,
                   video=str(video_path.resolve()), track_map=str(map_path.resolve()), racekit_version=__version__)
-    heat_id, ids = board.add_heat(stored, runs, [Contact(c.sim_time, c.lap, c.hitter, c.hit, c.x, c.y)
-                                                 for c in contacts])
-    return heat_id, ids, order, contacts
+    return board.add_heat(stored, runs, [Contact(c.sim_time, c.lap, c.hitter, c.hit, c.x, c.y) for c in contacts])
 
 
 class CarLog:
@@ -186,7 +173,7 @@ class CarLog:
         self.segments = [[(info["x"], info["y"], 0.0)]]
 
     def on_step(self, info) -> list[dict]:
-        """Log one step; returns its events for cmd_race.Progress (a lap's with its off-track and crash counts)."""
+        """Log one step; returns its events (a lap's with its off-track and crash counts), as racing.race's."""
         events, put_back = [], False
         for event in info["events"]:
             if event["kind"] == "lap":
@@ -226,8 +213,7 @@ class HeatVideo:
         self.ended = [False, False]
 
     def on_step(self, heat, obs, infos, order=(0, 1)) -> None:
-        from racekit.sim.camera import chase_camera
-        from racekit.sim.video import compose
+        from racekit.sim.video import chase_frame
 
         halves = []
         for i, (racer, info) in enumerate(zip(heat.racers, infos)):
@@ -241,8 +227,6 @@ class HeatVideo:
                             (20, 120, 40) if finished else (110, 110, 110))
                 halves.append(self.last[i])
                 continue
-            view = chase_camera(heat.world.client, racer.car, *self.half)
-            inset = obs[i][:, :, -self.channels[i]:]
             done = info["lap_times"]
             clock = info["sim_time"] - sum(done)
             lines = [f"{LETTERS[i]} {self.names[i]}",
@@ -250,7 +234,7 @@ class HeatVideo:
             if done:
                 lines.append(f"last {done[-1]:.2f} s")
             lines.append(f"P{list(order).index(i) + 1}  off {info['offtracks']}  crash {info['crashes']}")
-            frame = compose(view, inset, lines)
+            frame = chase_frame(heat.world.client, racer.car, self.half, obs[i], self.channels[i], lines)
             self.last[i] = frame.copy()
             if info["holding"]:
                 _banner(frame, "PENALTY", (200, 20, 20))

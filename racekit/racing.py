@@ -4,6 +4,9 @@ A race is a time trial, or one of DeepRacer's other race types (`Rules.race_type
 (boxes on the track) or head-to-bot (bot cars), placed from `Rules.seed`, so every entrant of a race
 meets the same boxes or bots in the same places. (Head-to-head, two models at once, is racekit.headtohead.)
 
+`race_and_store` is a race as `racekit race` runs it: the replay video and track map written into a
+folder of its own, the result stored on the leaderboard (nothing half-written is left if the race fails).
+
 `check_model` opens a model file with the car's own loader (hardware.model.load_policy:
 the same file, the same checks, the same onnxruntime session as on the car) and then
 checks that the simulator can give it what it expects; every problem is a RaceError
@@ -17,6 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
+import shutil
+import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,7 +33,9 @@ import numpy as np
 from racekit.agent.evaluate import MAX_RESETS
 from racekit.sim.camera import CameraSpec
 from racekit.sim.car import CarSpec
-from racekit.sim.objects import BOT_SPEED, MAX_OBJECTS, RACE_TYPES
+from racekit.models import action_space_of
+from racekit.sim import MAX_OBJECTS, RACE_TYPES
+from racekit.sim.objects import BOT_SPEED
 
 OBJECTS_DEFAULT, BOTS_DEFAULT = 6, 3  # the env's defaults (DeepRacer's)
 
@@ -142,12 +151,8 @@ def check_model(path: str | Path, racer: str | None = None) -> Entrant:
     if spec.action_space.max_steering_deg > MAX_STEERING_DEG:
         raise RaceError(f"{path}: the model steers up to {spec.action_space.max_steering_deg:g} degrees; the car's "
                         f"steering stops at {MAX_STEERING_DEG:g}")
-    space = spec.action_space
-    if space.type == "discrete":
-        actions = {"type": "discrete", "actions": [list(a) for a in space.actions]}
-    else:
-        actions = {"type": "continuous", "steering_deg": list(space.steering_deg), "speed_mps": list(space.speed_mps)}
-    metadata = {**spec.extra, "camera": asdict(cam), "control_hz": spec.control_hz, "action_space": actions}
+    metadata = {**spec.extra, "camera": asdict(cam), "control_hz": spec.control_hz,
+                "action_space": action_space_of(spec.action_space)}
     name = racer if racer is not None else path.stem
     if not name.strip() or len(name) > 64 or not name.isprintable():
         raise RaceError(f"racer name must be 1 to 64 printable characters, got {name!r}")
@@ -263,3 +268,86 @@ def _incident(info: dict, seen: dict) -> str | None:
         kind = "off_track"
     seen.update({k: info[k] for k in seen})
     return kind
+
+
+def slug(text: str) -> str:
+    """A racer's name as a safe piece of a folder name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:32] or "racer"
+
+
+def replay_root(out: str | Path | None, board) -> Path:
+    """Where replays go: `out`, else replays/ beside the leaderboard's file; made if need be (RaceError if not)."""
+    folder = Path(out) if out else board.path.parent / "replays"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RaceError(f"{folder}: cannot make the replay folder ({exc.strerror or exc})") from None
+    return folder
+
+
+def new_replay_folder(root: Path, name: str) -> Path:
+    """A fresh folder for one race's replay: <date>-<name>-<random>."""
+    return Path(tempfile.mkdtemp(prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-{name}-", dir=root))
+
+
+def training_run(model: Path) -> str | None:
+    """The training run a model file lies in (`racekit export RUN -o RUN/model.onnx`), or None."""
+    from racekit.leaderboard.db import is_training_run
+
+    folder = Path(model).resolve().parent
+    return str(folder) if is_training_run(folder) else None
+
+
+@dataclass
+class StoredRace:
+    """A race that is on the leaderboard, with its replay."""
+
+    run_id: int
+    outcome: Outcome
+    video: Path
+    track_map: Path
+
+
+def race_and_store(entrant: Entrant, track, rules: Rules, root: Path, size: tuple[int, int], board,
+                   on_step: Callable | None = None) -> StoredRace:
+    """Race `entrant`, write its replay video and track map in a new folder under `root`, and store the
+    result on `board` (a leaderboard.db.Leaderboard). on_step(info, events) follows the race (as `race`'s,
+    without the env). If anything fails, the folder is removed and the exception goes on."""
+    folder = new_replay_folder(root, slug(entrant.racer))
+    try:
+        return _race_and_store(entrant, track, rules, folder, size, board, on_step)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # half a replay, linked to no result
+        raise
+
+
+def _race_and_store(entrant, track, rules, folder, size, board, on_step) -> StoredRace:
+    from racekit import __version__
+    from racekit.leaderboard.db import Run
+    from racekit.replay import ReplayVideo, save_png, track_map
+
+    direction = "reverse" if rules.reverse else "forward"
+    kind = {"object-avoidance": ", object avoidance", "head-to-bot": ", head-to-bot"}.get(rules.race_type, "")
+    title = f"{entrant.racer} - {track.name}{' (reverse)' if rules.reverse else ''}{kind}"
+    video_path, map_path = folder / "replay.mp4", folder / "map.png"
+    with ReplayVideo(video_path, size, entrant.metadata["control_hz"], entrant.camera["channels"], rules.laps,
+                     title) as video:
+        def each_step(env, obs, info, events):
+            video.on_step(env, obs, info, events)
+            if on_step is not None:
+                on_step(info, events)
+
+        outcome = race(entrant, track, rules, on_step=each_step)
+    laps = "  ".join(f"{t:.2f}" for t in outcome.lap_times) or "no lap"
+    space = entrant.action_space
+    top = float(max(a[1] for a in space["actions"])) if space["type"] == "discrete" else float(space["speed_mps"][1])
+    save_png(map_path, track_map(outcome, top, f"{title}   laps: {laps}"))
+    run_id = board.add(Run(
+        kind="sim", track=track.name, direction=direction, racer=entrant.racer, lap_times=outcome.lap_times,
+        model_sha256=entrant.sha256, model_meta=entrant.metadata, reward_sha256=entrant.metadata.get("reward_sha256"),
+        laps_planned=rules.laps, offtracks=outcome.offtracks, crashes=outcome.crashes, resets=outcome.resets,
+        dnf=outcome.dnf, termination=outcome.termination, rules=rules.as_dict(), video=str(video_path.resolve()),
+        track_map=str(map_path.resolve()), racekit_version=__version__, race_type=rules.race_type,
+        offtracks_per_lap=outcome.offtracks_per_lap, crashes_per_lap=outcome.crashes_per_lap,
+        run_dir=training_run(entrant.path)))
+    return StoredRace(run_id, outcome, video_path, map_path)

@@ -21,11 +21,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from racekit.sim import MAX_OBJECTS, RACE_TYPES
 from racekit.sim.camera import in_view
 from racekit.sim.render import Box
 from racekit.sim.texture import OBSTACLE
 
-RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot")
 BOX_SIZE = (0.4, 0.3, 0.25)  # m: along the lane, across, high (DeepRacer's box_obstacle)
 BOT_SIZE = (0.32, 0.20, 0.15)  # m: DeepRacer's car
 BOT_RGB = (40, 90, 200)  # blue, apart from the red car and the orange boxes
@@ -40,7 +40,6 @@ OBJECT_GAP = 2.0
 END_MARGIN = 1.0  # m kept clear before the start point, one lap on
 SMOOTH_M = 0.2  # m of centre line that lane lines are smoothed over (DeepRacer's waypoint spacing)
 RESET_BEHIND = 1.0  # m: put back this far behind an object within this distance of the car
-MAX_OBJECTS = 10
 
 
 class ObjectState(NamedTuple):

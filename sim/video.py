@@ -37,6 +37,15 @@ class VideoWriter:
         self.close()
 
 
+def chase_frame(client: int, car, size: tuple[int, int], frames: np.ndarray, channels: int,
+                lines: list[str]) -> np.ndarray:
+    """A replay's frame: the chase camera's view of `car`, the newest camera frame of the stack `frames`
+    (H x W x channels*stack: what the model sees now) inset, and text lines."""
+    from racekit.sim.camera import chase_camera
+
+    return compose(chase_camera(client, car, *size), frames[:, :, -channels:], lines)
+
+
 def compose(main: np.ndarray, inset: np.ndarray, lines: list[str]) -> np.ndarray:
     """`main` with the camera `inset` (scaled up, framed) top right and text lines top left."""
     frame = main.copy()

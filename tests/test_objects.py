@@ -11,7 +11,6 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import racekit.envs  # noqa: F401  (registers the racekit/ env ids)
-from racekit.cli import reward as cmd_reward
 from racekit.cli import main
 from racekit.sim import objects
 from racekit.sim.env import TimeTrialEnv
@@ -345,7 +344,3 @@ def test_the_validation_states_have_the_race_types_objects_and_none_overlaps_the
             assert min(gaps) >= 1.0 - 1e-6, name
         assert any(p["object_in_camera"] for p in validation_states(track, race_type).values())
     assert validation_states(track)["valid"]["objects_location"] == []
-
-
-def test_the_command_line_knows_the_simulators_race_types():
-    assert cmd_reward.RACE_TYPES == objects.RACE_TYPES

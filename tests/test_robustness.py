@@ -68,9 +68,10 @@ def test_the_suite_runs_every_condition_and_scores_clean_laps_over_laps(tmp_path
     # and a plain race's view is none of them
     frames = []
     from racekit.agent.evaluate import evaluate
-    from racekit.cli.train import load_driver
+    from racekit.models import open_driver
 
-    driver, camera, actions, _, _ = load_driver(str(models["constant"]), None)
+    opened = open_driver(str(models["constant"]))
+    driver, camera, actions = opened.drive, opened.camera, opened.actions
 
     def grab(env, obs, info):
         if not frames:

@@ -1,6 +1,6 @@
 """The car runtime drives the simulated car: its serial pulses move it, its camera is the sim's stream.
 
-The simulator side is racekit/cli/simserve.py's SimServer, ticking in real time
+The simulator side is racekit/simserver.py's SimServer, ticking in real time
 in a thread (and, once, the `racekit sim serve` command in a subprocess); the
 car side is the real runtime (hardware.service.drive: camera thread, ONNX
 model, governor, calibration, serial driver on the pseudo-terminal).
@@ -24,7 +24,7 @@ from racekit.hardware.camera import open_camera
 from racekit.hardware.controllers import open_controller
 from racekit.hardware.service import DriveConfig, drive
 from hardware_helpers import metadata
-from racekit.cli.simserve import SimServer
+from racekit.simserver import SimServer
 from simtools import Output
 from racekit.tracks import load_track
 

@@ -17,27 +17,29 @@ MODEL_SUFFIXES = (".onnx", ".pt")
 
 
 def open_model(path: Path, track: str | None) -> tuple[RunData, object]:
-    """(RunData for the model, its driver), checked before anything is driven. Raises AnalyzeError or
-    racekit.cli.UserError (a model the car's loader refuses, a track that does not load)."""
-    from racekit.cli.train import load_driver
-    from racekit.tracking import track_argument
+    """(RunData for the model, its driver), checked before anything is driven. Raises AnalyzeError, or the
+    lower layers' one-line errors (a model the car's loader refuses: ModelError; a track that does not load:
+    TrackError)."""
+    from racekit.models import open_driver
+    from racekit.tracks import load_track
 
     path = Path(path)
     if not path.is_file():
         raise AnalyzeError(f"{path}: no such run folder or model file")
     if path.suffix not in MODEL_SUFFIXES:
         raise AnalyzeError(f"{path}: not a run folder, nor a model file (.onnx or .pt)")
-    driver, camera, actions, trained_on, description = load_driver(str(path), None)
-    name = track or trained_on
+    driver = open_driver(str(path))
+    name = track or driver.track
     if name is None:
         raise AnalyzeError(f"{path}: the model does not say which track it was trained on; give --track")
-    data = RunData(source=path, kind="model", name=path.name, actions=actions, camera=camera, description=description,
+    data = RunData(source=path, kind="model", name=path.name, actions=driver.actions, camera=driver.camera,
+                   description=driver.description,
                    model_file=path if path.suffix == ".onnx" else None,
                    checkpoint=path if path.suffix == ".pt" else None)
-    data.track, data.track_name = track_argument(name), name  # a bad track is one line (UserError)
+    data.track, data.track_name = load_track(name), name
     data.note("a model file has no training log: reward per waypoint, the progress per iteration and where "
               "training episodes end need a run folder")
-    return data, driver
+    return data, driver.drive
 
 
 def drive(data: RunData, driver, laps: int) -> dict:

@@ -430,9 +430,9 @@ def build_report(source: Path, out: Path | None = None, track: str | None = None
         raise AnalyzeError(f"{out.parent}: no such folder for the report")
     if source.is_dir():
         if track is not None:
-            from racekit.tracking import track_argument
+            from racekit.tracks import load_track
 
-            track_argument(track)  # a track asked for that does not load is one line (UserError)
+            load_track(track)  # a track asked for that does not load: TrackError, one line
         data = load_run(source, track)
         if checkpoint is not None:
             data.checkpoint = source / "checkpoints" / f"{checkpoint}.pt"

@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 from racekit.cli import UserError
-
-RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot", "head-to-head")  # leaderboard.db's (not imported here)
+from racekit.leaderboard.db import RACE_TYPES, default_path, open_board  # sqlite3 and json: quick to import
 DB_HELP = "leaderboard file (default: $RACEKIT_DB, else ~/.local/share/racekit/leaderboard.sqlite)"
 
 
@@ -73,34 +72,18 @@ def register(subparsers) -> None:
     serve.set_defaults(func=serve_page)
 
 
-def open_board(path: str | None, create: bool):
-    """The Leaderboard, or None if the file does not exist and `create` is false."""
-    from racekit.leaderboard.db import Leaderboard, LeaderboardError, default_path
-
-    target = Path(path) if path else default_path()
-    if not create and not target.exists():
-        return None, target
-    try:
-        return Leaderboard(target), target
-    except LeaderboardError as exc:
-        raise UserError(str(exc)) from None
-
-
 def load_boards(args, with_heats: bool = False):
     """The ranked boards (and, with_heats, the head-to-head heats) of the file, or [] if there is none."""
-    from racekit.leaderboard.db import LeaderboardError
     from racekit.leaderboard.ranking import boards
 
-    board, path = open_board(args.db, create=False)
+    path = Path(args.db) if args.db else default_path()
+    board = open_board(path, create=False)
     if board is None:
         return ([], [], path) if with_heats else ([], path)
     with board:
-        try:
-            runs = board.runs(track=args.track, race_type=args.race_type)
-            args.suite_scores = board.suite_scores()
-            heats = board.heats(track=args.track) if with_heats and args.race_type in (None, "head-to-head") else []
-        except LeaderboardError as exc:
-            raise UserError(str(exc)) from None
+        runs = board.runs(track=args.track, race_type=args.race_type)
+        args.suite_scores = board.suite_scores()
+        heats = board.heats(track=args.track) if with_heats and args.race_type in (None, "head-to-head") else []
     try:
         ranked = boards(runs, args.rank, args.laps)
     except ValueError as exc:
@@ -183,7 +166,7 @@ def parse_laps(text: str) -> list[float]:
 
 def add_physical(args) -> int:
     from racekit import __version__
-    from racekit.leaderboard.db import LeaderboardError, Run
+    from racekit.leaderboard.db import Run
 
     if not args.physical:
         raise UserError("only runs of the real car are added by hand (--physical); simulated results come "
@@ -198,24 +181,17 @@ def add_physical(args) -> int:
             raise UserError(f"{flag} must be 0 or more, got {value}")
     sha, meta = None, None
     if args.model:
-        from racekit.racing import RaceError, check_model
+        from racekit.racing import check_model
 
-        try:
-            entrant = check_model(args.model, name)
-        except RaceError as exc:
-            raise UserError(str(exc)) from None
+        entrant = check_model(args.model, name)
         sha, meta = entrant.sha256, entrant.metadata
     run = Run(kind="physical", track=track, direction="reverse" if args.reverse else "forward", racer=name,
               lap_times=laps, model_sha256=sha, model_meta=meta,
               reward_sha256=(meta or {}).get("reward_sha256"), laps_planned=len(laps), offtracks=args.off_tracks,
               crashes=args.crashes, race_type=args.race_type, dnf=args.dnf,
               termination="dnf" if args.dnf else "lap_complete", racekit_version=__version__)
-    board, path = open_board(args.db, create=True)
-    with board:
-        try:
-            run_id = board.add(run)
-        except LeaderboardError as exc:
-            raise UserError(str(exc)) from None
+    with open_board(args.db) as board:
+        run_id, path = board.add(run), board.path
     kind = "physical" if args.race_type == "time-trial" else f"physical, {args.race_type}"
     print(f"added result #{run_id} to {path}: {name} on {track} ({kind}), laps "
           + ", ".join(f"{t:.2f}" for t in laps))
@@ -225,8 +201,8 @@ def add_physical(args) -> int:
 def serve_page(args) -> int:
     from racekit.leaderboard.web import serve
 
-    board, path = open_board(args.db, create=True)  # checked (and created) before the server starts
-    board.close()
+    with open_board(args.db) as board:  # checked (and created) before the server starts
+        path = board.path
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1 to 65535, got {args.port}")
     try:

@@ -13,14 +13,11 @@ that fails does not lose the results before it.
 """
 from __future__ import annotations
 
-import re
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from racekit.cli import UserError
+from racekit.cli import UserError, options, one_line
+from racekit.sim import RACE_TYPES  # racekit.sim itself loads nothing of the simulator
 
 STATUS_EVERY_S = 0.25  # the live status line on a terminal, redrawn at most this often
 
@@ -42,12 +39,7 @@ def register(subparsers) -> None:
     race.add_argument("--crash-penalty", type=float, default=5.0, metavar="S", help="seconds per collision (default 5)")
     race.add_argument("--video-size", default="640x480", metavar="WxH", help="replay video size WxH (default 640x480)")
     types = race.add_argument_group("race types (DeepRacer's; the same options as racekit train)")
-    types.add_argument("--race-type", default="time-trial", choices=("time-trial", "object-avoidance", "head-to-bot"),
-                       help="time-trial (default); object-avoidance: boxes on the track; head-to-bot: bot cars")
-    types.add_argument("--objects", type=int, default=None, metavar="N", help="object avoidance: boxes, 1-10 (default 6)")
-    types.add_argument("--bots", type=int, default=None, metavar="N", help="head-to-bot: bot cars, 1-10 (default 3)")
-    types.add_argument("--bot-speed", type=float, default=None, metavar="V", help="head-to-bot: m/s (default 0.2)")
-    types.add_argument("--lane-changes", action="store_true", help="head-to-bot: bots change lanes every 3-5 s")
+    options.add_race_type_options(types, RACE_TYPES)
     types.add_argument("--seed", type=int, default=0, metavar="S",
                        help="where the boxes or bots go (default 0): the same for every model of a race")
     h2h = race.add_argument_group("head-to-head (two models on the track at once)")
@@ -62,62 +54,43 @@ def register(subparsers) -> None:
     race.set_defaults(func=run_race)
 
 
-def video_size(value: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+)x(\d+)", value.strip().lower())
-    if not match or not all(32 <= int(v) <= 3840 and int(v) % 2 == 0 for v in match.groups()):
-        raise UserError(f"--video-size must be WxH with even sides from 32 to 3840, e.g. 640x480; got {value!r}")
-    return int(match.group(1)), int(match.group(2))
-
-
 def pick_track(args, entrants):
-    from racekit.tracking import track_argument
+    from racekit.tracks import load_track
 
     if args.track:
-        return track_argument(args.track)
+        return load_track(args.track)
     trained = {e.metadata.get("track") for e in entrants}
     if len(trained) != 1 or None in trained:
         listed = ", ".join(sorted(str(t) for t in trained))
         raise UserError(f"give --track: the models do not name one track they were trained on ({listed})")
-    return track_argument(trained.pop())
+    return load_track(trained.pop())
 
 
 def run_race(args) -> int:
-    from racekit.racing import DEFAULT_MAX_RESETS, RaceError, Rules, check_model
+    from racekit.leaderboard.db import open_board
+    from racekit.racing import DEFAULT_MAX_RESETS, Rules, check_model, race_and_store, replay_root
 
-    size = video_size(args.video_size)
+    size = options.size(args.video_size, "--video-size", smallest=32, largest=3840, even=True)
+    race_type = options.race_type(args)
     if args.head_to_head and len(args.models) != 2:
         raise UserError(f"--head-to-head races two models at once; got {len(args.models)}")
-    if args.head_to_head and args.race_type != "time-trial":
+    if args.head_to_head and race_type != "time-trial":
         raise UserError("--head-to-head races on the track alone: give no --race-type (the other car is the object)")
     if not args.head_to_head and (args.stagger is not None or args.single_file):
         raise UserError("--stagger and --single-file set the grid of a --head-to-head race")
-    for flag, value, wanted in (("--objects", args.objects, "object-avoidance"), ("--bots", args.bots, "head-to-bot"),
-                                ("--bot-speed", args.bot_speed, "head-to-bot"),
-                                ("--lane-changes", args.lane_changes or None, "head-to-bot")):
-        if value is not None and args.race_type != wanted:  # as racekit train: an option only with its race type
-            raise UserError(f"{flag} is for --race-type {wanted}, not {args.race_type}")
-    try:
-        rules = Rules(laps=args.laps, reverse=args.reverse, offtrack_penalty=args.offtrack_penalty,
-                      crash_penalty=args.crash_penalty,
-                      max_resets=DEFAULT_MAX_RESETS if args.max_resets is None else args.max_resets,
-                      race_type=args.race_type, bot_lane_changes=args.lane_changes, seed=args.seed,
-                      **{name: value for name, value in (("num_objects", args.objects), ("num_bots", args.bots),
-                                                         ("bot_speed", args.bot_speed)) if value is not None})
-        entrants = [check_model(path, args.name) for path in args.models]
-    except RaceError as exc:
-        raise UserError(str(exc)) from None
+    rules = Rules(laps=args.laps, reverse=args.reverse, offtrack_penalty=args.offtrack_penalty,
+                  crash_penalty=args.crash_penalty,
+                  max_resets=DEFAULT_MAX_RESETS if args.max_resets is None else args.max_resets,
+                  race_type=race_type, bot_lane_changes=args.lane_changes, seed=args.seed,
+                  **{name: value for name, value in (("num_objects", args.objects), ("num_bots", args.bots),
+                                                     ("bot_speed", args.bot_speed)) if value is not None})
+    entrants = [check_model(path, args.name) for path in args.models]
     track = pick_track(args, entrants)
-    try:
-        rules.check_fits(track)
-    except RaceError as exc:
-        raise UserError(str(exc)) from None
+    rules.check_fits(track)
     if args.head_to_head:
-        from racekit.headtohead import run_heat
-
         return run_heat(args, entrants, track, rules, size)
-    board = open_leaderboard(args.db)
-    with board:
-        out = replay_folder(args.out, board)
+    with open_board(args.db) as board:
+        root = replay_root(args.out, board)
         direction = "reverse" if rules.reverse else "forward"
         print(f"racing {len(entrants)} model{'s' if len(entrants) != 1 else ''} on {track.name} ({direction}), "
               f"{rules.laps} lap{'s' if rules.laps != 1 else ''}{race_type_text(rules)}; "
@@ -127,26 +100,72 @@ def run_race(args) -> int:
         failed, done = [], []
         for i, entrant in enumerate(entrants, start=1):
             print(f"[{i}/{len(entrants)}] {entrant.racer}: {entrant.path} (sha256 {entrant.sha256[:12]})", flush=True)
-            folder = Path(tempfile.mkdtemp(prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(entrant.racer)}-",
-                                           dir=out))
+            progress = Progress(rules)
             try:
-                run_id = race_one(entrant, track, rules, folder, size, board)
+                stored = race_and_store(entrant, track, rules, root, size, board, on_step=progress.on_step)
             except KeyboardInterrupt:
-                shutil.rmtree(folder, ignore_errors=True)
                 raise
             except Exception as exc:  # noqa: BLE001 - one model's failure (any kind) must not stop the others
-                shutil.rmtree(folder, ignore_errors=True)  # half a replay, linked to no result
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                print(f"racekit: error: race of {entrant.path} failed: {first}", file=sys.stderr, flush=True)
+                print(f"racekit: error: race of {entrant.path} failed: {one_line(exc)}", file=sys.stderr, flush=True)
                 failed.append(entrant.path)
                 continue
-            print(f"  stored as result #{run_id}", flush=True)
-            done.append(board.get(run_id))
+            progress.finish(stored.outcome)
+            print(f"  replay {stored.video}\n  map    {stored.track_map}", flush=True)
+            print(f"  stored as result #{stored.run_id}", flush=True)
+            done.append(board.get(stored.run_id))
         if len(entrants) > 1:
             summary(done)
     if failed:
         print(f"racekit: {len(failed)} of {len(entrants)} races failed; the others are stored", file=sys.stderr)
         return 1
+    return 0
+
+
+def run_heat(args, entrants, track, rules, size) -> int:
+    """`--head-to-head`: the two models in one heat (racekit/headtohead.py), its lines and finishing order."""
+    from racekit.headtohead import LETTERS, check_heat, race_heat, racer_names
+    from racekit.leaderboard.db import open_board
+    from racekit.racing import replay_root
+
+    grid = check_heat(entrants, args.stagger, args.single_file)
+    names = racer_names(entrants)
+    with open_board(args.db) as board:
+        root = replay_root(args.out, board)
+        direction = "reverse" if rules.reverse else "forward"
+        where = "on the centre line" if grid.single_file else "in the other lane"
+        print(f"head-to-head on {track.name} ({direction}), {rules.laps} lap{'s' if rules.laps != 1 else ''}: "
+              f"A {names[0]} (light blue) vs B {names[1]} (orange), "
+              f"B starts {grid.stagger:g} m behind {where}; "
+              f"off-track +{rules.offtrack_penalty:g} s, crash +{rules.crash_penalty:g} s (a contact: the car "
+              f"behind), DNF after {rules.max_resets} resets; leaderboard {board.path}", flush=True)
+        for letter, entrant in zip(LETTERS, entrants):
+            print(f"  {letter}: {entrant.path} (sha256 {entrant.sha256[:12]})", flush=True)
+        progress = [Progress(rules, label=f"{letter} ", crashes=True) for letter in LETTERS]
+        try:
+            heat = race_heat(entrants, names, track, rules, grid, root, size, board,
+                             on_step=lambda i, info, events: progress[i].on_step(info, events))
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a model failing mid-heat: one line, nothing half stored
+            print(f"racekit: error: head-to-head of {entrants[0].path} and {entrants[1].path} failed: "
+                  f"{one_line(exc)}", file=sys.stderr, flush=True)
+            return 1
+        for p, outcome in zip(progress, heat.outcomes):
+            p.finish(outcome)
+        print(f"  replay {heat.video}\n  map    {heat.track_map}", flush=True)
+        print(f"  stored as heat #{heat.heat_id} (results #{heat.run_ids[0]} and #{heat.run_ids[1]})", flush=True)
+        runs = [board.get(i) for i in heat.run_ids]
+    print("\nfinishing order")
+    for position, i in enumerate(heat.order, start=1):
+        run = runs[i]
+        result = "DNF" if run.dnf else f"{sum(run.lap_times):.2f} s"
+        print(f"  {position}. {LETTERS[i]} {run.racer}: {result}, {len(run.lap_times)} of {run.laps_planned} laps, "
+              f"{run.offtracks} off-tracks, {run.crashes} crashes")
+    for c in heat.contacts:
+        print(f"  contact at {c.sim_time:.2f} s: {LETTERS[c.hitter]} {names[c.hitter]} hit {LETTERS[c.hit]} "
+              f"{names[c.hit]} from behind (lap {c.lap}): a crash for {LETTERS[c.hitter]}")
+    if not heat.contacts:
+        print("  no contact between the cars")
     return 0
 
 
@@ -170,73 +189,6 @@ def summary(runs) -> None:
         total = "DNF" if run.dnf else f"{sum(run.lap_times):.2f}"
         print(f"{run.racer[:20]:<20} {len(run.lap_times):>4} {best:>9} {total:>8} {run.offtracks:>10} {run.crashes:>7}")
     print("ranked with every stored run: racekit leaderboard")
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:32] or "racer"
-
-
-def race_one(entrant, track, rules, folder: Path, size, board) -> int:
-    """One race with its replay and map; stores the result and returns its id."""
-    from racekit import __version__
-    from racekit.leaderboard.db import Run
-    from racekit.racing import race
-    from racekit.replay import ReplayVideo, save_png, track_map
-
-    direction = "reverse" if rules.reverse else "forward"
-    kind = {"object-avoidance": ", object avoidance", "head-to-bot": ", head-to-bot"}.get(rules.race_type, "")
-    title = f"{entrant.racer} - {track.name}{' (reverse)' if rules.reverse else ''}{kind}"
-    progress = Progress(rules)
-    video_path, map_path = folder / "replay.mp4", folder / "map.png"
-    with ReplayVideo(video_path, size, entrant.metadata["control_hz"], entrant.camera["channels"], rules.laps,
-                     title) as video:
-        def on_step(env, obs, info, events):
-            video.on_step(env, obs, info, events)
-            progress.on_step(info, events)
-
-        outcome = race(entrant, track, rules, on_step=on_step)
-    progress.finish(outcome)
-    laps = "  ".join(f"{t:.2f}" for t in outcome.lap_times) or "no lap"
-    top = float(max(a[1] for a in entrant.action_space["actions"])) if entrant.action_space["type"] == "discrete" \
-        else float(entrant.action_space["speed_mps"][1])
-    save_png(map_path, track_map(outcome, top, f"{title}   laps: {laps}"))
-    print(f"  replay {video_path}\n  map    {map_path}", flush=True)
-    return board.add(Run(
-        kind="sim", track=track.name, direction=direction, racer=entrant.racer, lap_times=outcome.lap_times,
-        model_sha256=entrant.sha256, model_meta=entrant.metadata, reward_sha256=entrant.metadata.get("reward_sha256"),
-        laps_planned=rules.laps, offtracks=outcome.offtracks, crashes=outcome.crashes, resets=outcome.resets,
-        dnf=outcome.dnf, termination=outcome.termination, rules=rules.as_dict(), video=str(video_path.resolve()),
-        track_map=str(map_path.resolve()), racekit_version=__version__, race_type=rules.race_type,
-        offtracks_per_lap=outcome.offtracks_per_lap, crashes_per_lap=outcome.crashes_per_lap,
-        run_dir=training_run(entrant.path)))
-
-
-def training_run(model: Path) -> str | None:
-    """The training run a model file lies in (`racekit export RUN -o RUN/model.onnx`), or None."""
-    from racekit.leaderboard.db import is_training_run
-
-    folder = Path(model).resolve().parent
-    return str(folder) if is_training_run(folder) else None
-
-
-def open_leaderboard(db):
-    """The leaderboard of --db (or its default), a clear error if it cannot be had."""
-    from racekit.leaderboard.db import Leaderboard, LeaderboardError
-
-    try:
-        return Leaderboard(db)
-    except LeaderboardError as exc:
-        raise UserError(str(exc)) from None
-
-
-def replay_folder(out: str | None, board) -> Path:
-    """--out, or replays/ beside the database: made if need be, a clear error if it cannot be."""
-    folder = Path(out) if out else board.path.parent / "replays"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{folder}: cannot make the replay folder ({exc.strerror or exc})") from None
-    return folder
 
 
 class Progress:

@@ -4,8 +4,7 @@ from __future__ import annotations
 import sys
 
 from racekit.cli import UserError
-
-RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot")  # sim/objects.py's, without importing the simulator
+from racekit.sim import RACE_TYPES  # racekit.sim itself loads nothing of the simulator
 
 
 def register(subparsers) -> None:
@@ -24,21 +23,17 @@ def register(subparsers) -> None:
 def run_check(args) -> int:
     from racekit.sim.check import check_reward
     from racekit.sim.objects import ObjectOptions
-    from racekit.sim.reward import RewardError, load_reward
-    from racekit.tracks import DEFAULT_TRACK
-
-    from racekit.tracking import track_argument
+    from racekit.sim.reward import load_reward
+    from racekit.tracks import DEFAULT_TRACK, load_track
 
     track = args.track or DEFAULT_TRACK
-    try:  # a bad track, or one too short for the race's objects, is the user's error, not the reward file's
-        ObjectOptions(args.race_type).check_fits(track_argument(track))
+    loaded = load_track(track)  # a bad track is the user's error (TrackError), not the reward file's
+    try:  # as is one too short for the race's objects
+        ObjectOptions(args.race_type).check_fits(loaded)
     except ValueError as exc:
         raise UserError(f"{track}: {exc}") from None
-    try:
-        reward = load_reward(args.file)
-        report = check_reward(reward, track, sim_steps=args.steps, race_type=args.race_type)
-    except RewardError as exc:
-        raise UserError(str(exc)) from None
+    reward = load_reward(args.file)  # RewardError, one line naming the file and line
+    report = check_reward(reward, track, sim_steps=args.steps, race_type=args.race_type)
     race = "" if args.race_type == "time-trial" else f", {args.race_type}"
     print(f"{args.file} (sha256 {reward.sha256[:12]}) on {track}{race}")
     for name, value in report.states.items():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from racekit.cli import UserError
+from racekit.cli import UserError, options
 
 
 def register(subparsers) -> None:
@@ -22,30 +22,23 @@ def register(subparsers) -> None:
 
 
 def run_demo(args) -> int:
-    from racekit.sim.camera import chase_camera
     from racekit.sim.env import TimeTrialEnv
     from racekit.sim.expert import ExpertDriver, drive_lap
-    from racekit.sim.video import VideoWriter, compose
-    from racekit.tracks import DEFAULT_TRACK
+    from racekit.sim.video import VideoWriter, chase_frame
+    from racekit.tracks import DEFAULT_TRACK, load_track
 
-    from racekit.tracking import track_argument
-
-    try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise UserError(f"--size must look like 640x480, got {args.size!r}") from None
+    width, height = options.size(args.size, "--size")
     if args.max_speed <= 0.5:
         raise UserError(f"--max-speed must be above 0.5 m/s, got {args.max_speed}")
-    track = track_argument(args.track or DEFAULT_TRACK, reverse=args.reverse)
+    track = load_track(args.track or DEFAULT_TRACK, reverse=args.reverse)
     env = TimeTrialEnv(track=track, camera_width=160, camera_height=120, grayscale=False)
     out = Path(args.out)
     try:
         with VideoWriter(out, (width, height), fps=env.metadata["render_fps"]) as video:
             def record(obs, reward, info):
-                view = chase_camera(env.world.client, env.world.car, width, height)
                 lines = [f"{track.name}  t = {info['sim_time']:5.2f} s", f"progress {info['progress']:5.1f} %",
                          f"speed {env.world.car.speed():4.2f} m/s"]
-                video.write(compose(view, obs, lines))
+                video.write(chase_frame(env.world.client, env.world.car, (width, height), obs, obs.shape[2], lines))
 
             result = drive_lap(env, ExpertDriver(env, max_speed=args.max_speed), on_step=record)
     finally:

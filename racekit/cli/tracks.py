@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 from racekit.cli import UserError
-from racekit.tracking import track_argument
 
 
 def register(subparsers) -> None:
@@ -50,7 +49,9 @@ def show_track(args) -> int:
     from racekit.sim.texture import draw_direction_arrow, draw_track
     from racekit.sim.topdown import scaled
 
-    track = track_argument(args.track, reverse=args.reverse)
+    from racekit.tracks import load_track
+
+    track = load_track(args.track, reverse=args.reverse)
     canvas = scaled(draw_track(track), max_side=1200)
     draw_direction_arrow(canvas, track)
     out = Path(args.out)

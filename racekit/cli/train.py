@@ -13,7 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from racekit.cli import UserError
+from racekit.cli import UserError, options
+from racekit.sim import RACE_TYPES  # racekit.sim itself loads nothing of the simulator
 
 MIN_CAMERA = 36  # smallest side DeepRacer's conv stack (8/4, 4/2, 3/1) can take
 NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", "bot_speed", "lane_changes",
@@ -22,7 +23,6 @@ NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", 
                 "speed_range", "discrete", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
                 "discount", "bootstrap_at_finish", "distribution")
 FLAGS = {"from_model": "--from"}  # options whose flag is not their name
-RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot")
 
 
 def register(subparsers) -> None:
@@ -34,11 +34,7 @@ def register(subparsers) -> None:
                             "(default: the default track). Evaluations race the first one")
     train.add_argument("--alternate-direction", action="store_true",
                        help="every other episode drives the track the other way round")
-    train.add_argument("--race-type", choices=RACE_TYPES, default=None, help="(default time-trial)")
-    train.add_argument("--objects", type=int, default=None, help="object-avoidance boxes, 1-10 (default 6)")
-    train.add_argument("--bots", type=int, default=None, help="head-to-bot bot cars, 1-10 (default 3)")
-    train.add_argument("--bot-speed", type=float, default=None, help="head-to-bot bots' speed, m/s (default 0.2)")
-    train.add_argument("--lane-changes", action="store_true", help="head-to-bot bots change lanes every 3-5 s")
+    options.add_race_type_options(train, RACE_TYPES)
     train.add_argument("--randomize", nargs="?", const="default", default=None, metavar="PRESET|FILE",
                        help="domain randomisation: a preset (the bare flag: default) or a randomisation file")
     train.add_argument("--from", dest="from_model", default=None, metavar="RUN_OR_CHECKPOINT",
@@ -120,23 +116,13 @@ def register(subparsers) -> None:
     ex.set_defaults(func=run_export)
 
 
-def size_argument(value: str, flag: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in value.lower().split("x"))
-    except ValueError:
-        raise UserError(f"{flag} must look like 640x480, got {value!r}") from None
-    return width, height
-
-
 def new_run_config(args):
     """RunConfig from the command line; checks what would otherwise fail deep inside a worker."""
     from racekit.agent.schedule import GENERATED
     from racekit.agent.train import RunConfig
     from racekit.sim import DEEPRACER_ACTIONS
-    from racekit.sim.reward import RewardError, load_reward
-    from racekit.tracks import DEFAULT_TRACK
-
-    from racekit.tracking import track_argument
+    from racekit.sim.reward import load_reward
+    from racekit.tracks import DEFAULT_TRACK, load_track
 
     cfg = RunConfig(seed=args.seed or 0, minutes=args.minutes, simtrace=not args.no_simtrace,
                     stop_when_clean=args.until_clean)
@@ -145,7 +131,7 @@ def new_run_config(args):
         if track == GENERATED:
             tracks.append(track)
             continue
-        named.append(track_argument(track))
+        named.append(load_track(track))
         # files are stored absolute: workers and a later --resume may run from another folder
         tracks.append(str(Path(track).resolve()) if Path(track).is_file() else track)
     if len(tracks) == 1 and tracks[0] != GENERATED:
@@ -159,10 +145,7 @@ def new_run_config(args):
     if args.from_model is not None:
         cfg.from_model = {"path": args.from_model}  # checked against this run's camera and actions by train()
     if args.reward:
-        try:
-            load_reward(args.reward)
-        except RewardError as exc:
-            raise UserError(str(exc)) from None
+        load_reward(args.reward)  # a bad file: RewardError, one line naming its line
         cfg.reward = str(Path(args.reward).resolve())
     counts = [(cfg, "--steps"), (cfg, "--eval-every"), (cfg, "--eval-laps"), (cfg, "--frame-stack"),
               (cfg.ppo, "--envs"), (cfg.ppo, "--rollout-steps"), (cfg.ppo, "--minibatch"), (cfg.ppo, "--epochs"),
@@ -191,7 +174,7 @@ def new_run_config(args):
     if args.distribution is not None:
         cfg.ppo.distribution = args.distribution
     if args.camera:
-        cfg.camera_width, cfg.camera_height = size_argument(args.camera, "--camera")
+        cfg.camera_width, cfg.camera_height = options.size(args.camera, "--camera")
         if min(cfg.camera_width, cfg.camera_height) < MIN_CAMERA:
             raise UserError(f"--camera must be at least {MIN_CAMERA}x{MIN_CAMERA} for the network, got {args.camera}")
     cfg.grayscale = not args.rgb
@@ -214,17 +197,7 @@ def new_run_config(args):
 def race_config(cfg, args, tracks: list) -> None:
     """--race-type and its options into cfg; each option only with its race type, the objects fitting every
     named track (generated tracks are drawn until they fit: agent/schedule.py)."""
-    race_type = args.race_type or "time-trial"
-    for flag, value, wanted in (("--objects", args.objects, "object-avoidance"), ("--bots", args.bots, "head-to-bot"),
-                                ("--bot-speed", args.bot_speed, "head-to-bot"),
-                                ("--lane-changes", args.lane_changes or None, "head-to-bot")):
-        if value is not None and race_type != wanted:
-            raise UserError(f"{flag} is for --race-type {wanted}" + (f", not {race_type}" if args.race_type else ""))
-    for flag, value in (("--objects", args.objects), ("--bots", args.bots)):
-        if value is not None and not 1 <= value <= 10:
-            raise UserError(f"{flag} must be from 1 to 10, got {value}")
-    if args.bot_speed is not None and not 0 < args.bot_speed <= 4.0:
-        raise UserError(f"--bot-speed must be more than 0 and at most 4 m/s, got {args.bot_speed:g}")
+    race_type = options.race_type(args)
     cfg.race_type = race_type
     if args.objects is not None:
         cfg.num_objects = args.objects
@@ -237,11 +210,11 @@ def race_config(cfg, args, tracks: list) -> None:
         return
     from racekit.sim.objects import ObjectOptions
 
-    options = ObjectOptions(**cfg.race_kwargs())
-    what = f"{options.count} {'boxes' if race_type == 'object-avoidance' else 'bots'}"
+    objects = ObjectOptions(**cfg.race_kwargs())
+    what = f"{objects.count} {'boxes' if race_type == 'object-avoidance' else 'bots'}"
     for track in tracks:
         try:
-            options.check_fits(track)
+            objects.check_fits(track)
         except ValueError:
             raise UserError(f"--race-type {race_type}: {what} do not fit the {track.length:.1f} m lap of "
                             f"{track.name}; give fewer") from None
@@ -264,8 +237,8 @@ def randomization_argument(value: str) -> str:
 
 
 def run_train(args) -> int:
-    from racekit.agent.checkpoint import CheckpointError, load_checkpoint
-    from racekit.agent.train import RunConfig, RunError, train
+    from racekit.agent.checkpoint import load_checkpoint
+    from racekit.agent.train import RunConfig, train
     from racekit.sim.reward import RewardError
 
     out = Path(args.out)
@@ -291,8 +264,6 @@ def run_train(args) -> int:
 
     try:
         summary = train(out, cfg, resume=args.resume, quiet=args.quiet, **({"ray": ray} if ray else {}))
-    except (RunError, CheckpointError) as exc:
-        raise UserError(str(exc)) from None
     except RewardError as exc:
         print(f"racekit: error: {exc}", file=sys.stderr)
         if last.is_file():
@@ -340,49 +311,10 @@ def ray_options(args):
     return options
 
 
-def load_driver(model: str, checkpoint: str | None) -> tuple:
-    """(driver, camera dict, action_space dict, trained track, description) for a run, .pt or .onnx."""
-    if model.endswith(".onnx"):
-        from racekit.hardware.errors import ModelError
-        from racekit.hardware.model import load_policy
-
-        try:
-            policy = load_policy(model)  # exactly as the car loads it: onnxruntime, contract checks
-        except ModelError as exc:
-            raise UserError(str(exc)) from None
-        spec = policy.spec
-        camera = {"width": spec.camera.width, "height": spec.camera.height, "channels": spec.camera.channels,
-                  "frame_stack": spec.camera.frame_stack}
-        space = spec.action_space
-        actions = ({"type": "discrete", "actions": [list(a) for a in space.actions]} if space.type == "discrete"
-                   else {"type": "continuous", "steering_deg": list(space.steering_deg),
-                         "speed_mps": list(space.speed_mps)})
-
-        def drive(frames):
-            try:
-                return [policy.act(frames)]
-            except ModelError as exc:  # onnxruntime failed or gave NaN: the model's fault, said in one line
-                raise UserError(str(exc)) from None
-
-        steps = spec.extra.get("training_steps")
-        return drive, camera, actions, spec.extra.get("track"), f"{model} (onnxruntime, {steps} training steps)"
-    from racekit.agent.checkpoint import CheckpointError
-    from racekit.agent.evaluate import torch_driver
-    from racekit.agent.export import ExportError, find_checkpoint, load_policy_checkpoint
-
-    try:
-        path = find_checkpoint(model, checkpoint)
-        policy, state = load_policy_checkpoint(path)
-    except (ExportError, CheckpointError) as exc:
-        raise UserError(str(exc)) from None
-    return (torch_driver(policy), state["camera"], state["actions"], (state.get("run") or {}).get("track"),
-            f"{path} (PyTorch, {state['global_step']} training steps)")
-
-
 def run_evaluate(args) -> int:
     from racekit.agent.evaluate import evaluate
-
-    from racekit.tracking import track_argument
+    from racekit.models import open_driver
+    from racekit.tracks import load_track
 
     if args.suite is None:
         for flag, value in (("--out", args.out), ("--conditions", args.conditions), ("--db", args.db)):
@@ -395,15 +327,16 @@ def run_evaluate(args) -> int:
         from racekit.cli.suite import run_suite
 
         return run_suite(args)
-    driver, camera, actions, trained_on, what = load_driver(args.model, args.checkpoint)
-    track_name = args.track or trained_on
+    opened = open_driver(args.model, args.checkpoint)
+    driver, camera, actions = opened.drive, opened.camera, opened.actions
+    track_name = args.track or opened.track
     if track_name is None:
         raise UserError(f"{args.model}: it does not say which track it was trained on; give --track")
-    track = track_argument(track_name)  # forwards; evaluate reverses it itself
-    print(f"evaluating {what} on {track.name}{' (reversed)' if args.reverse else ''}, {args.laps} laps")
+    track = load_track(track_name)  # forwards; evaluate reverses it itself
+    print(f"evaluating {opened.description} on {track.name}{' (reversed)' if args.reverse else ''}, {args.laps} laps")
     simtrace = Path(args.simtrace) if args.simtrace else None
     if args.video:
-        with VideoRecorder(Path(args.video), size_argument(args.video_size, "--video-size"), camera) as video:
+        with VideoRecorder(Path(args.video), options.size(args.video_size, "--video-size"), camera) as video:
             result = evaluate(driver, track, camera, actions, laps=args.laps, reverse=args.reverse,
                               on_step=video.on_step, simtrace=simtrace)
         print(f"video written to {args.video} ({video.frames} frames)")
@@ -434,14 +367,12 @@ class VideoRecorder:
         self.frames = 0
 
     def on_step(self, env, obs, info) -> None:
-        from racekit.sim.camera import chase_camera
-        from racekit.sim.video import compose
+        from racekit.sim.video import chase_frame
 
-        view = chase_camera(env.world.client, env.world.car, *self.size)
         lines = [f"{env.track.name}  t = {info['sim_time']:5.2f} s", f"lap {len(info['lap_times']) + 1}  "
                  f"progress {info['progress']:5.1f} %", f"speed {env.world.car.speed():4.2f} m/s  "
                  f"off-tracks {info['offtracks']}"]
-        self.writer.write(compose(view, obs[:, :, -self.channels:], lines))  # newest frame of the stack
+        self.writer.write(chase_frame(env.world.client, env.world.car, self.size, obs, self.channels, lines))
         self.frames += 1
 
     def __enter__(self):
@@ -452,17 +383,13 @@ class VideoRecorder:
 
 
 def run_export(args) -> int:
-    from racekit.agent.checkpoint import CheckpointError
-    from racekit.agent.export import ExportError, export_onnx
+    from racekit.agent.export import export_onnx
     from racekit.hardware.errors import ModelError
     from racekit.hardware.model import load_policy
 
     from racekit import __version__
 
-    try:
-        meta = export_onnx(args.run, args.out, args.checkpoint, racekit_version_=__version__)
-    except (ExportError, CheckpointError) as exc:
-        raise UserError(str(exc)) from None
+    meta = export_onnx(args.run, args.out, args.checkpoint, racekit_version_=__version__)
     try:
         load_policy(args.out)  # the car's loader must take what we just wrote
     except ModelError as exc:

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from racekit.leaderboard.migrations import APPLICATION_ID, LATEST, migrate
+from racekit.sim import RACE_TYPES as SIM_RACE_TYPES
 
 ENV_VAR = "RACEKIT_DB"
 FILE_NAME = "leaderboard.sqlite"
@@ -36,7 +37,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 KINDS = ("sim", "physical")
 DIRECTIONS = ("forward", "reverse")
 # DeepRacer's three race types, then head-to-head: two models on the track at once (a heat)
-RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot", "head-to-head")
+RACE_TYPES = (*SIM_RACE_TYPES, "head-to-head")
 JSON_FIELDS = ("lap_times", "model_meta", "rules", "offtracks_per_lap", "crashes_per_lap")
 LEFT_AS_IS = "it was left as it is; choose another file with --db or $RACEKIT_DB"
 
@@ -55,6 +56,15 @@ def default_path() -> Path:
 
 def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def open_board(path: str | os.PathLike | None = None, create: bool = True) -> Leaderboard | None:
+    """The leaderboard at `path` (default: default_path()); None if it does not exist and `create` is false.
+    A file that cannot be used is a LeaderboardError naming it."""
+    target = Path(path) if path else default_path()
+    if not create and not target.exists():
+        return None
+    return Leaderboard(target)
 
 
 def is_training_run(path) -> bool:

@@ -1,0 +1,61 @@
+"""Opening a model to drive it: a training run or checkpoint (PyTorch), or a model file (ONNX).
+
+`open_driver` is the one way the evaluator, the robustness suite and the analysis report get a
+driver; a `.onnx` file is opened with the car's own loader (hardware.model.load_policy), so what races
+here is what the car would run. `action_space_of` turns the car's ActionSpace into the dict the env
+and the leaderboard take, for racing.check_model too.
+
+Errors are the lower layers' own, each one line naming the file: hardware.errors.ModelError,
+agent.export.ExportError, agent.checkpoint.CheckpointError.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass
+class Driver:
+    """A policy ready to drive: `drive(frames) -> [(steering, speed)]`, with what it expects."""
+
+    drive: Callable
+    camera: dict  # width, height, channels, frame_stack
+    actions: dict  # {"type": "discrete", "actions": [...]} or {"type": "continuous", "steering_deg", "speed_mps"}
+    track: str | None  # the track it was trained on, where it says
+    description: str  # "runs/x/checkpoints/best.pt (PyTorch, 50000 training steps)"
+
+
+def action_space_of(space) -> dict:
+    """hardware.model.ActionSpace as the dict of a run's config and a model's metadata."""
+    if space.type == "discrete":
+        return {"type": "discrete", "actions": [list(a) for a in space.actions]}
+    return {"type": "continuous", "steering_deg": list(space.steering_deg), "speed_mps": list(space.speed_mps)}
+
+
+def open_driver(model: str, checkpoint: str | None = None) -> Driver:
+    """A run directory, a checkpoint .pt or a model .onnx, ready to drive (`checkpoint`: best or last of a run)."""
+    if str(model).endswith(".onnx"):
+        return _onnx_driver(str(model))
+    from racekit.agent.evaluate import torch_driver
+    from racekit.agent.export import find_checkpoint, load_policy_checkpoint
+
+    path = find_checkpoint(model, checkpoint)
+    policy, state = load_policy_checkpoint(path)
+    return Driver(torch_driver(policy), state["camera"], state["actions"], (state.get("run") or {}).get("track"),
+                  f"{path} (PyTorch, {state['global_step']} training steps)")
+
+
+def _onnx_driver(model: str) -> Driver:
+    from racekit.hardware.model import load_policy
+
+    policy = load_policy(model)  # exactly as the car loads it: onnxruntime, contract checks
+    spec = policy.spec
+    camera = {"width": spec.camera.width, "height": spec.camera.height, "channels": spec.camera.channels,
+              "frame_stack": spec.camera.frame_stack}
+
+    def drive(frames):
+        return [policy.act(frames)]  # onnxruntime failing or a NaN: ModelError, one line
+
+    steps = spec.extra.get("training_steps")
+    return Driver(drive, camera, action_space_of(spec.action_space), spec.extra.get("track"),
+                  f"{model} (onnxruntime, {steps} training steps)")

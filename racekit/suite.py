@@ -1,0 +1,62 @@
+"""The robustness suite for a model: agent/robustness.py's held-out conditions raced by a run or model file,
+written as JSON and a picture, and optionally stored with the model's file on the leaderboard.
+
+The command line (`racekit evaluate MODEL --suite robustness`) checks its options and prints; this module
+does the work, so the benches and the console run the same suite.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from racekit.models import Driver, open_driver
+
+
+@dataclass
+class SuiteRun:
+    """What `race_suite` raced and its result (agent.robustness.run_suite's dict)."""
+
+    driver: Driver
+    track: object  # tracks.Track: the base track of the conditions
+    result: dict
+
+
+def base_track(driver: Driver, track: str | None = None) -> str:
+    """The suite's base track: the one asked for, else the one the model was trained on, else the default
+    track (a model trained on generated tracks names no one track: it is raced on the default)."""
+    from racekit.tracks import DEFAULT_TRACK
+
+    trained = driver.track
+    return track or (trained if trained and trained != "generated" else DEFAULT_TRACK)
+
+
+def race_suite(model: str, checkpoint: str | None = None, track: str | None = None, laps: int = 1,
+               conditions: str | None = None, progress: Callable = print,
+               on_start: Callable | None = None) -> SuiteRun:
+    """Race the suite (or the `conditions` named, comma-separated). on_start(driver, track) is called once
+    both are open, before the first race."""
+    from racekit.agent import robustness
+    from racekit.tracks import load_track
+
+    driver = open_driver(model, checkpoint)
+    base = load_track(base_track(driver, track))
+    if on_start is not None:
+        on_start(driver, base)
+    result = robustness.run_suite(driver.drive, driver.camera, driver.actions, base, laps=laps, names=conditions,
+                                  progress=progress)
+    return SuiteRun(driver, base, result)
+
+
+def store_score(db: str | Path | None, model: str | Path, result: dict) -> tuple[str, Path]:
+    """Store the suite's score with the model file (by its sha256) on the leaderboard; returns the sha256
+    and the leaderboard's file."""
+    from racekit.leaderboard.db import open_board
+
+    sha = hashlib.sha256(Path(model).read_bytes()).hexdigest()
+    with open_board(db) as board:
+        board.set_suite_score(sha, result["score"], result["clean_laps"], result["laps"],
+                              [{k: r[k] for k in ("name", "kind", "laps", "clean_laps", "offtracks")}
+                               for r in result["rows"]])
+        return sha, board.path
