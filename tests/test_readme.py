@@ -1,4 +1,4 @@
-"""Every command the README shows runs as written (so the README cannot rot)."""
+"""Every command the README and the guides in docs/ show runs as written (so they cannot rot)."""
 import os
 import re
 import subprocess
@@ -8,25 +8,39 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-README = (REPO / "README.md").read_text()
+# The pages in the order their commands run, in one shared workdir: later commands use what earlier ones
+# wrote (training.md's quick run makes runs/quick and runs/quick.onnx, which robustness.md, analysis.md and
+# racing.md use). A page of docs/ not named here runs after these, in name order.
+ORDER = ["README.md", "docs/tracks.md", "docs/rewards.md", "docs/simulator.md", "docs/training.md",
+         "docs/robustness.md", "docs/analysis.md", "docs/racing.md", "docs/car.md", "docs/performance.md"]
+PAGES = [page for page in ORDER if (REPO / page).is_file()] + sorted(
+    path for path in (p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md")) if path not in ORDER)
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, re.DOTALL)
+def blocks(page: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", (REPO / page).read_text(), re.DOTALL)
 
 
-LINES = [line.strip() for block in blocks("bash") for line in block.splitlines() if line.startswith("racekit ")]
-# a command marked "# slow" (a real training run) runs in the slow set only
-COMMANDS = [pytest.param(line.split("  # slow")[0], marks=pytest.mark.slow) if line.endswith("# slow") else line
-            for line in LINES]
-SNIPPETS = blocks("python")
+def command(page: str, line: str):
+    # a command marked "# slow" (a real training run) runs in the slow set only
+    if line.endswith("# slow"):
+        line = line.split("  # slow")[0]
+        return pytest.param(line, id=f"{page}: {line}", marks=pytest.mark.slow)
+    return pytest.param(line, id=f"{page}: {line}")
+
+
+COMMANDS = [command(page, line.strip()) for page in PAGES for block in blocks(page, "bash")
+            for line in block.splitlines() if line.startswith("racekit ")]
+SNIPPETS = [pytest.param(snippet, id=f"{page}: snippet {i}") for page in PAGES
+            for i, snippet in enumerate(blocks(page, "python"))]
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """A scratch folder that looks like the repo root: examples/ here and ../shared beside it.
 
-    Shared by the module's tests, in README order: later commands use what earlier ones wrote.
+    Shared by the module's tests, in page order (README.md first, then ORDER), every command before the
+    snippets: later commands use what earlier ones wrote.
     """
     tmp_path = tmp_path_factory.mktemp("readme")
     work = tmp_path / "work"
@@ -39,7 +53,12 @@ def workdir(tmp_path_factory):
 
 
 def test_the_readme_shows_commands_and_snippets():
-    assert len(COMMANDS) >= 12 and SNIPPETS
+    assert len(COMMANDS) >= 35 and SNIPPETS
+    assert blocks("README.md", "bash") and blocks("README.md", "python")
+    # every page of ORDER is there (a page renamed or moved must move in ORDER too, or its commands
+    # would run out of order), and every command and snippet says which page it came from
+    assert [page for page in ORDER if not (REPO / page).is_file()] == []
+    assert all(param.id.split(": ")[0] in PAGES for param in COMMANDS + SNIPPETS)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
