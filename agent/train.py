@@ -50,7 +50,7 @@ from racekit.tracks import DEFAULT_TRACK, load_track
 class RunConfig:
     track: str = DEFAULT_TRACK  # the run's track; with `tracks`, the first one: where evaluations race
     reward: str | None = None  # path of the reward file; None = DeepRacer's default example
-    steps: int = 200_000
+    steps: int | None = 200_000  # env steps in all; None: no step cap, `minutes` ends the run
     seed: int = 0
     minutes: float | None = None  # stop after this much wall-clock time (checkpoint kept)
     eval_every: int = 25_000  # env steps between evaluations
@@ -147,8 +147,8 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
             saved = RunConfig.from_json(json.loads(config_path.read_text())["run"])
         except (ValueError, KeyError, TypeError) as exc:
             raise RunError(f"{config_path}: unreadable run config ({exc})") from None
-        if cfg is not None and cfg.steps > saved.steps:
-            saved.steps = cfg.steps  # resuming may extend a run
+        if cfg is not None and cfg.steps and (saved.steps is None or cfg.steps > saved.steps):
+            saved.steps = cfg.steps  # resuming may extend a run (or give a time-bound one a step cap)
         if cfg is not None and cfg.minutes is not None:
             saved.minutes = cfg.minutes  # and give this session its own time budget
         if cfg is not None:
@@ -163,6 +163,8 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
         return saved, state, warnings
     if last.exists():
         raise RunError(f"{run_dir}: already holds a run; use --resume to continue it or choose another --out")
+    if cfg.steps is None and cfg.minutes is None:
+        raise RunError("a run needs a step count or a time budget (--steps or --minutes)")
     if cfg.reward:
         load_reward(cfg.reward)  # fail now, with the file and line, not inside a worker
     if cfg.tracks:
@@ -238,6 +240,15 @@ def source_model(source: str | dict, cfg: RunConfig) -> tuple[dict, dict]:
     return record, state
 
 
+def limits(cfg: RunConfig) -> str:
+    """Which limit ends the run, in words: the user asked for minutes or steps and gets to know which."""
+    steps = f"{cfg.steps:,} env steps" if cfg.steps is not None else None
+    minutes = f"{cfg.minutes:g} minutes" if cfg.minutes is not None else None
+    ends = " or ".join(x for x in (steps, minutes) if x)
+    clean = ", or at the first evaluation with every lap clean" if cfg.stop_when_clean else ""
+    return f"training until {ends}{', whichever comes first' if steps and minutes else ''}{clean}"
+
+
 def better(result: dict, best: tuple | None) -> tuple | None:
     """Ranking of evaluations: clean laps, then completion, then the faster mean lap."""
     key = (result["clean_laps"], result["completion"], -(result["mean_lap_time"] or 1e9))
@@ -302,15 +313,17 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
 
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     started, last_eval = time.monotonic(), global_step // cfg.eval_every
+    if not quiet:
+        print(limits(cfg), flush=True)
     bar = tqdm(total=cfg.steps, initial=global_step, unit="step", disable=quiet, dynamic_ncols=True, smoothing=0.1)
     outcome = "done"
     try:
-        while global_step < cfg.steps:
+        while cfg.steps is None or global_step < cfg.steps:
             if cfg.minutes is not None and time.monotonic() - started > 60 * cfg.minutes:
                 outcome = "time budget reached"
                 break
             if ppo.anneal_lr:  # linear to 0 over the run: its steps, or its time budget if that ends first
-                done = global_step / cfg.steps
+                done = global_step / cfg.steps if cfg.steps is not None else 0.0
                 if cfg.minutes is not None:
                     done = max(done, (time.monotonic() - started) / (60 * cfg.minutes))
                 optimizer.param_groups[0]["lr"] = ppo.learning_rate * max(0.0, 1.0 - done)
@@ -332,7 +345,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
                    "best_lap_time": min(episodes.lap_times) if episodes.lap_times else "",
                    "learning_rate": optimizer.param_groups[0]["lr"], **losses}
             logbook.log(row)
-            if global_step // cfg.eval_every > last_eval or global_step >= cfg.steps:
+            if global_step // cfg.eval_every > last_eval or (cfg.steps is not None and global_step >= cfg.steps):
                 last_eval = global_step // cfg.eval_every
                 # one frame at a time: a second thread gains nothing and, on a busy machine, costs many times
                 torch.set_num_threads(1)

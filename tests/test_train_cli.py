@@ -88,3 +88,26 @@ def test_the_policy_distribution_reaches_the_ppo_settings_and_stays_with_the_run
     assert new_run_config(build_parser().parse_args([*line, "--distribution", "beta"])).ppo.distribution == "beta"
     assert main(["train", "--out", str(tmp_path), "--resume", "--distribution", "beta"]) == 2
     assert "--distribution cannot change when resuming" in error_line(capsys)
+
+
+def test_minutes_alone_train_that_long_and_the_run_says_which_limit_ends_it(tmp_path, capsys):
+    """`--minutes 30` without --steps once stopped at the default 200,000 steps after 11 minutes, silently."""
+    from racekit.agent.train import limits
+    from racekit.cli import build_parser
+    from racekit.cli.train import new_run_config
+
+    line = ["train", "--out", str(tmp_path / "run")]
+    minutes = new_run_config(build_parser().parse_args([*line, "--minutes", "30"]))
+    assert minutes.steps is None and minutes.minutes == 30
+    assert limits(minutes) == "training until 30 minutes"
+    both = new_run_config(build_parser().parse_args([*line, "--minutes", "30", "--steps", "5000"]))
+    assert both.steps == 5000 and limits(both) == "training until 5,000 env steps or 30 minutes, whichever comes first"
+    plain = new_run_config(build_parser().parse_args(line))
+    assert plain.steps == 200_000 and limits(plain) == "training until 200,000 env steps"
+    assert main([*line, "--minutes", "0"]) == 2
+    assert "--minutes must be more than 0, got 0" in error_line(capsys)
+    # a real run with only a time budget: it ends on the clock, having said so at its start
+    assert main(["train", "--out", str(tmp_path / "timed"), "--minutes", "0.1", "--envs", "2", "--rollout-steps",
+                 "64", "--minibatch", "64", "--epochs", "1", "--camera", "40x36", "--no-simtrace"]) == 0
+    out = capsys.readouterr().out
+    assert "training until 0.1 minutes" in out and "time budget reached" in out

@@ -42,12 +42,14 @@ def register(subparsers) -> None:
                             "file; camera and action space must match")
     train.add_argument("--reward", default=None,
                        help="reward file (default: DeepRacer's follow-the-centre-line example)")
-    train.add_argument("--steps", type=int, default=None, help="env steps in all (default 200000; with --resume: "
-                                                             "a larger number extends the run)")
+    train.add_argument("--steps", type=int, default=None, help="env steps in all (default 200000, or no step cap "
+                                                             "with --minutes; with --resume: a larger number "
+                                                             "extends the run)")
     train.add_argument("--envs", type=int, default=None, help="envs stepping in parallel (default 4)")
     train.add_argument("--seed", type=int, default=None, help="(default 0)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    train.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
+    train.add_argument("--minutes", type=float, default=None,
+                       help="stop after this much wall-clock time (alone, without --steps: the run trains that long)")
     train.add_argument("--until-clean", action="store_true",
                        help="stop at the first evaluation whose laps are all clean (with --minutes as a cap)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -126,6 +128,11 @@ def new_run_config(args):
 
     cfg = RunConfig(seed=args.seed or 0, minutes=args.minutes, simtrace=not args.no_simtrace,
                     stop_when_clean=args.until_clean)
+    if args.minutes is not None:
+        if not args.minutes > 0:
+            raise UserError(f"--minutes must be more than 0, got {args.minutes:g}")
+        if args.steps is None:
+            cfg.steps = None  # minutes asked for, minutes given: no default step cap cuts the run short
     tracks, named = [], []
     for track in args.track or [DEFAULT_TRACK]:
         if track == GENERATED:
