@@ -30,6 +30,12 @@ RACE_KEYS = ("race_type", "num_objects", "num_bots", "bot_speed", "bot_lane_chan
 MAX_DRAWS = 20  # seeds tried for one generated track (a seed whose loop fails, or whose lap is too short)
 
 
+def home_track(tracks: list[str], default: str) -> str:
+    """The track a run on `tracks` calls its own: the first named one; `default` if it names none (only
+    generated tracks). Evaluations, races and the robustness suite start from it."""
+    return next((t for t in tracks if t and t != GENERATED), default)
+
+
 def generated_seed(run_seed: int, env: int, k: int, attempt: int = 0) -> int:
     """The seed of env `env`'s k-th generated track (attempt > 0: the draws after a seed that did not fit)."""
     entropy = [int(run_seed) % 2**32, int(env), int(k)] + ([int(attempt)] if attempt else [])

@@ -10,8 +10,12 @@ resumes from the last one with --resume.
 The envs drive the run's tracks as agent/schedule.py plans (several tracks,
 generated ones, both directions), each env's episode count kept in the
 checkpoint so a resumed run goes on with the same tracks; the race type's
-objects and the randomisation are env arguments. Evaluations race the first
-track, forwards, with the race type's objects and no randomisation. A run may
+objects and the randomisation are env arguments. Evaluations race with the race
+type's objects and no randomisation: a one-track run its track, forwards; a run
+on several or generated tracks a fixed panel (`evaluation_panel`): the track the
+user named (piccolo if none), the same generated tracks for every run (seeds no
+training ever draws), both directions where it trains both, so "best" means the
+most clean laps over tracks it may not have seen, then the faster lap. A run may
 start from another run's weights (`from_model`, --from): same camera and
 action space, a fresh optimizer, its steps counted from 0.
 """
@@ -34,10 +38,10 @@ from tqdm import tqdm
 from racekit.agent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from racekit.agent.errors import RunError  # its home is errors.py (workers and distributed raise it too)
 from racekit.agent.evaluate import evaluate, torch_driver
-from racekit.agent.logbook import Logbook
+from racekit.agent.logbook import Logbook, read_evaluations
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 from racekit.agent.ppo import PPOConfig, ppo_update
-from racekit.agent.schedule import GENERATED, TrackSchedule
+from racekit.agent.schedule import GENERATED, TrackSchedule, home_track
 from racekit.agent.simtrace import (EPISODES_PER_ITERATION, TrainingTrace, drop_evaluations_after,
                                     evaluation_folder, write_metadata)
 from racekit.agent.workers import WorkerRollouts
@@ -78,6 +82,7 @@ class RunConfig:
     bot_lane_changes: bool = False
     randomize: str | None = None  # a randomisation preset's name or a file's path (sim/randomization.py)
     from_model: dict | None = None  # the model this run started from (--from): path, checkpoint, sha256, step
+    eval_panel: bool = True  # several or generated tracks: evaluate on evaluation_panel() (False: runs before it)
 
     def race_kwargs(self) -> dict:
         """The env arguments of the race type (training and evaluations alike)."""
@@ -121,6 +126,7 @@ class RunConfig:
     def from_json(cls, data: dict) -> "RunConfig":
         data = dict(data)  # a config.json from before a field existed gets its default
         data["ppo"] = PPOConfig(**data.get("ppo", {}))
+        data.setdefault("eval_panel", False)  # a run from before the panel resumes evaluating as it was trained
         return cls(**data)
 
 
@@ -130,6 +136,54 @@ def first_track(cfg: RunConfig) -> str:
     if first != GENERATED:
         return first
     return cfg.schedule().track_name(0, 0, cfg.race_kwargs())
+
+
+PANEL_GENERATED = ("generated:21", "generated:22")  # held out: training draws 1,000,000 and up, the suite 1-3
+
+
+def evaluation_panel(cfg: RunConfig) -> list[tuple[str, bool]]:
+    """(track, reversed) pairs an evaluation races: the run's track, or for a run on several or generated
+    tracks a fixed panel: the track the run calls its own (the first named one, else the default track),
+    both ways when the run alternates directions; up to two other named tracks; and for generated training
+    two generated tracks no run trains on (the second reversed when the run alternates), where the race
+    type's objects fit."""
+    if not (cfg.tracks and cfg.eval_panel):
+        return [(cfg.track, False)]
+    home = home_track(cfg.tracks, DEFAULT_TRACK)
+    panel = [(home, False), *([(home, True)] if cfg.alternate_direction else [])]
+    panel += [(t, False) for t in dict.fromkeys(cfg.tracks) if t not in (GENERATED, home)][:2]
+    if GENERATED in cfg.tracks:
+        from racekit.agent.schedule import track_fits
+
+        held_out = [t for t in PANEL_GENERATED if track_fits(load_track(t), cfg.race_kwargs())]
+        panel += [(t, cfg.alternate_direction and i % 2 == 1) for i, t in enumerate(held_out)]
+    return panel
+
+
+def evaluate_panel(driver, cfg: RunConfig, spec: ActionSpec, panel: list[tuple[str, bool]],
+                   simtrace: Path | None) -> dict:
+    """Race each (track, reversed) of the panel; one result over all of it (the keys of one evaluation:
+    clean laps and laps summed, completion and lap times over all), each entry's own under "panel"."""
+    results = [evaluate(driver, track, cfg.camera(), spec.as_dict(), laps=cfg.eval_laps, reverse=reverse,
+                        env_kwargs=cfg.race_kwargs(), simtrace=simtrace if i == 0 else None)
+               for i, (track, reverse) in enumerate(panel)]
+    if len(results) == 1:
+        return results[0]
+    for result, (_, reverse) in zip(results, panel):
+        result["reverse"] = reverse
+    times = [t for r in results for t in r["lap_times"]]
+    laps = sum(r["laps"] for r in results)
+    clean = sum(r["clean_laps"] for r in results)
+    return {"track": "panel", "laps": laps, "lap_times": times,
+            "offtracks_per_lap": [n for r in results for n in r["offtracks_per_lap"]],
+            "offtracks": sum(r["offtracks"] for r in results), "crashes": sum(r["crashes"] for r in results),
+            "resets": sum(r["resets"] for r in results),
+            "completion": round(float(np.mean([r["completion"] for r in results])), 2),
+            "termination": "lap_complete" if all(r["termination"] == "lap_complete" for r in results) else "panel",
+            "clean_laps": clean, "all_clean": clean == laps,
+            "mean_lap_time": float(np.mean(times)) if times else None,
+            "best_lap_time": float(min(times)) if times else None,
+            "sim_time": sum(r["sim_time"] for r in results), "panel": results}
 
 
 def sha256_of(path: str | None) -> str | None:
@@ -299,7 +353,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     logbook = Logbook(run_dir, resume_step=global_step)
     meta = {"run": cfg.to_json(), "obs_shape": list(envs.single_observation_space.shape),
             "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward)}
-    eval_env = cfg.race_kwargs()  # evaluations: the first track, forwards, the race type's objects
+    panel = evaluation_panel(cfg)  # evaluations: the run's track, or the panel, with the race type's objects
+    eval_laps = cfg.eval_laps * len(panel)
 
     def checkpoint(name: str) -> None:
         save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", {
@@ -315,6 +370,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     started, last_eval = time.monotonic(), global_step // cfg.eval_every
     if not quiet:
         print(limits(cfg), flush=True)
+        if len(panel) > 1:
+            print("evaluations race a panel: " + ", ".join(f"{t}{' reversed' if r else ''}" for t, r in panel), flush=True)
     bar = tqdm(total=cfg.steps, initial=global_step, unit="step", disable=quiet, dynamic_ncols=True, smoothing=0.1)
     outcome = "done"
     try:
@@ -349,9 +406,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
                 last_eval = global_step // cfg.eval_every
                 # one frame at a time: a second thread gains nothing and, on a busy machine, costs many times
                 torch.set_num_threads(1)
-                result = evaluate(torch_driver(DeterministicPolicy(model)), cfg.track, cfg.camera(),
-                                  spec.as_dict(), laps=cfg.eval_laps, env_kwargs=eval_env,
-                                  simtrace=evaluation_folder(run_dir, global_step) if trace is not None else None)
+                result = evaluate_panel(torch_driver(DeterministicPolicy(model)), cfg, spec, panel,
+                                        evaluation_folder(run_dir, global_step) if trace is not None else None)
                 result.update(global_step=global_step, wall_seconds=round(time.monotonic() - started, 1))
                 logbook.log_evaluation(result)
                 model.train()
@@ -360,12 +416,13 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
                     best = key
                     checkpoint("best")
                 bar.write(f"eval at {global_step} steps: completion {result['completion']:.0f}%, "
-                          f"clean laps {result['clean_laps']}/{cfg.eval_laps}, lap times "
+                          f"clean laps {result['clean_laps']}/{eval_laps}{' over the panel' if len(panel) > 1 else ''}, "
+                          f"lap times "
                           f"{', '.join(f'{t:.2f}' for t in result['lap_times']) or '-'} s")
             checkpoint("last")
             bar.update(trained)
             bar.set_postfix(progress=f"{row['mean_progress'] or 0:.0f}%", laps=episodes.laps, refresh=False)
-            if cfg.stop_when_clean and best is not None and best[0] == cfg.eval_laps:
+            if cfg.stop_when_clean and best is not None and best[0] == eval_laps:
                 outcome = "clean laps"
                 break
     except KeyboardInterrupt:
@@ -378,8 +435,11 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
         signal.signal(signal.SIGTERM, previous_sigterm)
         envs.close(terminate=True)
         logbook.close()
+    evaluations = read_evaluations(run_dir)
     return {"outcome": outcome, "global_step": global_step, "update": update, "run_dir": str(run_dir),
-            "wall_seconds": time.monotonic() - started}
+            "wall_seconds": time.monotonic() - started, "evaluations": len(evaluations),
+            "clean_evaluations": sum(1 for e in evaluations if e["all_clean"]),
+            "last_evaluation": evaluations[-1] if evaluations else None}
 
 
 def start_simtrace(run_dir: Path, cfg: RunConfig, spec: ActionSpec, state: dict | None,

@@ -10,7 +10,7 @@ agent.export.ExportError, agent.checkpoint.CheckpointError.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 
@@ -21,8 +21,9 @@ class Driver:
     drive: Callable
     camera: dict  # width, height, channels, frame_stack
     actions: dict  # {"type": "discrete", "actions": [...]} or {"type": "continuous", "steering_deg", "speed_mps"}
-    track: str | None  # the track it was trained on, where it says
+    track: str | None  # the track it was trained on, where it says (a run on several: the first it drove)
     description: str  # "runs/x/checkpoints/best.pt (PyTorch, 50000 training steps)"
+    tracks: list = field(default_factory=list)  # every track it was trained on: names, files or "generated"
 
 
 def action_space_of(space) -> dict:
@@ -37,12 +38,13 @@ def open_driver(model: str, checkpoint: str | None = None) -> Driver:
     if str(model).endswith(".onnx"):
         return _onnx_driver(str(model))
     from racekit.agent.evaluate import torch_driver
-    from racekit.agent.export import find_checkpoint, load_policy_checkpoint
+    from racekit.agent.export import find_checkpoint, load_policy_checkpoint, trained_on
 
     path = find_checkpoint(model, checkpoint)
     policy, state = load_policy_checkpoint(path)
-    return Driver(torch_driver(policy), state["camera"], state["actions"], (state.get("run") or {}).get("track"),
-                  f"{path} (PyTorch, {state['global_step']} training steps)")
+    run = state.get("run") or {}
+    return Driver(torch_driver(policy), state["camera"], state["actions"], run.get("track"),
+                  f"{path} (PyTorch, {state['global_step']} training steps)", trained_on(run)["tracks"])
 
 
 def _onnx_driver(model: str) -> Driver:
@@ -57,5 +59,6 @@ def _onnx_driver(model: str) -> Driver:
         return [policy.act(frames)]  # onnxruntime failing or a NaN: ModelError, one line
 
     steps = spec.extra.get("training_steps")
-    return Driver(drive, camera, action_space_of(spec.action_space), spec.extra.get("track"),
-                  f"{model} (onnxruntime, {steps} training steps)")
+    track = spec.extra.get("track")
+    return Driver(drive, camera, action_space_of(spec.action_space), track,
+                  f"{model} (onnxruntime, {steps} training steps)", list(spec.extra.get("tracks") or [track]))

@@ -24,12 +24,13 @@ class SuiteRun:
 
 
 def base_track(driver: Driver, track: str | None = None) -> str:
-    """The suite's base track: the one asked for, else the one the model was trained on, else the default
-    track (a model trained on generated tracks names no one track: it is raced on the default)."""
+    """The suite's base track: the one asked for, else the track the model calls its own: the one it was
+    trained on, the first named one of several, the default track for a model trained on generated tracks
+    alone (not the first generated track it happened to drive)."""
+    from racekit.agent.schedule import home_track
     from racekit.tracks import DEFAULT_TRACK
 
-    trained = driver.track
-    return track or (trained if trained and trained != "generated" else DEFAULT_TRACK)
+    return track or home_track(driver.tracks or [driver.track], DEFAULT_TRACK)
 
 
 def race_suite(model: str, checkpoint: str | None = None, track: str | None = None, laps: int = 1,

@@ -289,8 +289,24 @@ def run_train(args) -> int:
               f"{summary['wall_seconds'] / 60:.1f} minutes of training")
     else:
         print(f"done: {step} steps in {out}")
+    print_evaluations(summary)
     print(f"export the model with: racekit export {out} -o {out / 'model.onnx'}")
     return 0
+
+
+def print_evaluations(summary: dict) -> None:
+    """One line on the run's evaluations, so an unlucky run is known as one before it is exported."""
+    last = summary.get("last_evaluation")
+    if not last:
+        return
+    n, clean = summary["evaluations"], summary["clean_evaluations"]
+    where = " over the panel" if last["track"] == "panel" else ""
+    mean = f", mean lap {last['mean_lap_time']:.2f} s" if last["mean_lap_time"] else ""
+    print(f"evaluations: {clean} of {n} drove every lap clean; the last {last['clean_laps']}/{last['laps']} clean "
+          f"laps{where}{mean}")
+    if clean == 0:
+        print(f"racekit: warning: no evaluation of this run drove every lap clean{where}: its model leaves the "
+              f"track. Train it on (--resume with more --minutes) or train another seed", file=sys.stderr)
 
 
 def ray_options(args):
@@ -397,6 +413,7 @@ def run_export(args) -> int:
     from racekit import __version__
 
     meta = export_onnx(args.run, args.out, args.checkpoint, racekit_version_=__version__)
+    warn_if_never_clean(Path(args.run))
     try:
         load_policy(args.out)  # the car's loader must take what we just wrote
     except ModelError as exc:
@@ -407,3 +424,15 @@ def run_export(args) -> int:
     print(f"wrote {args.out}: {meta['checkpoint']} at {meta['training_steps']} steps, track {meta['track']}, "
           f"camera {cam['width']}x{cam['height']}x{cam['channels']} stack {cam['frame_stack']}, {actions}")
     return 0
+
+
+def warn_if_never_clean(run: Path) -> None:
+    """Loudly, when a run's evaluations never drove every lap clean: its "best" checkpoint is only the least bad."""
+    from racekit.agent.logbook import read_evaluations
+
+    evaluations = read_evaluations(run) if run.is_dir() else []
+    if evaluations and not any(e["all_clean"] for e in evaluations):
+        top = max(evaluations, key=lambda e: (e["clean_laps"], e["completion"]))
+        print(f"racekit: warning: none of the {len(evaluations)} evaluations of {run} drove every lap clean (the "
+              f"best: {top['clean_laps']}/{top['laps']} clean laps at step {top['global_step']}); this model "
+              f"leaves the track", file=sys.stderr)
