@@ -103,9 +103,10 @@ def test_two_tracks_are_both_driven_env_by_env(tmp_path):
                 xy = np.array([float(row["X"]), float(row["Y"])])
                 assert np.min(np.hypot(*(track.waypoints - xy).T)) < track.width_at(0.0) / 2 + 0.5
     assert driven == {"oval", "piccolo"}
-    # evaluations stay on the first track, forwards
+    # evaluations race the panel: the first track first, then the other, forwards
     evaluation = json.loads((run / "evaluations.jsonl").read_text().splitlines()[-1])
-    assert evaluation["track"] == "oval"
+    assert evaluation["track"] == "panel"
+    assert [(e["track"], e["reverse"]) for e in evaluation["panel"]] == [("oval", False), ("piccolo", False)]
 
 
 def test_generated_tracks_change_every_few_episodes_and_a_resumed_run_continues_the_sequence(tmp_path):
@@ -134,8 +135,9 @@ def test_generated_tracks_change_every_few_episodes_and_a_resumed_run_continues_
         assert len(set(names)) >= 3 and len(resumed[env]) > counted[env]
         assert set(names[counted[env]:]) - set(names[:counted[env]])  # new tracks after the resume
     config = json.loads((whole / "config.json").read_text())["run"]
-    assert config["tracks"] == ["generated"] and config["track"] == plan.track_name(0, 0)  # evaluated there
-    assert json.loads((whole / "evaluations.jsonl").read_text())["track"] == config["track"]
+    assert config["tracks"] == ["generated"] and config["track"] == plan.track_name(0, 0)  # the trace's track
+    evaluation = json.loads((whole / "evaluations.jsonl").read_text())  # on the panel: piccolo, held-out ones
+    assert [e["track"] for e in evaluation["panel"]][0] == "piccolo" and len(evaluation["panel"]) == 3
 
 
 def test_alternate_direction_reverses_every_other_episode(tmp_path):

@@ -201,7 +201,7 @@ def test_a_reward_file_changed_since_the_start_is_one_warning_with_both_sha256s(
     finally:
         reward.write_text(reward.read_text().replace("# tuned\n", ""))
     assert result.returncode == 0, result.stderr
-    warnings = [ln for ln in (result.stdout + result.stderr).splitlines() if "warning" in ln]
+    warnings = [ln for ln in (result.stdout + result.stderr).splitlines() if "warning" in ln and "reward" in ln]
     assert len(warnings) == 1
     assert before in warnings[0] and after in warnings[0] and str(reward) in warnings[0]
     assert "changed since the run started" in warnings[0]
