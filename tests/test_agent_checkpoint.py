@@ -26,6 +26,8 @@ def test_a_signal_during_the_write_waits_until_the_checkpoint_is_whole(tmp_path,
     path = tmp_path / "last.pt"
     state = {"model": {"w": torch.arange(100_000.0)}, "optimizer": {}, "global_step": 3, "run": {},
              "late": SignalsWhilePickled(sig)}
+    # Python's own Ctrl-C handler, as in `racekit train` (a pytest-xdist worker ignores SIGINT)
+    outer_ctrl_c = signal.signal(signal.SIGINT, signal.default_int_handler)
     ctrl_c = signal.getsignal(signal.SIGINT)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # as train() handles SIGTERM
     try:
@@ -35,6 +37,7 @@ def test_a_signal_during_the_write_waits_until_the_checkpoint_is_whole(tmp_path,
         assert signal.getsignal(signal.SIGINT) is ctrl_c
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, outer_ctrl_c)
     saved = load_checkpoint(path)
     assert saved["late"] == 7 and saved["global_step"] == 3
     assert torch.equal(saved["model"]["w"], torch.arange(100_000.0))
