@@ -41,7 +41,8 @@ from racekit.agent.evaluate import evaluate, torch_driver
 from racekit.agent.logbook import Logbook, read_evaluations
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 from racekit.agent.ppo import PPOConfig, ppo_update
-from racekit.agent.schedule import GENERATED, TrackSchedule, home_track
+from racekit.agent.panel import evaluate_panel, evaluation_panel
+from racekit.agent.schedule import GENERATED, TrackSchedule
 from racekit.agent.simtrace import (EPISODES_PER_ITERATION, TrainingTrace, drop_evaluations_after,
                                     evaluation_folder, write_metadata)
 from racekit.agent.workers import WorkerRollouts
@@ -52,7 +53,7 @@ from racekit.tracks import DEFAULT_TRACK, load_track
 
 @dataclass
 class RunConfig:
-    track: str = DEFAULT_TRACK  # the run's track; with `tracks`, the first one: where evaluations race
+    track: str = DEFAULT_TRACK  # the run's track; with `tracks`, the first one it drives (agent/panel.py: where it is evaluated)
     reward: str | None = None  # path of the reward file; None = DeepRacer's default example
     steps: int | None = 200_000  # env steps in all; None: no step cap, `minutes` ends the run
     seed: int = 0
@@ -136,54 +137,6 @@ def first_track(cfg: RunConfig) -> str:
     if first != GENERATED:
         return first
     return cfg.schedule().track_name(0, 0, cfg.race_kwargs())
-
-
-PANEL_GENERATED = ("generated:21", "generated:22")  # held out: training draws 1,000,000 and up, the suite 1-3
-
-
-def evaluation_panel(cfg: RunConfig) -> list[tuple[str, bool]]:
-    """(track, reversed) pairs an evaluation races: the run's track, or for a run on several or generated
-    tracks a fixed panel: the track the run calls its own (the first named one, else the default track),
-    both ways when the run alternates directions; up to two other named tracks; and for generated training
-    two generated tracks no run trains on (the second reversed when the run alternates), where the race
-    type's objects fit."""
-    if not (cfg.tracks and cfg.eval_panel):
-        return [(cfg.track, False)]
-    home = home_track(cfg.tracks, DEFAULT_TRACK)
-    panel = [(home, False), *([(home, True)] if cfg.alternate_direction else [])]
-    panel += [(t, False) for t in dict.fromkeys(cfg.tracks) if t not in (GENERATED, home)][:2]
-    if GENERATED in cfg.tracks:
-        from racekit.agent.schedule import track_fits
-
-        held_out = [t for t in PANEL_GENERATED if track_fits(load_track(t), cfg.race_kwargs())]
-        panel += [(t, cfg.alternate_direction and i % 2 == 1) for i, t in enumerate(held_out)]
-    return panel
-
-
-def evaluate_panel(driver, cfg: RunConfig, spec: ActionSpec, panel: list[tuple[str, bool]],
-                   simtrace: Path | None) -> dict:
-    """Race each (track, reversed) of the panel; one result over all of it (the keys of one evaluation:
-    clean laps and laps summed, completion and lap times over all), each entry's own under "panel"."""
-    results = [evaluate(driver, track, cfg.camera(), spec.as_dict(), laps=cfg.eval_laps, reverse=reverse,
-                        env_kwargs=cfg.race_kwargs(), simtrace=simtrace if i == 0 else None)
-               for i, (track, reverse) in enumerate(panel)]
-    if len(results) == 1:
-        return results[0]
-    for result, (_, reverse) in zip(results, panel):
-        result["reverse"] = reverse
-    times = [t for r in results for t in r["lap_times"]]
-    laps = sum(r["laps"] for r in results)
-    clean = sum(r["clean_laps"] for r in results)
-    return {"track": "panel", "laps": laps, "lap_times": times,
-            "offtracks_per_lap": [n for r in results for n in r["offtracks_per_lap"]],
-            "offtracks": sum(r["offtracks"] for r in results), "crashes": sum(r["crashes"] for r in results),
-            "resets": sum(r["resets"] for r in results),
-            "completion": round(float(np.mean([r["completion"] for r in results])), 2),
-            "termination": "lap_complete" if all(r["termination"] == "lap_complete" for r in results) else "panel",
-            "clean_laps": clean, "all_clean": clean == laps,
-            "mean_lap_time": float(np.mean(times)) if times else None,
-            "best_lap_time": float(min(times)) if times else None,
-            "sim_time": sum(r["sim_time"] for r in results), "panel": results}
 
 
 def sha256_of(path: str | None) -> str | None:

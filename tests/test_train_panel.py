@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from racekit.agent.train import PANEL_GENERATED, RunConfig, evaluate_panel, evaluation_panel
+from racekit.agent.panel import PANEL_GENERATED, evaluate_panel, evaluation_panel
+from racekit.agent.train import RunConfig
 from racekit.cli import main
 from race_helpers import constant_model
 
