@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -50,15 +51,6 @@ ul.notes { margin: 4px 0; padding-left: 20px; }
 details summary { cursor: pointer; color: #0b5cad; font-size: 14px; margin: 8px 0; }
 """
 FOLD_ROWS = 20
-
-
-class Progress:
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-
-    def __call__(self, text: str) -> None:
-        if not self.quiet:
-            print(f"analyze: {text}", flush=True)
 
 
 @dataclass
@@ -404,12 +396,14 @@ def default_out(source: Path) -> Path:
 
 
 def build_report(source: Path, out: Path | None = None, track: str | None = None, laps: int = 2, points: int = 6,
-                 sections: int = 6, quiet: bool = False, checkpoint: str | None = None) -> Path:
+                 sections: int = 6, progress: Callable[[str], None] | None = None,
+                 checkpoint: str | None = None) -> Path:
     """Analyse a run folder (or a model file: driven for `laps` laps on `track`) into one HTML page at `out`.
 
-    checkpoint: "best" or "last", the run's checkpoint for the saliency maps (default: best, else last)."""
+    checkpoint: "best" or "last", the run's checkpoint for the saliency maps (default: best, else last).
+    progress(line) hears what is being done, part by part (the command line prints it)."""
     source = Path(source)
-    say = Progress(quiet)
+    say = progress or (lambda _line: None)
     started = time.monotonic()
     if not source.exists():
         raise AnalyzeError(f"{source}: no such run folder or model file")

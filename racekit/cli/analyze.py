@@ -40,7 +40,8 @@ def run_analyze(args) -> int:
             raise UserError(f"{flag} must be from {low} to {high}, got {value}")
     try:
         out = build_report(Path(args.source), Path(args.out) if args.out else None, track=args.track,
-                           laps=args.laps, points=args.points, sections=args.sections, quiet=args.quiet,
+                           laps=args.laps, points=args.points, sections=args.sections,
+                           progress=None if args.quiet else lambda line: print(f"analyze: {line}", flush=True),
                            checkpoint=args.checkpoint)
     except AnalyzeError as exc:
         raise UserError(str(exc)) from None

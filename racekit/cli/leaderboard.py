@@ -206,7 +206,9 @@ def serve_page(args) -> int:
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1 to 65535, got {args.port}")
     try:
-        serve(path, args.host, args.port)
+        serve(path, args.host, args.port,
+              on_start=lambda url: print(f"racekit leaderboard of {path} on {url} (Ctrl-C stops)", flush=True))
     except OSError as exc:
         raise UserError(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})") from None
+    print("leaderboard page stopped", flush=True)
     return 0

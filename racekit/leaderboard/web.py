@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import uvicorn
 from starlette.applications import Starlette
@@ -138,7 +139,7 @@ def _run_routes(db_path: Path) -> list[Route]:
             from racekit.analyze.report import build_report
 
             try:
-                build_report(Path(run.run_dir), report, quiet=True)
+                build_report(Path(run.run_dir), report)
             except Exception as exc:  # the report is an extra: the page says why there is none, and goes on
                 return JSONResponse({"error": f"{run.run_dir}: no report ({exc})"}, status_code=500)
         return FileResponse(report, media_type="text/html; charset=utf-8")
@@ -156,18 +157,17 @@ def make_server(db_path: Path, quiet: bool = False) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def serve(db_path: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve until Ctrl-C; OSError if the port cannot be had."""
+def serve(db_path: Path, host: str = "127.0.0.1", port: int = 8000, on_start: Callable | None = None) -> None:
+    """Serve until Ctrl-C; OSError if the port cannot be had. on_start(url) once it is listening."""
     sock = bind(host, port)
-    shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    print(f"racekit leaderboard of {db_path} on http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
+    if on_start is not None:
+        on_start(f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/")
     try:
         make_server(db_path).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on: the normal way to stop a server
         pass
     finally:
         sock.close()
-    print("leaderboard page stopped", flush=True)
 
 
 class BackgroundServer(ThreadedServer):
