@@ -290,6 +290,7 @@ def run_train(args) -> int:
     else:
         print(f"done: {step} steps in {out}")
     print_evaluations(summary)
+    compare_with_recipe(out, summary)
     print(f"export the model with: racekit export {out} -o {out / 'model.onnx'}")
     return 0
 
@@ -424,6 +425,18 @@ def run_export(args) -> int:
     print(f"wrote {args.out}: {meta['checkpoint']} at {meta['training_steps']} steps, track {meta['track']}, "
           f"camera {cam['width']}x{cam['height']}x{cam['channels']} stack {cam['frame_stack']}, {actions}")
     return 0
+
+
+def compare_with_recipe(run: Path, summary: dict) -> None:
+    """How this run's first clean evaluation compares with what its recipe usually reaches (racekit/recipes.py)."""
+    from racekit.agent.logbook import read_evaluations
+    from racekit.recipes import comparison
+
+    config = json.loads((run / "config.json").read_text())["run"]
+    evaluations = read_evaluations(run)
+    line = comparison(config, evaluations, evaluations[-1]["wall_seconds"] / 60 if evaluations else 0.0)
+    if line is not None:
+        print(line)
 
 
 def warn_if_never_clean(run: Path) -> None:

@@ -1,0 +1,63 @@
+"""What a training recipe usually reaches, so that a run can say whether it is a typical one or an unlucky draw.
+
+The figures are bench/recipes.py's rows (bench/results/recipes.jsonl): each recipe trained with seeds 0, 1
+and 2 on this project's 2-core development machine, alone. A run is matched to a recipe by its config
+(the tracks, directions, randomisation and PPO settings the recipe's flags set); its first evaluation with
+every lap clean is set beside the recipe's seeds. A run that matches no measured recipe gets no comparison.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One recipe's seeds, as bench/recipes.py measured them."""
+
+    flags: str  # racekit train's flags beside --reward examples/rewards/speed_along_track.py
+    minutes: float  # each seed's training time
+    first_clean_minutes: tuple  # per seed: minutes to the first evaluation with every lap clean (None: never)
+
+
+# bench/recipes.py --screen: 10-minute runs, seeds 0, 1, 2 (docs/performance.md, "Training recipes over seeds")
+MEASURED: dict[str, Measured] = {
+    "robust": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish", 10.0,
+                       (3.3, None, None)),
+    "robust-beta": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish "
+                            "--distribution beta", 10.0, (8.7, 6.2, 7.7)),
+}
+
+
+def recipe_of(run: dict) -> str | None:
+    """The measured recipe a run's config (config.json's "run") was trained with, or None."""
+    ppo = run.get("ppo") or {}
+    robust = (run.get("tracks") == ["generated"] and run.get("alternate_direction") and run.get("randomize") == "default"
+              and ppo.get("bootstrap_at_finish") and run.get("race_type", "time-trial") == "time-trial"
+              and run.get("actions") is None)
+    if not robust:
+        return None
+    name = "robust-beta" if ppo.get("distribution") == "beta" else "robust"
+    return name if name in MEASURED else None
+
+
+def comparison(run: dict, evaluations: list[dict], minutes_trained: float) -> str | None:
+    """A line setting the run's first clean evaluation beside its recipe's seeds, or None (no such recipe)."""
+    name = recipe_of(run)
+    if name is None:
+        return None
+    measured = MEASURED[name]
+    seeds = ", ".join("never" if m is None else f"{m:g}" for m in measured.first_clean_minutes)
+    within = [m for m in measured.first_clean_minutes if m is not None]
+    slowest = max(within) if within else measured.minutes
+    clean = next((e for e in evaluations if e["all_clean"]), None)
+    if clean is not None:
+        mine = clean["wall_seconds"] / 60
+        verdict = ("within what the recipe usually reaches" if mine <= 1.5 * slowest
+                   else "later than the recipe's seeds: a slow draw")
+        at = f"after {mine:.1f} min"
+    elif minutes_trained < slowest:
+        verdict, at = f"not yet: its seeds needed up to {slowest:g} min", "not yet"
+    else:
+        verdict, at = "an unlucky run: train another seed", f"not in {minutes_trained:.1f} min"
+    return (f"the {name} recipe's seeds ({measured.minutes:g} min each) first drove every lap clean after {seeds} "
+            f"min; this run {at}: {verdict}")
