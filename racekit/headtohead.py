@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from racekit.racing import Outcome, RaceError, new_replay_folder, slug
+from racekit.racing import DrivenLog, Outcome, RaceError, new_replay_folder, slug
 
 LETTERS = "AB"
 
@@ -104,7 +104,7 @@ def drive_heat(entrants, track, rules, grid, video_path: Path, size, names, on_s
     try:
         obs, infos = heat.reset()
         for log, info in zip(logs, infos):
-            log.start(info)
+            log.start(info["x"], info["y"])
         with HeatVideo(video_path, size, hz, [e.camera["channels"] for e in entrants], rules.laps, names) as video:
             video.on_step(heat, obs, infos)
             done = False
@@ -160,43 +160,32 @@ def store_heat(board, entrants, names, track, rules, grid, outcomes, order, cont
     return board.add_heat(stored, runs, [Contact(c.sim_time, c.lap, c.hitter, c.hit, c.x, c.y) for c in contacts])
 
 
-class CarLog:
-    """One car's driven line, incidents and per-lap counts, from the heat's infos (as racing.race keeps them)."""
+class CarLog(DrivenLog):
+    """One car's DrivenLog (as racing.race keeps it), fed from the heat's infos and their events."""
 
     def __init__(self):
-        self.segments, self.incidents = [], []
-        self.offtracks_per_lap, self.crashes_per_lap = [], []
-        self._since_lap = 0
+        super().__init__()
         self.closed = False  # the car is done
-
-    def start(self, info) -> None:
-        self.segments = [[(info["x"], info["y"], 0.0)]]
 
     def on_step(self, info) -> list[dict]:
         """Log one step; returns its events (a lap's with its off-track and crash counts), as racing.race's."""
         events, put_back = [], False
         for event in info["events"]:
             if event["kind"] == "lap":
-                since = self.incidents[self._since_lap:]
-                crashed = sum(1 for *_, kind in since if kind == "crash")
-                self.offtracks_per_lap.append(len(since) - crashed)
-                self.crashes_per_lap.append(crashed)
-                self._since_lap = len(self.incidents)
-                events.append({**event, "offtracks": len(since) - crashed, "crashes": crashed})
+                offtracks, crashed = self.lap()
+                events.append({**event, "offtracks": offtracks, "crashes": crashed})
                 if info["termination"] is not None:
-                    self.segments[-1].append((event["x"], event["y"], self.segments[-1][-1][2]))
-            else:
-                point = (event["x"], event["y"])  # where it left the road (or hit the other car) ...
-                self.segments[-1].append((*point, self.segments[-1][-1][2]))
-                self.incidents.append((*point, event["kind"]))
+                    self.stop_at(event["x"], event["y"])
+            else:  # where it left the road (or hit the other car) ...
+                self.incident(event["x"], event["y"], event["kind"])
                 events.append(event)
                 put_back = not event["dnf"]
         if info["termination"] is not None:
             self.closed = True
         elif put_back:  # ... and the line goes on from where it was put back
-            self.segments.append([(info["x"], info["y"], 0.0)])
+            self.put_back(info["x"], info["y"])
         else:
-            self.segments[-1].append((info["x"], info["y"], info["speed"]))
+            self.move(info["x"], info["y"], info["speed"])
         return events
 
 

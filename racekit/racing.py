@@ -183,6 +183,47 @@ class Outcome:
         return self.termination != "lap_complete"
 
 
+class DrivenLog:
+    """One car's record of a race, kept the same way in a time trial and for each car of a heat: the driven
+    line (x, y, speed), broken where the car was put back; where it left the road or crashed; each finished
+    lap's off-tracks (and other resets) and crashes."""
+
+    def __init__(self):
+        self.segments: list[list[tuple[float, float, float]]] = []
+        self.incidents: list[tuple[float, float, str]] = []
+        self.offtracks_per_lap: list[int] = []
+        self.crashes_per_lap: list[int] = []
+        self._since_lap = 0  # incidents before the lap being driven
+
+    def start(self, x: float, y: float) -> None:
+        self.segments = [[(float(x), float(y), 0.0)]]
+
+    def move(self, x: float, y: float, speed: float) -> None:
+        self.segments[-1].append((float(x), float(y), float(speed)))
+
+    def stop_at(self, x: float, y: float) -> None:
+        """The line ends here (at the speed it had)."""
+        self.segments[-1].append((float(x), float(y), self.segments[-1][-1][2]))
+
+    def incident(self, x: float, y: float, kind: str) -> None:
+        """Left the road or crashed ("off_track", "crash", "reset") here."""
+        self.stop_at(x, y)
+        self.incidents.append((float(x), float(y), kind))
+
+    def put_back(self, x: float, y: float) -> None:
+        """The line goes on from where the car was put back."""
+        self.segments.append([(float(x), float(y), 0.0)])
+
+    def lap(self) -> tuple[int, int]:
+        """A lap finished: its (off-tracks, crashes), counted from the incidents since the last one."""
+        since = self.incidents[self._since_lap:]
+        crashed = sum(1 for *_, kind in since if kind == "crash")
+        self.offtracks_per_lap.append(len(since) - crashed)
+        self.crashes_per_lap.append(crashed)
+        self._since_lap = len(self.incidents)
+        return len(since) - crashed, crashed
+
+
 def make_env(entrant: Entrant, track, rules: Rules):
     from racekit.agent.evaluate import action_bounds, camera_kwargs
     from racekit.sim.env import TimeTrialEnv
@@ -208,10 +249,9 @@ def race(entrant: Entrant, track, rules: Rules, on_step: Callable | None = None)
     penalties = {"off_track": rules.offtrack_penalty, "crash": rules.crash_penalty, "reset": rules.offtrack_penalty}
     try:
         obs, info = env.reset(seed=rules.seed, options={"start_fraction": 0.0})
-        x, y = env.world.car.reference_point()[:2]
-        segments, incidents, per_lap, crashes_per_lap = [[(float(x), float(y), 0.0)]], [], [], []
+        log = DrivenLog()
+        log.start(*env.world.car.reference_point()[:2])
         seen = {"offtracks": 0, "crashes": 0, "resets": 0}
-        incidents_before = 0
         states = env.objects.states()
         bots = [i for i, o in enumerate(states) if o.is_bot]
         boxes = [box for box, o in zip(env.world.standing, states) if not o.is_bot]
@@ -224,25 +264,21 @@ def race(entrant: Entrant, track, rules: Rules, on_step: Callable | None = None)
             kind = _incident(info, seen)
             if kind is not None:
                 # the line ends where the car left the road and goes on from where it was put back
-                segments[-1].append((*point, segments[-1][-1][2]))
-                incidents.append((*point, kind))
+                log.incident(*point, kind)
                 events.append({"kind": kind, "lap": len(info["lap_times"]) + 1, "x": point[0], "y": point[1],
                                "progress": info["progress"], "penalty": penalties[kind],
                                "resets": info["resets"], "dnf": info["termination"] == "dnf"})
                 if info["termination"] != "dnf":
-                    rx, ry = env.world.car.reference_point()[:2]
-                    segments.append([(float(rx), float(ry), 0.0)])
+                    log.put_back(*env.world.car.reference_point()[:2])
             else:
-                segments[-1].append((*point, float(env.world.car.speed())))
+                log.move(*point, env.world.car.speed())
             for path, i in zip(bot_paths, bots):
                 path.append(tuple(info["objects"][i][:2]))
-            while len(info["lap_times"]) > len(per_lap):
-                crashed = sum(1 for *_, kind in incidents[incidents_before:] if kind == "crash")
-                per_lap.append(len(incidents) - incidents_before - crashed)
-                crashes_per_lap.append(crashed)
-                incidents_before = len(incidents)
-                events.append({"kind": "lap", "lap": len(per_lap), "seconds": info["lap_times"][len(per_lap) - 1],
-                               "incidents": per_lap[-1] + crashed, "offtracks": per_lap[-1], "crashes": crashed})
+            while len(info["lap_times"]) > len(log.offtracks_per_lap):
+                offtracks, crashed = log.lap()
+                n = len(log.offtracks_per_lap)
+                events.append({"kind": "lap", "lap": n, "seconds": info["lap_times"][n - 1],
+                               "incidents": offtracks + crashed, "offtracks": offtracks, "crashes": crashed})
             if on_step is not None:
                 on_step(env, obs, info, events)
             if terminated or truncated:
@@ -250,10 +286,10 @@ def race(entrant: Entrant, track, rules: Rules, on_step: Callable | None = None)
         ground = env.world.ground_image
     finally:
         env.close()
-    return Outcome(lap_times=[float(t) for t in info["lap_times"]], offtracks_per_lap=per_lap,
+    return Outcome(lap_times=[float(t) for t in info["lap_times"]], offtracks_per_lap=log.offtracks_per_lap,
                    offtracks=info["offtracks"], crashes=info["crashes"], resets=info["resets"],
-                   termination=info["termination"], sim_time=float(info["sim_time"]), segments=segments,
-                   incidents=incidents, ground_image=ground, crashes_per_lap=crashes_per_lap,
+                   termination=info["termination"], sim_time=float(info["sim_time"]), segments=log.segments,
+                   incidents=log.incidents, ground_image=ground, crashes_per_lap=log.crashes_per_lap,
                    race_type=rules.race_type, boxes=boxes, bot_paths=bot_paths)
 
 
