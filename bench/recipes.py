@@ -14,7 +14,7 @@ already there is not run again, so a comparison of long runs goes on across sess
 measured is lost. Then the table: each row, and per recipe the median and the worst.
 
     .venv/bin/python bench/recipes.py --screen                      # 10 minutes a run: quick comparisons
-    .venv/bin/python bench/recipes.py --recipes plain robust         # the bars: 30 minutes a run
+    .venv/bin/python bench/recipes.py                             # the bars: 30 minutes a run, every recipe
     .venv/bin/python bench/recipes.py --report                      # the table of the rows so far
 """
 from __future__ import annotations
@@ -135,7 +135,7 @@ def _finite(value: float) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["plain", "robust"])
+    parser.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["plain", "robust", "robust-beta"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--minutes", type=float, default=30.0, help="training per run (default 30)")
     parser.add_argument("--screen", action="store_true",
