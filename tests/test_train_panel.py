@@ -57,3 +57,13 @@ def test_export_says_loudly_when_no_evaluation_was_clean(tmp_path, capsys):
         fh.write(json.dumps(clean) + "\n")
     assert main(["export", str(run), "-o", str(tmp_path / "model.onnx")]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_the_analysis_maps_the_evaluations_on_the_panels_first_track():
+    from racekit.analyze.load import evaluated_track
+
+    assert evaluated_track(RunConfig(track="oval").to_json()) == "oval"
+    assert evaluated_track(RunConfig(tracks=["generated"], alternate_direction=True).to_json()) == "piccolo"
+    old = RunConfig(tracks=["generated"], track="generated:1234567").to_json()
+    del old["eval_panel"]  # a run from before the panel evaluated its first generated track
+    assert evaluated_track(old) == "generated:1234567"

@@ -266,14 +266,16 @@ def camera_of(run: dict) -> dict:
 
 
 def evaluated_track(run: dict) -> str | None:
-    """The track a run's evaluations race (agent.train.first_track): its first, or env 0's first generated one."""
-    first = (run.get("tracks") or [run.get("track")])[0]
-    if first != "generated":
-        return first
+    """The track whose evaluation sim-traces a run writes: a one-track run's track, the first of a run's
+    evaluation panel (agent/panel.py), or for a run from before the panel its first track (env 0's first
+    generated one)."""
+    if not run.get("tracks"):
+        return run.get("track")
     try:
-        from racekit.agent.train import RunConfig, first_track
+        from racekit.agent.panel import evaluation_panel
+        from racekit.agent.train import RunConfig
 
-        return first_track(RunConfig.from_json(run))
+        return evaluation_panel(RunConfig.from_json(run))[0][0]
     except Exception:  # an older or newer config this racekit cannot rebuild: maps are left out, said so
         return None
 
