@@ -17,9 +17,12 @@ import sys
 import threading
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from racekit.sim.pasted import clean_pasted
 
 # DeepRacer's params about other objects; on a race without objects their lists are empty
 OBJECT_KEYS = ("closest_objects", "objects_location", "objects_left_of_center", "object_in_camera",
@@ -38,6 +41,7 @@ class RewardFunction:
     path: str  # the file it came from, or "<built-in>"
     sha256: str
     time_limit_s: float | None = None  # per call; DeepRacer's validator allows 5 s
+    notes: list[str] = field(default_factory=list)  # what loading it changed: invisible characters taken out
 
     @property
     def first_line(self) -> int:
@@ -116,9 +120,12 @@ def load_reward(path: str | Path) -> RewardFunction:
     path = Path(path)
     name = str(path)
     try:
-        source = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RewardError(f"{name}: cannot read the reward file ({exc.__class__.__name__}: {exc})") from None
+    source, pasted = clean_pasted(text)  # code pasted from a web page: invisible characters outside strings
+    notes = [f"{name} line {line}: replaced {count} x {what} outside strings (pasted from a web page?)"
+             for (line, what), count in Counter(pasted).items()]
     try:
         code = compile(source, name, "exec")
     except SyntaxError as exc:
@@ -140,7 +147,7 @@ def load_reward(path: str | Path) -> RewardFunction:
     except TypeError:
         raise RewardError(f"{name} line {func.__code__.co_firstlineno}: reward_function{inspect.signature(func)} "
                           f"must take exactly one argument, params") from None
-    return RewardFunction(func, name, hashlib.sha256(source.encode("utf-8")).hexdigest())
+    return RewardFunction(func, name, hashlib.sha256(text.encode("utf-8")).hexdigest(), notes=notes)
 
 
 def default_reward_function(params):

@@ -121,3 +121,24 @@ def test_reward_check_reports_an_off_track_only_fault(tmp_path, capsys):
                                  "    return 1.0 / params['all_wheels_on_track']\n")
     assert main(["reward", "check", str(path)]) == 2
     assert f"{path} line 2: reward_function raised ZeroDivisionError" in capsys.readouterr().err
+
+
+def test_invisible_characters_pasted_from_a_web_page_are_taken_out_outside_strings(tmp_path, capsys):
+    """One of the AWS documentation's own examples ends with a zero-width space; web pages indent with
+    non-breaking spaces. Python refuses both ("invalid non-printable character"); racekit takes them out."""
+    path = tmp_path / "pasted.py"
+    text = ("def reward_function(params):\n"
+            "\u00a0\u00a0\u00a0\u00a0label = 'keep\u00a0this'  # a comment\u00a0stays\n"
+            "    return float(len(label))\u200b\n")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SyntaxError):
+        compile(text, str(path), "exec")  # what DeepRacer's users hit
+    reward = load_reward(path)
+    assert reward({}) == 9.0  # the string kept its non-breaking space: 'keep\xa0this' is 9 characters
+    assert reward.notes == [f"{path} line 2: replaced 4 x non-breaking space (U+00A0) outside strings (pasted from a "
+                            f"web page?)", f"{path} line 3: replaced 1 x zero-width space (U+200B) outside strings "
+                                           f"(pasted from a web page?)"]
+    assert reward.sha256 == hashlib.sha256(text.encode()).hexdigest()  # the file as it is
+    assert main(["reward", "check", str(path), "--track", "oval", "--steps", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "warning:" in err and "line 2: replaced 4 x non-breaking space" in err and "line 3:" in err

@@ -33,6 +33,8 @@ def run_check(args) -> int:
     except ValueError as exc:
         raise UserError(f"{track}: {exc}") from None
     reward = load_reward(args.file)  # RewardError, one line naming the file and line
+    for note in reward.notes:
+        print(f"warning: {note}", file=sys.stderr)
     report = check_reward(reward, track, sim_steps=args.steps, race_type=args.race_type)
     race = "" if args.race_type == "time-trial" else f", {args.race_type}"
     print(f"{args.file} (sha256 {reward.sha256[:12]}) on {track}{race}")

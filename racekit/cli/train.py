@@ -152,7 +152,8 @@ def new_run_config(args):
     if args.from_model is not None:
         cfg.from_model = {"path": args.from_model}  # checked against this run's camera and actions by train()
     if args.reward:
-        load_reward(args.reward)  # a bad file: RewardError, one line naming its line
+        for note in load_reward(args.reward).notes:  # a bad file: RewardError, one line naming its line
+            print(f"racekit: warning: {note}", file=sys.stderr)
         cfg.reward = str(Path(args.reward).resolve())
     counts = [(cfg, "--steps"), (cfg, "--eval-every"), (cfg, "--eval-laps"), (cfg, "--frame-stack"),
               (cfg.ppo, "--envs"), (cfg.ppo, "--rollout-steps"), (cfg.ppo, "--minibatch"), (cfg.ppo, "--epochs"),
