@@ -50,6 +50,23 @@ RECIPES = {
 }
 
 
+def piccolo_lap(evaluation: dict | None) -> float | None:
+    """An evaluation's mean lap on piccolo, forwards: the evaluation itself, or its panel's piccolo entry."""
+    entries = (evaluation or {}).get("panel") or ([evaluation] if evaluation else [])
+    own = next((e for e in entries if e["track"] == DEFAULT_TRACK and not e.get("reverse")), None)
+    return own["mean_lap_time"] if own else None
+
+
+def last_ratio(row: dict, out: Path) -> float | None:
+    """The last evaluation's piccolo lap over the expert's (from the run folder for rows from before it)."""
+    if "last_ratio" in row:
+        return row["last_ratio"]
+    run_dir = out / run_name(row["recipe"], row["seed"], row["minutes"])
+    evals = read_evaluations(run_dir) if run_dir.is_dir() else []
+    lap = piccolo_lap(evals[-1] if evals else None)
+    return round(lap / row["expert_lap"], 3) if lap else None
+
+
 def run_name(recipe: str, seed: int, minutes: float) -> str:
     return f"{recipe}-seed{seed}-{minutes:g}min"
 
@@ -76,6 +93,7 @@ def measure(recipe: str, seed: int, minutes: float, out: Path, suite: bool, expe
            "steps_to_clean": clean["global_step"] if clean else None,
            "evaluations": len(evals), "clean_evaluations": sum(e["all_clean"] for e in evals),
            "last_clean_laps": last["clean_laps"] if last else 0, "last_laps": last["laps"] if last else 0,
+           "last_ratio": round(piccolo_lap(last) / expert, 3) if piccolo_lap(last) else None,
            "piccolo_clean_laps": lap["clean_laps"], "piccolo_mean_lap": lap["mean_lap_time"],
            "piccolo_ratio": round(lap["mean_lap_time"] / expert, 3) if lap["mean_lap_time"] else None,
            "expert_lap": round(expert, 3), "suite_score": None,
@@ -110,23 +128,27 @@ def report(rows: list[dict], minutes: float | None, out: Path) -> None:
     """Each row, then per recipe the median and the worst (a run that never got clean counts as the worst)."""
     rows = [r for r in rows if minutes is None or r["minutes"] == minutes]
     header = (f"{'recipe':<12} {'min':>4} {'seed':>4} {'to clean':>9} {'clean evals':>11} {'last clean':>10} "
-              f"{'piccolo/expert':>14} {'suite':>6} {'steps/s':>7} {'entropy':>11}")
+              f"{'last/expert':>11} {'model/expert':>12} {'suite':>6} {'steps/s':>7} {'entropy':>11}")
     print(header)
     for (recipe, budget) in sorted({(r["recipe"], r["minutes"]) for r in rows}):
         mine = sorted((r for r in rows if (r["recipe"], r["minutes"]) == (recipe, budget)), key=lambda r: r["seed"])
         for r in mine:
             print(f"{recipe:<12} {budget:>4g} {r['seed']:>4} {fmt(r['minutes_to_clean'], '{:.1f} min'):>9} "
                   f"{r['clean_evaluations']:>5}/{r['evaluations']:<5} {r['last_clean_laps']:>4}/{r['last_laps']:<5} "
-                  f"{fmt(r['piccolo_ratio'], '{:.3f}'):>14} {fmt(r['suite_score'], '{:.1%}'):>6} "
+                  f"{fmt(last_ratio(r, out), '{:.3f}'):>11} "
+                  f"{fmt(r['piccolo_ratio'], '{:.3f}'):>12} {fmt(r['suite_score'], '{:.1%}'):>6} "
                   f"{r['steps_per_second']:>7.0f} {entropy(out / run_name(recipe, r['seed'], budget)):>11}")
         to_clean = [r["minutes_to_clean"] if r["minutes_to_clean"] is not None else float("inf") for r in mine]
         ratios = [r["piccolo_ratio"] if r["piccolo_ratio"] is not None else float("inf") for r in mine]
+        lasts = [last_ratio(r, out) if last_ratio(r, out) is not None else float("inf") for r in mine]
         suites = [r["suite_score"] for r in mine if r["suite_score"] is not None]
         print(f"{'':<12} {'':>4} {'med':>4} {fmt(_finite(statistics.median(to_clean)), '{:.1f} min'):>9} "
-              f"{'':>11} {'':>10} {fmt(_finite(statistics.median(ratios)), '{:.3f}'):>14} "
+              f"{'':>11} {'':>10} {fmt(_finite(statistics.median(lasts)), '{:.3f}'):>11} "
+              f"{fmt(_finite(statistics.median(ratios)), '{:.3f}'):>12} "
               f"{fmt(statistics.median(suites) if suites else None, '{:.1%}'):>6}")
         print(f"{'':<12} {'':>4} {'worst':>4} {fmt(_finite(max(to_clean)), '{:.1f} min'):>9} {'':>11} {'':>10} "
-              f"{fmt(_finite(max(ratios)), '{:.3f}'):>14} {fmt(min(suites) if suites else None, '{:.1%}'):>6}")
+              f"{fmt(_finite(max(lasts)), '{:.3f}'):>11} {fmt(_finite(max(ratios)), '{:.3f}'):>12} "
+              f"{fmt(min(suites) if suites else None, '{:.1%}'):>6}")
 
 
 def _finite(value: float) -> float | None:
