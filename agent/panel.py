@@ -39,11 +39,11 @@ def evaluation_panel(cfg) -> list[tuple[str, bool]]:
     return panel
 
 
-def evaluate_panel(driver, cfg, spec, panel: list[tuple[str, bool]],
-                   simtrace: Path | None) -> dict:
+def evaluate_panel(driver, cfg, panel: list[tuple[str, bool]], simtrace: Path | None) -> dict:
     """Race each (track, reversed) of the panel; one result over all of it (the keys of one evaluation:
     clean laps and laps summed, completion and lap times over all), each entry's own under "panel"."""
-    results = [evaluate(driver, track, cfg.camera(), spec.as_dict(), laps=cfg.eval_laps, reverse=reverse,
+    actions = cfg.action_spec().as_dict()
+    results = [evaluate(driver, track, cfg.camera(), actions, laps=cfg.eval_laps, reverse=reverse,
                         env_kwargs=cfg.race_kwargs(), simtrace=simtrace if i == 0 else None)
                for i, (track, reverse) in enumerate(panel)]
     if len(results) == 1:

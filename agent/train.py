@@ -359,7 +359,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
                 last_eval = global_step // cfg.eval_every
                 # one frame at a time: a second thread gains nothing and, on a busy machine, costs many times
                 torch.set_num_threads(1)
-                result = evaluate_panel(torch_driver(DeterministicPolicy(model)), cfg, spec, panel,
+                result = evaluate_panel(torch_driver(DeterministicPolicy(model)), cfg, panel,
                                         evaluation_folder(run_dir, global_step) if trace is not None else None)
                 result.update(global_step=global_step, wall_seconds=round(time.monotonic() - started, 1))
                 logbook.log_evaluation(result)

@@ -34,7 +34,7 @@ def test_a_panel_evaluation_adds_up_every_track_and_keeps_each_one():
     cfg = RunConfig(tracks=["generated"], alternate_direction=True, eval_laps=1)
     panel = evaluation_panel(cfg)
     straight = lambda frames: [(0.0, 1.5)]  # noqa: E731 - leaves every track at its first bend
-    result = evaluate_panel(straight, cfg, cfg.action_spec(), panel, simtrace=None)
+    result = evaluate_panel(straight, cfg, panel, simtrace=None)
     assert result["track"] == "panel" and result["laps"] == len(panel) == len(result["panel"]) == 4
     assert [(r["track"], r["reverse"]) for r in result["panel"]] == [(t.split("/")[-1], rev) for t, rev in panel]
     assert result["clean_laps"] == sum(r["clean_laps"] for r in result["panel"]) == 0 and not result["all_clean"]

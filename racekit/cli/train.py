@@ -31,7 +31,8 @@ def register(subparsers) -> None:
     train.add_argument("--track", action="append", default=None, metavar="TRACK",
                        help="built-in track name, track file, generated:SEED, or 'generated' (a fresh generated "
                             "track every --track-episodes episodes); repeat it to train on several tracks at once "
-                            "(default: the default track). Evaluations race the first one")
+                            "(default: the default track). A one-track run is evaluated on its track, a run on several "
+                            "on a fixed panel (agent/panel.py)")
     train.add_argument("--alternate-direction", action="store_true",
                        help="every other episode drives the track the other way round")
     options.add_race_type_options(train, RACE_TYPES)
