@@ -6,7 +6,6 @@ does the work, so the benches and the console run the same suite.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -54,8 +53,9 @@ def store_score(db: str | Path | None, model: str | Path, result: dict) -> tuple
     """Store the suite's score with the model file (by its sha256) on the leaderboard; returns the sha256
     and the leaderboard's file."""
     from racekit.leaderboard.db import open_board
+    from racekit.racing import file_sha256  # the sha256 a race stores the model file by
 
-    sha = hashlib.sha256(Path(model).read_bytes()).hexdigest()
+    sha = file_sha256(Path(model))
     with open_board(db) as board:
         board.set_suite_score(sha, result["score"], result["clean_laps"], result["laps"],
                               [{k: r[k] for k in ("name", "kind", "laps", "clean_laps", "offtracks")}
