@@ -140,7 +140,7 @@ def report(rows: list[dict], minutes: float | None, out: Path) -> None:
                   f"{r['steps_per_second']:>7.0f} {entropy(out / run_name(recipe, r['seed'], budget)):>11}")
         to_clean = [r["minutes_to_clean"] if r["minutes_to_clean"] is not None else float("inf") for r in mine]
         ratios = [r["piccolo_ratio"] if r["piccolo_ratio"] is not None else float("inf") for r in mine]
-        lasts = [last_ratio(r, out) if last_ratio(r, out) is not None else float("inf") for r in mine]
+        lasts = [float("inf") if ratio is None else ratio for ratio in (last_ratio(r, out) for r in mine)]
         suites = [r["suite_score"] for r in mine if r["suite_score"] is not None]
         print(f"{'':<12} {'':>4} {'med':>4} {fmt(_finite(statistics.median(to_clean)), '{:.1f} min'):>9} "
               f"{'':>11} {'':>10} {fmt(_finite(statistics.median(lasts)), '{:.3f}'):>11} "

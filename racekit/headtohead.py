@@ -66,6 +66,8 @@ def race_heat(entrants, names, track, rules, grid, root: Path, size, board,
     """Race the heat, write its replay and map in a new folder under `root`, store it on `board`.
     on_step(car index, info, events) follows each car. If anything fails, the folder is removed and the
     exception goes on: nothing half stored."""
+    from racekit.replay import save_png
+
     folder = new_replay_folder(root, f"{slug(names[0])[:20]}-vs-{slug(names[1])[:20]}")
     try:
         outcomes, order, contacts = drive_heat(entrants, track, rules, grid, folder / "replay.mp4", size, names,
@@ -73,8 +75,6 @@ def race_heat(entrants, names, track, rules, grid, root: Path, size, board,
         laps = "   ".join(f"{LETTERS[i]} {sum(outcomes[i].lap_times):.2f} s" if not outcomes[i].dnf
                           else f"{LETTERS[i]} DNF" for i in order)
         title = f"{names[0]} vs {names[1]} - {track.name}{' (reverse)' if rules.reverse else ''}   {laps}"
-        from racekit.replay import save_png
-
         save_png(folder / "map.png", heat_map(outcomes, names, contacts, title))
         heat_id, ids = store_heat(board, entrants, names, track, rules, grid, outcomes, order, contacts, folder)
     except BaseException:
