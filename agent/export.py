@@ -91,6 +91,11 @@ def distribution_of(state: dict) -> str:
     return ((state.get("run") or {}).get("ppo") or {}).get("distribution", "gaussian")
 
 
+def network_of(state: dict) -> dict | str:
+    """The network a checkpoint's policy has (checkpoints from before there was a choice: racekit's)."""
+    return state.get("network") or "racekit"
+
+
 def load_policy_checkpoint(path: Path) -> tuple[DeterministicPolicy, dict]:
     """A checkpoint file -> (the deterministic policy in eval mode, the checkpoint dict)."""
     state = load_checkpoint(path)
@@ -99,7 +104,7 @@ def load_policy_checkpoint(path: Path) -> tuple[DeterministicPolicy, dict]:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(sorted(missing))} (not written by racekit train?)")
     try:
         model = ActorCritic(tuple(state["obs_shape"]), spec_from_dict(state["actions"]),
-                            distribution=distribution_of(state))
+                            distribution=distribution_of(state), network=network_of(state))
         model.load_state_dict(state["model"])
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -179,19 +184,24 @@ def export_onnx(run: str | os.PathLike, out: str | os.PathLike, which: str | Non
 
     Raises ExportError (bad run dir or output path) or CheckpointError (corrupt checkpoint), one line each.
     """
-    import onnx
-
     checkpoint = find_checkpoint(run, which)
     policy, state = load_policy_checkpoint(checkpoint)
     meta = metadata(state, checkpoint, racekit_version_)
-    model = onnx.load_from_string(onnx_bytes(policy, tuple(state["obs_shape"])))
+    write_atomically(Path(out), model_file_bytes(policy, tuple(state["obs_shape"]), meta))
+    return meta
+
+
+def model_file_bytes(policy: DeterministicPolicy, obs_shape: tuple[int, int, int], meta: dict) -> bytes:
+    """The racekit model file: the policy's ONNX graph with `meta` as its racekit metadata."""
+    import onnx
+
+    model = onnx.load_from_string(onnx_bytes(policy, obs_shape))
     model.producer_name = "racekit"
     model.producer_version = meta["racekit_version"]
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
     onnx.checker.check_model(model)
-    write_atomically(Path(out), model.SerializeToString())
-    return meta
+    return model.SerializeToString()
 
 
 def write_atomically(out: Path, data: bytes) -> None:

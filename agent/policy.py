@@ -1,9 +1,11 @@
 """The CNN actor-critic over uint8 camera frames, and the deterministic policy that gets exported.
 
-The network is DeepRacer's: conv 32x8 stride 4, 64x4 stride 2, 64x3 stride 1,
-dense 512, then an actor head and a value head. Frames come in exactly as the
-env yields them, (batch, height, width, channels) uint8, and are scaled inside
-the network, so the exported model takes camera bytes.
+The network (agent/networks.py) is racekit's by default, the same layers as
+DeepRacer's shallow preset (conv 32x8 stride 4, 64x4 stride 2, 64x3 stride 1,
+dense 512), or one of DeepRacer's three presets; an actor head and a value head
+sit on it. Frames come in exactly as the env yields them, (batch, height, width,
+channels) uint8, and are scaled inside the network, so the exported model takes
+camera bytes.
 
 Continuous actions, distribution "gaussian" (the default): a Gaussian over the
 action normalised to [-1, 1] (the mean from the network, one learned log-std per
@@ -14,8 +16,10 @@ lock, wider noise costs nothing. Distribution "beta": a Beta over each
 dimension's [0, 1], stretched to [-1, 1] (both shape parameters from the
 network, at least 1 so the density is one-humped): no sample falls outside the
 bounds, so nothing is clipped (Chou, Maturana and Scherer, ICML 2017). The
-greedy action is the Gaussian's mean or the Beta's mean. Discrete actions: a
-categorical over DeepRacer's action list.
+greedy action is the Gaussian's mean or the Beta's mean. Distribution "squashed":
+SAC's tanh-squashed Gaussian (the greedy action is tanh of the mean), what an
+imported DeepRacer SAC model drives with. Discrete actions: a categorical over
+DeepRacer's action list.
 """
 from __future__ import annotations
 
@@ -26,7 +30,9 @@ import torch
 from torch import nn
 from torch.distributions import Beta, Categorical, Normal
 
-DISTRIBUTIONS = ("gaussian", "beta")  # of continuous actions
+from racekit.agent.networks import Network, as_network, build_trunk
+
+DISTRIBUTIONS = ("gaussian", "beta", "squashed")  # of continuous actions
 BETA_EDGE = 1e-6  # a Beta sample of exactly 0 or 1 (float32 rounding) has no finite log-density
 
 
@@ -71,26 +77,18 @@ def layer(module: nn.Module, gain: float = np.sqrt(2)) -> nn.Module:
 
 
 class ActorCritic(nn.Module):
-    def __init__(self, obs_shape: tuple[int, int, int], actions: ActionSpec, hidden: int = 512,
-                 distribution: str = "gaussian"):
+    def __init__(self, obs_shape: tuple[int, int, int], actions: ActionSpec, distribution: str = "gaussian",
+                 network: Network | str | dict = "racekit"):
         super().__init__()
         if distribution not in DISTRIBUTIONS:
             raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}")
-        if distribution == "beta" and actions.discrete:
-            raise ValueError("a beta distribution needs continuous actions, not an action list")
+        if distribution != "gaussian" and actions.discrete:
+            raise ValueError(f"a {distribution} distribution needs continuous actions, not an action list")
         height, width, channels = obs_shape
-        self.obs_shape, self.actions = tuple(obs_shape), actions
-        self.beta = distribution == "beta"
-        self.trunk = nn.Sequential(
-            layer(nn.Conv2d(channels, 32, 8, stride=4)), nn.ReLU(),
-            layer(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
-            layer(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
-            nn.Flatten(),
-        )
-        with torch.no_grad():
-            flat = self.trunk(torch.zeros(1, channels, height, width)).shape[1]
-        self.trunk.append(layer(nn.Linear(flat, hidden)))
-        self.trunk.append(nn.ReLU())
+        self.obs_shape, self.actions, self.network = tuple(obs_shape), actions, as_network(network)
+        self.beta, self.squashed = distribution == "beta", distribution == "squashed"
+        self.trunk = build_trunk(self.network, channels, height, width, layer)
+        hidden = self.network.hidden
         outputs = len(actions.table) if actions.discrete else 2
         # small: start near uniform / zero mean (beta: both shapes near 1.69, the mean mid-range)
         self.actor = layer(nn.Linear(hidden, 2 * outputs if self.beta else outputs), gain=0.01)
@@ -122,6 +120,8 @@ class ActorCritic(nn.Module):
         if self.beta:
             alpha, beta = self.beta_shapes(out)
             return 2.0 * alpha / (alpha + beta) - 1.0
+        if self.squashed:
+            return torch.tanh(out)
         return out
 
     def value(self, frames: torch.Tensor) -> torch.Tensor:
@@ -135,6 +135,11 @@ class ActorCritic(nn.Module):
             unit = dist.sample() if action is None else (action + 1.0) / 2.0
             unit = unit.clamp(BETA_EDGE, 1.0 - BETA_EDGE)
             action, log_prob, entropy = 2.0 * unit - 1.0, dist.log_prob(unit), dist.entropy()
+        elif self.squashed:  # sample before tanh; the density of tanh(u) is the Gaussian's over |d tanh/du|
+            raw = dist.sample() if action is None else torch.atanh(action.clamp(-1.0 + BETA_EDGE, 1.0 - BETA_EDGE))
+            action = torch.tanh(raw)
+            log_prob = dist.log_prob(raw) - torch.log1p(-action.pow(2) + BETA_EDGE)
+            entropy = -log_prob  # no closed form: one sample's estimate
         else:
             if action is None:
                 action = dist.sample()
