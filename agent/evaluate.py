@@ -18,9 +18,18 @@ MAX_RESETS = 20
 
 
 def camera_kwargs(camera: dict) -> dict:
-    """Env arguments for a model's camera spec (racekit model-file format)."""
-    return {"camera_width": camera["width"], "camera_height": camera["height"],
-            "grayscale": camera["channels"] == 1, "frame_stack": camera["frame_stack"]}
+    """Env arguments for a model's camera spec (racekit model-file format): its size, channels and frame stack,
+    and where it says so its lens ("fov_deg"), its mount ("mount": the env's camera_mount) and the world's look
+    ("look"), so the model sees what it was trained on (absent: racekit's)."""
+    kwargs = {"camera_width": camera["width"], "camera_height": camera["height"],
+              "grayscale": camera["channels"] == 1, "frame_stack": camera["frame_stack"]}
+    if camera.get("fov_deg") is not None:
+        kwargs["fov_deg"] = float(camera["fov_deg"])
+    if camera.get("mount") is not None:
+        kwargs["camera_mount"] = camera["mount"]
+    if camera.get("look") is not None:
+        kwargs["look"] = camera["look"]
+    return kwargs
 
 
 def action_bounds(action_space: dict) -> dict:

@@ -6,6 +6,10 @@ The contract (written by the trainer's exporter, see DESIGN.md section 5):
 - one output "action": float32 [batch, 2] = (steering_deg, speed_mps),
   positive steering = left;
 - metadata_props["racekit"] = JSON with format 1, camera, control_hz, action_space.
+  The camera may also say what the simulator showed the model in training: "fov_deg" (its lens), "mount" and
+  "look" (names: "deepracer" for a model from DeepRacer's simulator). The car has its own lens and world, so
+  here they are read and kept (strings, if present), never acted on; the simulator (racekit/racing.py) refuses
+  names it does not know.
 
 A file that breaks any of this is refused with a ModelError naming the file and
 the fault, before the car loop opens the motor controller.
@@ -34,6 +38,8 @@ class CameraSpec:
     channels: int  # 1 = grayscale, 3 = RGB
     frame_stack: int
     fov_deg: float | None = None
+    mount: str | None = None  # where the simulator put the camera in training; None: racekit's (the car ignores it)
+    look: str | None = None  # how the simulator's world looked; None: racekit's (the car ignores it)
 
     @property
     def depth(self) -> int:
@@ -141,12 +147,17 @@ def parse_metadata(text: str | None) -> ModelSpec:
     if channels not in (1, 3):
         raise ValueError(f"metadata field camera.channels must be 1 (gray) or 3 (RGB), got {channels}")
     fov = cam.get("fov_deg")
+    names = {}
+    for key in ("mount", "look"):
+        if cam.get(key) is not None:
+            names[key] = _field(cam, key, "camera.", (str,))
     camera = CameraSpec(
         width=_positive_int(cam, "width", "camera."),
         height=_positive_int(cam, "height", "camera."),
         channels=channels,
         frame_stack=_positive_int(cam, "frame_stack", "camera."),
         fov_deg=float(fov) if isinstance(fov, (int, float)) and not isinstance(fov, bool) else None,
+        **names,
     )
     hz = float(_field(raw, "control_hz", "", (int, float)))
     if not (math.isfinite(hz) and 0 < hz <= 1000):

@@ -94,12 +94,16 @@ def drive_heat(entrants, track, rules, grid, video_path: Path, size, names, on_s
     bounds = [action_bounds(e.action_space) for e in entrants]
     low = [np.array([b["steering_range"][0], b["speed_range"][0]], np.float32) for b in bounds]
     high = [np.array([b["steering_range"][1], b["speed_range"][1]], np.float32) for b in bounds]
-    cameras = [CameraSpec(e.camera["width"], e.camera["height"], e.camera["channels"]) for e in entrants]
+    # each car's camera as its model was trained with: size, channels, lens, mount and look (absent: racekit's)
+    cameras = [CameraSpec(e.camera["width"], e.camera["height"], e.camera["channels"],
+                          float(e.camera.get("fov_deg") or CameraSpec.fov_deg)) for e in entrants]
     driven = track.reverse() if rules.reverse else track  # the stored name is the track's own
     heat = HeadToHead(driven, cameras, [e.camera["frame_stack"] for e in entrants], laps=rules.laps,
                       offtrack_penalty=rules.offtrack_penalty, crash_penalty=rules.crash_penalty,
                       max_resets=rules.max_resets, control_hz=hz, substeps=max(1, round(PHYSICS_HZ / hz)), grid=grid,
-                      max_speed=float(max(h[1] for h in high)))
+                      max_speed=float(max(h[1] for h in high)),
+                      mounts=[e.camera.get("mount") or "racekit" for e in entrants],
+                      looks=[e.camera.get("look") or "racekit" for e in entrants])
     logs = [CarLog() for _ in entrants]
     try:
         obs, infos = heat.reset()

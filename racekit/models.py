@@ -19,7 +19,7 @@ class Driver:
     """A policy ready to drive: `drive(frames) -> [(steering, speed)]`, with what it expects."""
 
     drive: Callable
-    camera: dict  # width, height, channels, frame_stack
+    camera: dict  # width, height, channels, frame_stack; fov_deg, mount, look where the model says (camera_kwargs)
     actions: dict  # {"type": "discrete", "actions": [...]} or {"type": "continuous", "steering_deg", "speed_mps"}
     track: str | None  # the track it was trained on, where it says (a run on several: the first it drove)
     description: str  # "runs/x/checkpoints/best.pt (PyTorch, 50000 training steps)"
@@ -54,6 +54,9 @@ def _onnx_driver(model: str) -> Driver:
     spec = policy.spec
     camera = {"width": spec.camera.width, "height": spec.camera.height, "channels": spec.camera.channels,
               "frame_stack": spec.camera.frame_stack}
+    for key in ("fov_deg", "mount", "look"):  # the lens, mount and look it was trained with: the env shows them
+        if getattr(spec.camera, key) is not None:
+            camera[key] = getattr(spec.camera, key)
 
     def drive(frames):
         return [policy.act(frames)]  # onnxruntime failing or a NaN: ModelError, one line

@@ -9,12 +9,14 @@ folder of its own, the result stored on the leaderboard (nothing half-written is
 
 `check_model` opens a model file with the car's own loader (hardware.model.load_policy:
 the same file, the same checks, the same onnxruntime session as on the car) and then
-checks that the simulator can give it what it expects; every problem is a RaceError
-naming the file, raised before any race starts. `race` drives the laps: an off-track
-puts the car back on the centre line with a time penalty that counts in the lap time,
-more than `max_resets` resets is a DNF (the env's race rules, sim/env.py); a crash into a box
-or a bot ahead costs `crash_penalty` and puts the car back clear of it. It records the driven line,
-where the car left the track or crashed, and the boxes and the bots' paths, for the track map.
+checks that the simulator can give it what it expects (its camera's size, its lens,
+mount and look: a model from DeepRacer's simulator races through DeepRacer's camera in
+DeepRacer's look); every problem is a RaceError naming the file, raised before any race
+starts. `race` drives the laps: an off-track puts the car back on the centre line with a
+time penalty that counts in the lap time, more than `max_resets` resets is a DNF (the env's
+race rules, sim/env.py); a crash into a box or a bot ahead costs `crash_penalty` and puts
+the car back clear of it. It records the driven line, where the car left the track or
+crashed, and the boxes and the bots' paths, for the track map.
 """
 from __future__ import annotations
 
@@ -31,15 +33,16 @@ from typing import Callable
 import numpy as np
 
 from racekit.agent.evaluate import MAX_RESETS
-from racekit.sim.camera import CameraSpec
+from racekit.sim.camera import MOUNTS
 from racekit.sim.car import CarSpec
+from racekit.sim.looks import LOOKS
 from racekit.models import action_space_of
 from racekit.sim import MAX_OBJECTS, RACE_TYPES
 from racekit.sim.objects import BOT_SPEED
 
 OBJECTS_DEFAULT, BOTS_DEFAULT = 6, 3  # the env's defaults (DeepRacer's)
 
-SIM_FOV_DEG = CameraSpec().fov_deg  # a model trained for another lens would see another world
+FOV_RANGE_DEG = (10.0, 170.0)  # the lenses the simulator's camera has (sim.camera.CameraSpec)
 MAX_STEERING_DEG = CarSpec().max_steering_deg
 DEFAULT_MAX_RESETS = MAX_RESETS  # the evaluation's cap: a model that needs more resets is not driving
 
@@ -143,15 +146,22 @@ def check_model(path: str | Path, racer: str | None = None) -> Entrant:
         raise RaceError(str(exc)) from None
     spec = policy.spec
     cam = spec.camera
-    if cam.fov_deg is not None and abs(cam.fov_deg - SIM_FOV_DEG) > 0.5:
+    low, high = FOV_RANGE_DEG
+    if cam.fov_deg is not None and not (math.isfinite(cam.fov_deg) and low <= cam.fov_deg < high):
         raise RaceError(f"{path}: the model's camera has a {cam.fov_deg:g} degree field of view; the simulator's "
-                        f"camera has {SIM_FOV_DEG:g} degrees")
+                        f"camera takes {low:g} to {high:g} degrees")
+    for key, known in (("mount", MOUNTS), ("look", LOOKS)):
+        name = getattr(cam, key)
+        if name is not None and name not in known:
+            raise RaceError(f"{path}: the model's camera {key} {name!r} is not one the simulator has "
+                            f"({', '.join(known)})")
     if min(cam.width, cam.height) < 8:
         raise RaceError(f"{path}: the model's camera is {cam.width}x{cam.height}; the simulator renders 8x8 or more")
     if spec.action_space.max_steering_deg > MAX_STEERING_DEG:
         raise RaceError(f"{path}: the model steers up to {spec.action_space.max_steering_deg:g} degrees; the car's "
                         f"steering stops at {MAX_STEERING_DEG:g}")
-    metadata = {**spec.extra, "camera": asdict(cam), "control_hz": spec.control_hz,
+    camera = {k: v for k, v in asdict(cam).items() if v is not None or k not in ("mount", "look")}  # absent: racekit's
+    metadata = {**spec.extra, "camera": camera, "control_hz": spec.control_hz,
                 "action_space": action_space_of(spec.action_space)}
     name = racer if racer is not None else path.stem
     if not name.strip() or len(name) > 64 or not name.isprintable():

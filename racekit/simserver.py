@@ -24,7 +24,10 @@ class SimServer:
 
     def __init__(self, track, controller: str = "mm1", calibration=None, port: int = 0,
                  camera_size: tuple[int, int] = (160, 120), hz: float = 15.0, offtrack_penalty: float = 2.0,
-                 out=None):
+                 out=None, fov_deg: float = 120.0, camera_mount: str = "racekit", look: str = "racekit"):
+        """fov_deg, camera_mount, look: the simulated camera's lens, its place on the car and the world's look,
+        as the env's arguments of those names (sim/env.py): a model trained in DeepRacer's simulator drives the
+        stand-in seeing what it was trained on with 64.74 degrees, "deepracer", "deepracer"."""
         from racekit.hardware.calibration import Calibration
         from racekit.hardware.virtual import open_virtual_controller
         from racekit.camera_stream import FrameServer
@@ -33,7 +36,8 @@ class SimServer:
         self.calibration = calibration or Calibration()
         self.hz = hz
         self.out = out
-        self.standin = StandIn(track, camera_size[0], camera_size[1], control_hz=hz, offtrack_penalty=offtrack_penalty)
+        self.standin = StandIn(track, camera_size[0], camera_size[1], control_hz=hz, offtrack_penalty=offtrack_penalty,
+                               fov_deg=fov_deg, camera_mount=camera_mount, look=look)
         self.controller = self.frames = None
         try:
             self.frames = FrameServer("127.0.0.1", port)

@@ -4,11 +4,15 @@ The front camera is a pinhole with a horizontal field of view; its vertical fiel
 of view follows from the aspect ratio, as on a real sensor. It is drawn by one of
 the renderers of sim/render/ (the world holds it); the chase view for videos is
 always PyBullet's TinyRenderer.
+
+Where the camera sits on the car is a mount (`MOUNTS`): "racekit" is racekit's car (CarSpec's
+camera_ahead, camera_height, camera_pitch_deg: 0.14 m ahead, 0.14 m up, 15 degrees down) and
+"deepracer" is DeepRacer's simulator car (`DEEPRACER_MOUNT`, below), for models trained there.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,6 +50,58 @@ class CameraJitter:
     roll_deg: float = 0.0  # the camera turned clockwise about its view (as seen from behind)
     yaw_deg: float = 0.0  # to the left
     fov_deg: float = 0.0  # added to the horizontal field of view, kept in [10, 169]
+
+
+@dataclass(frozen=True)
+class CameraMount:
+    """Where the front camera sits on a car resting on flat ground: metres ahead of the car's centre (the
+    middle between the axles), metres above the ground, and degrees pitched down."""
+
+    ahead: float
+    height: float
+    pitch_deg: float
+
+
+def _deepracer_mount() -> CameraMount:
+    """The camera of DeepRacer's simulator car, from its URDF (aws-deepracer-community/deepracer-simapp,
+    bundle/urdf/deepracer/deepracer_single_cam.urdf; the camera sensor of racecar.gazebo sits on camera_link
+    with pose 0 and horizontal_fov 1.13 rad):
+    - zed_camera_joint: zed_camera_link at xyz (0.091711, 0, 0.080023) in the chassis frame, rpy (0, 0.2618, 0):
+      pitched 15 degrees down;
+    - camera_joint: camera_link at xyz (0.044755, 0, 0.04) in zed_camera_link's (pitched) frame;
+    - the wheels: rear at chassis z 0.01575 (left_rear_wheel_joint, x -0.081663), front at z 0.011759
+      (left_steering_hinge_joint, x 0.082311; the wheel joint adds nothing), all of radius 0.036 m
+      (bundle/meshes/deepracer/left_rear_wheel.STL).
+    The front wheel centres sit 4 mm higher on the chassis than the rear ones, so the car rests on its four
+    wheels nose up by atan(0.003991 / 0.163974) = 1.39 degrees: the camera looks 13.61 degrees down, from
+    0.1328 m above the ground, 0.1427 m ahead of the middle between the axles. DeepRacer's own frames agree
+    (deepracer-utils' sample pictures, 640x480): their horizon is at row 118.6 (13.5 degrees down at
+    1.13 rad), and the centre line's dashes come out evenly spaced (0.103 m) over the ground at this pitch
+    and height, not at 15 or 12 degrees."""
+    pitch = 0.2618
+    camera = np.array([0.091711, 0.080023]) + np.array([[math.cos(pitch), math.sin(pitch)],
+                                                         [-math.sin(pitch), math.cos(pitch)]]) @ [0.044755, 0.04]
+    rear, front, radius = np.array([-0.081663, 0.01575]), np.array([0.082311, 0.011759]), 0.036
+    tilt = math.atan2(rear[1] - front[1], front[0] - rear[0])  # nose up
+    rotate = np.array([[math.cos(tilt), -math.sin(tilt)], [math.sin(tilt), math.cos(tilt)]])  # (x, z), nose up
+    camera, rear, front = rotate @ camera, rotate @ rear, rotate @ front
+    return CameraMount(ahead=float(camera[0] - (rear[0] + front[0]) / 2), height=float(camera[1] - rear[1] + radius),
+                       pitch_deg=math.degrees(pitch - tilt))
+
+
+DEEPRACER_MOUNT = _deepracer_mount()  # about 0.1427 m ahead, 0.1328 m up, 13.61 degrees down
+DEEPRACER_FOV_DEG = math.degrees(1.13)  # DeepRacer's simulator camera: horizontal_fov 1.13 rad, 64.74 degrees
+MOUNTS = ("racekit", "deepracer")
+
+
+def mounted(car_spec, mount: str):
+    """`car_spec` (a CarSpec) with its camera where `mount` puts it: "racekit" leaves it as it is."""
+    if mount == "racekit":
+        return car_spec
+    if mount == "deepracer":
+        m = DEEPRACER_MOUNT
+        return replace(car_spec, camera_ahead=m.ahead, camera_height=m.height, camera_pitch_deg=m.pitch_deg)
+    raise ValueError(f"camera_mount must be one of {', '.join(MOUNTS)}, got {mount!r}")
 
 
 def camera_pose(car, spec: CameraSpec, jitter: CameraJitter | None = None) -> CameraPose:

@@ -1,15 +1,18 @@
 """The time-trial environment: a 1/18th-scale car on a track, seen through its front camera."""
 from __future__ import annotations
 
+import math
+import numbers
 from collections import deque
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from racekit.sim.camera import CameraSpec, chase_camera
+from racekit.sim.camera import MOUNTS, CameraSpec, chase_camera, mounted
 from racekit.sim.car import CarSpec
 from racekit.sim.lap import LapProgress
+from racekit.sim.looks import LOOKS
 from racekit.sim.objects import BOT_SPEED, OBJECT_GAP, ObjectOptions, Objects
 from racekit.sim.params import StepState, heading_degrees, reward_params
 from racekit.sim.randomization import as_randomization
@@ -49,8 +52,9 @@ class TimeTrialEnv(gym.Env):
 
     ## Observation Space
     `Box(0, 255, (height, width, channels * frame_stack), uint8)`: the front camera (0.14 m ahead of the
-    car's centre, 0.14 m up, pitched down 15 degrees, 120 degree horizontal field of view), grayscale
-    (1 channel) or RGB (3), the last `frame_stack` frames along the channel axis, oldest first.
+    car's centre, 0.14 m up, pitched down 15 degrees, 120 degree horizontal field of view by default; see
+    `fov_deg`, `camera_mount` and `look`), grayscale (1 channel) or RGB (3), the last `frame_stack` frames
+    along the channel axis, oldest first.
 
     ## Rewards
     `reward_function(params)` with DeepRacer's params (see sim/params.py); the default is DeepRacer's
@@ -89,6 +93,16 @@ class TimeTrialEnv(gym.Env):
     track: a built-in track name, a path to a .track or DeepRacer .npy file, or a `tracks.Track`.
     reward_function: a path to a reward file, a callable, or None for the default.
     camera_width, camera_height, grayscale, frame_stack: the observation (default 80x60 grayscale, 1 frame).
+    fov_deg: the front camera's horizontal field of view in degrees, 10 to 170 (default 120, racekit's;
+        DeepRacer's simulator camera has 1.13 rad, 64.74 degrees: sim.camera.DEEPRACER_FOV_DEG).
+    camera_mount: where the front camera sits on the car: "racekit" (default: `car_spec`'s camera, 0.14 m
+        ahead of the car's centre, 0.14 m up, 15 degrees down) or "deepracer" (DeepRacer's simulator car:
+        0.143 m ahead, 0.133 m up, 13.6 degrees down; sim/camera.py says where the numbers come from).
+    look: how the world looks: "racekit" (default: the track on grass under a white sky) or "deepracer"
+        (DeepRacer's simulator: navy asphalt, wide white borders, orange dashes, a mint floor, dark teal walls;
+        sim/looks.py). A model trained in DeepRacer's simulator sees what it was trained on with
+        `fov_deg=64.74, camera_mount="deepracer", look="deepracer"`. Randomisation works on top: its camera
+        jitter adds to the chosen mount and field of view, and its look fields replace the ground's picture.
     steering_range, speed_range: bounds of the continuous action (degrees, m/s).
     actions: a discrete action list of (steering_deg, speed) pairs instead of the continuous action.
     reverse: drive the track in the other direction (`is_reversed`).
@@ -122,7 +136,8 @@ class TimeTrialEnv(gym.Env):
                  max_resets: int | None = None, info_params: bool = True, renderer: str = "fast",
                  race_type: str = "time-trial", num_objects: int = 6, object_positions=None,
                  object_min_gap: float = OBJECT_GAP, num_bots: int = 3, bot_speed: float = BOT_SPEED,
-                 bot_lane_changes: bool = False, randomize=None):
+                 bot_lane_changes: bool = False, randomize=None, fov_deg: float = 120.0,
+                 camera_mount: str = "racekit", look: str = "racekit"):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if render_view not in ("chase", "topdown"):
@@ -131,12 +146,21 @@ class TimeTrialEnv(gym.Env):
             raise ValueError(f"frame_stack must be >= 1, got {frame_stack}")
         if laps < 1:
             raise ValueError(f"laps must be >= 1, got {laps}")
+        if (isinstance(fov_deg, bool) or not isinstance(fov_deg, numbers.Real) or not math.isfinite(fov_deg)
+                or not 10.0 <= fov_deg < 170.0):
+            raise ValueError(f"fov_deg must be a horizontal field of view from 10 to 170 degrees, got {fov_deg!r}")
+        if camera_mount not in MOUNTS:
+            raise ValueError(f"camera_mount must be one of {', '.join(MOUNTS)}, got {camera_mount!r}")
+        if look not in LOOKS:
+            raise ValueError(f"look must be one of {', '.join(LOOKS)}, got {look!r}")
         base = track if isinstance(track, Track) else load_track(track)
         self.track = base.reverse() if reverse else base
         self.is_reversed = reverse
         self.reward_function = as_reward_function(reward_function)
-        self.camera = CameraSpec(camera_width, camera_height, 1 if grayscale else 3)
+        self.camera = CameraSpec(camera_width, camera_height, 1 if grayscale else 3, float(fov_deg))
         self.frame_stack = frame_stack
+        self.camera_mount, self.look = camera_mount, look
+        car_spec = mounted(car_spec, camera_mount)
         self.car_spec = car_spec
         self.render_mode, self.render_view = render_mode, render_view
         self.start_fraction, self.start_advance, self.start_noise = start_fraction, start_advance, start_noise
@@ -171,7 +195,7 @@ class TimeTrialEnv(gym.Env):
                                             num_bots, bot_speed, bot_lane_changes)
         self.object_options.check_fits(self.track)
 
-        self.world = World(self.track, car_spec, control_hz, substeps, renderer=renderer)
+        self.world = World(self.track, car_spec, control_hz, substeps, renderer=renderer, look=look)
         self.objects = Objects(self.world, self.track, self.object_options)
         self._waypoints = [tuple(map(float, w)) for w in self.track.waypoints]
         self._episode = 0

@@ -13,6 +13,14 @@ the two lanes (A in the left lane, B in the right, each halfway between the cent
 or `Grid.single_file` both on the centre line, one behind the other. Each counts its laps from where it
 started, so both drive the same distance; on an open track A starts `stagger` m after the start instead.
 
+## Cameras and looks
+Each car has its own camera: its `CameraSpec` (size, channels, field of view) and its mount (`mounts`:
+"racekit" or "deepracer", sim/camera.py), and sees the world in its own look (`looks`: "racekit" or
+"deepracer", sim/looks.py), so a model trained in DeepRacer's simulator races one trained in racekit's, each
+seeing what it was trained on. The world (its ground texture, the chase view) has car A's look; car B's
+different look is drawn by a fast renderer of its own (the PyBullet renderers have one ground texture, so
+with them both cars must see one look).
+
 ## Race rules, per car (DeepRacer's evaluation)
 Off the track (all four wheels), a crash, driving backwards (15 steps) or stuck (15 steps) puts the car
 back at rest on the centre line where it was (or, with the other car within 1 m along the track, 1 m
@@ -33,12 +41,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pybullet as p
 
-from racekit.sim.camera import CameraSpec, camera_pose
+from racekit.sim.camera import MOUNTS, CameraSpec, camera_pose, mounted
 from racekit.sim.car import Car, CarSpec
 from racekit.sim.env import PROGRESS_FALLING_STEPS, STUCK_DISTANCE, STUCK_STEPS
 from racekit.sim.lap import LapProgress
 from racekit.sim.objects import RESET_BEHIND, along, lane_offset
-from racekit.sim.render import Box
+from racekit.sim.looks import LOOKS, look_ground, look_sky
+from racekit.sim.render import Box, make_renderer
 from racekit.sim.world import SUBSTEPS, World
 
 # The car's outline as the fast renderer draws it: body 0.25 m long, wheels out to 0.094 m each side,
@@ -121,20 +130,34 @@ class HeadToHead:
     def __init__(self, track, cameras: list[CameraSpec], frame_stacks: list[int], laps: int = 1,
                  offtrack_penalty: float = 2.0, crash_penalty: float = 5.0, max_resets: int | None = 20,
                  control_hz: float = 15.0, substeps: int = SUBSTEPS, renderer: str = "fast", grid: Grid = Grid(),
-                 car_spec: CarSpec = CarSpec(), max_steps: int | None = None, max_speed: float = 4.0):
-        if len(cameras) != 2 or len(frame_stacks) != 2:
+                 car_spec: CarSpec = CarSpec(), max_steps: int | None = None, max_speed: float = 4.0,
+                 mounts=("racekit", "racekit"), looks=("racekit", "racekit")):
+        if len(cameras) != 2 or len(frame_stacks) != 2 or len(mounts) != 2 or len(looks) != 2:
             raise ValueError("a head-to-head heat has two cars")
+        for mount in mounts:
+            if mount not in MOUNTS:
+                raise ValueError(f"camera mount must be one of {', '.join(MOUNTS)}, got {mount!r}")
+        for look in looks:
+            if look not in LOOKS:
+                raise ValueError(f"look must be one of {', '.join(LOOKS)}, got {look!r}")
+        if looks[0] != looks[1] and renderer != "fast":
+            raise ValueError(f"the cars see different looks ({looks[0]}, {looks[1]}): only the fast renderer draws "
+                             f"two, not {renderer!r}")
         self.track, self.laps, self.grid, self.car_spec = track, laps, grid, car_spec
         self.max_resets = max_resets
         self.penalties = {"off_track": offtrack_penalty, "reversed": offtrack_penalty, "stuck": offtrack_penalty,
                           "crashed": crash_penalty}
-        self.world = World(track, car_spec, control_hz, substeps, renderer=renderer)
-        second = Car(self.world.client, car_spec)
+        self.world = World(track, mounted(car_spec, mounts[0]), control_hz, substeps, renderer=renderer, look=looks[0])
+        second = Car(self.world.client, mounted(car_spec, mounts[1]))
         for car, rgb in zip((self.world.car, second), CAR_RGB):
             p.changeVisualShape(car.body, -1, rgbaColor=[c / 255 for c in rgb] + [1], physicsClientId=self.world.client)
         self.racers = [Racer(i, car, cam, stack) for i, (car, cam, stack) in
                        enumerate(zip((self.world.car, second), cameras, frame_stacks))]
         self.draw_other = self.world.renderer.name == "fast"  # the PyBullet renderers draw the bodies
+        self.renderers = [self.world.renderer] * 2  # each car's front camera
+        if looks[1] != looks[0]:
+            self.renderers[1] = make_renderer("fast", self.world.client, look_ground(track, looks[1]),
+                                              self.world.renderer.light, look_sky(looks[1]))
         slowest = 0.5
         self.max_steps = max_steps or int((2 * laps * track.length / slowest
                                            + (max_resets or 0) * max(self.penalties.values())) * control_hz)
@@ -303,7 +326,7 @@ class HeadToHead:
         other = self.racers[1 - racer.index]
         if self.draw_other and not other.parked:
             boxes.append(car_box(other.car, CAR_RGB[other.index]))
-        return self.world.renderer.render(camera_pose(racer.car, racer.camera), racer.camera.channels, boxes)
+        return self.renderers[racer.index].render(camera_pose(racer.car, racer.camera), racer.camera.channels, boxes)
 
     def _info(self, racer: Racer, events: list[dict]) -> dict:
         lap = racer.lap

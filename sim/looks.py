@@ -8,6 +8,11 @@ one ground picture for the other (FastRenderer.set_scene; World.set_ground for P
 Textures are cheap on purpose, since a picture may be drawn every episode: patterns are one byte a texel,
 fine grain is one 256-texel noise tile repeated, blotches are coarse noise scaled up, and each colour layer
 is two saturating passes.
+
+Named looks of the whole world, ground and sky (`LOOKS`, the env's `look` argument): "racekit" (draw_track's
+grass and TinyRenderer's white sky) and "deepracer" (`draw_deepracer`: DeepRacer's simulator tracks, dark
+navy asphalt with wide white borders and orange dashes on a mint-green floor, dark teal walls above it).
+`look_ground(track, name)` and `look_sky(name)` give a look's ground picture and sky colour.
 """
 from __future__ import annotations
 
@@ -16,8 +21,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from racekit.sim.render.scene import SKY, Light
 from racekit.sim.texture import (BORDER, BORDER_WIDTH_M, CENTRE, CENTRE_WIDTH_M, GRASS, OBSTACLE, ROAD,
-                                 TrackImage, blank_canvas, draw_dashes, draw_start_line)
+                                 TrackImage, blank_canvas, draw_dashes, draw_start_line, draw_track)
 
 TILE = 256  # texels of the repeated grain tile (2 m at 128 texels per m)
 # floor -> base colours (RGB) it picks from
@@ -161,3 +167,106 @@ def _tiles(rng, rows: int, cols: int, px_per_m: float) -> np.ndarray:
         shade[start::side, :] = MID - 60
         shade[:, start::side] = MID - 60
     return _mix(shade, _grain(rng, rows, cols, 3))
+
+
+# -- named looks -------------------------------------------------------------------------------------
+LOOKS = ("racekit", "deepracer")
+
+# DeepRacer's simulator tracks as its camera shows them: the mean colours (RGB) of the three 640x480 frames of
+# deepracer-utils' sample (../shared/deepracer-models/deepracer-utils-sample/pictures), and the markings'
+# sizes measured on the ground in them (through DeepRacer's camera: sim/camera.py's DEEPRACER_MOUNT).
+# The ground's colours are those over the light every renderer shades a flat ground with (Light(): 0.92), so
+# the rendered ground has the frames' colours; the sky (their walls) is not lit.
+_GROUND_LIGHT = Light().shade((0.0, 0.0, 1.0))
+DEEPRACER_SEEN = {"floor": (107, 151, 117), "road": (41, 55, 72), "border": (210, 210, 207),
+                  "centre": (211, 130, 10), "wall": (11, 22, 25)}
+DEEPRACER_SKY = DEEPRACER_SEEN["wall"]
+DEEPRACER_BORDER_M = 0.076  # the white borders: 3 inches (0.078-0.088 m across in the frames, some at a slant)
+DEEPRACER_CENTRE_M = 0.025  # the orange centre line: 1 inch
+DEEPRACER_DASH_M, DEEPRACER_DASH_PERIOD_M = 0.05, 0.103  # dash, and dash + gap (0.098-0.105 m in the frames)
+DEEPRACER_WALL_M = 0.5  # the outer ring of the ground picture in the walls' colour: the floor meets the walls
+# there (they stand 3-6 m from the camera in the frames), and beyond it the ground repeats its edge
+# Texels per metre: DeepRacer's narrower lens sees the near road in finer pixels than racekit's (1.6 mm at
+# the bottom of a 160x120 frame), and the frames show crisp markings there; 256 keeps them sharp. The picture
+# is 15 MB for the re:Invent 2018 track, at most 50 MB (larger tracks get fewer texels: texture.MAX_SIDE_PX),
+# and an env holds about three times that with the renderers' copies (racekit's look: a quarter of it)
+DEEPRACER_PX_PER_M = 256.0
+
+
+def _unlit(name: str) -> tuple:
+    return tuple(int(round(min(255.0, c / _GROUND_LIGHT))) for c in DEEPRACER_SEEN[name])
+
+
+def draw_deepracer(track, px_per_m: float = DEEPRACER_PX_PER_M, margin: float = 1.5, seed: int = 0) -> TrackImage:
+    """`track` from above in DeepRacer's look, on draw_track's pixel grid for the same px_per_m and margin: grainy
+    navy asphalt, white borders DEEPRACER_BORDER_M wide with a little grain, square orange dashes, a mint floor
+    with a fine grain, and an outer ring of the walls' colour. The grain's features are sized in metres."""
+    rng = np.random.default_rng(seed)
+    canvas = blank_canvas(track, px_per_m, margin)
+    rows, cols = canvas.image.shape[:2]
+    ppm = canvas.px_per_m
+    canvas.image[:] = _layer(_unlit("floor"), _mix(_blotches(rng, rows, cols, 0.01 * ppm, 3),
+                                                   _blotches(rng, rows, cols, 0.3 * ppm, 2)))
+    ring = max(1, int(round(DEEPRACER_WALL_M * ppm)))
+    wall = _unlit("wall")
+    canvas.image[:ring], canvas.image[-ring:], canvas.image[:, :ring], canvas.image[:, -ring:] = wall, wall, wall, wall
+
+    left, right = canvas.to_pixels(track.left_border), canvas.to_pixels(track.right_border)
+    n = len(left) if track.closed else len(left) - 1
+    mask = np.zeros((rows, cols), np.uint8)
+    for i in range(n):  # one quad per segment, as draw_track
+        j = (i + 1) % len(left)
+        cv2.fillConvexPoly(mask, np.array([left[i], left[j], right[j], right[i]]), 255)
+    asphalt = _mix(_grain(rng, rows, cols, 7), _blotches(rng, rows, cols, 0.02 * ppm, 5))
+    cv2.copyTo(_layer(_unlit("road"), asphalt), mask, canvas.image)
+
+    mask[:] = 0
+    for border in (left, right):
+        cv2.polylines(mask, [border], track.closed, 255, max(1, int(round(DEEPRACER_BORDER_M * ppm))), cv2.LINE_AA)
+    tape = _layer(_unlit("border"), _mix(_blotches(rng, rows, cols, 0.008 * ppm, 7),
+                                         _blotches(rng, rows, cols, 0.04 * ppm, 4)))
+    _blend(canvas.image, tape, mask)
+    mask[:] = 0
+    half = DEEPRACER_CENTRE_M / 2
+    for s0 in np.arange(0.0, track.length - DEEPRACER_DASH_M, DEEPRACER_DASH_PERIOD_M):  # square-ended dashes
+        s = np.linspace(s0, s0 + DEEPRACER_DASH_M, 4)
+        centre, heading = track.point_at(s), track.heading_at(s)
+        side = half * np.stack([-np.sin(heading), np.cos(heading)], axis=1)
+        outline = np.concatenate([centre + side, (centre - side)[::-1]])
+        cv2.fillPoly(mask, [np.round(_subpixels(canvas, outline) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    _blend(canvas.image, np.full_like(canvas.image, _unlit("centre")), mask)
+    for x, y, size in track.obstacles:
+        corner = canvas.to_pixels([[x - size / 2, y - size / 2], [x + size / 2, y + size / 2]])
+        cv2.rectangle(canvas.image, tuple(corner[0]), tuple(corner[1]), OBSTACLE, -1)
+    return canvas
+
+
+def _subpixels(canvas: TrackImage, xy: np.ndarray) -> np.ndarray:
+    """World (x, y) -> continuous pixel (col, row) of `canvas` (to_pixels, not rounded)."""
+    return np.stack([(xy[:, 0] - canvas.xmin) * canvas.px_per_m,
+                     canvas.image.shape[0] - (xy[:, 1] - canvas.ymin) * canvas.px_per_m], axis=1)
+
+
+def _blend(image: np.ndarray, layer: np.ndarray, alpha: np.ndarray) -> None:
+    """image = layer where alpha is 255, image where 0, mixed between (the anti-aliased edges), in place."""
+    weight = alpha.astype(np.float32) * np.float32(1 / 255)
+    image[:] = cv2.blendLinear(layer, image, weight, 1 - weight)
+
+
+def look_ground(track, look: str) -> TrackImage:
+    """The ground picture of a named look (LOOKS): draw_track's, or DeepRacer's over the same ground at
+    DEEPRACER_PX_PER_M (randomised looks are drawn on the grid of the one in use: sim/randomizer.py)."""
+    if look == "racekit":
+        return draw_track(track)
+    if look == "deepracer":
+        return draw_deepracer(track)
+    raise ValueError(f"look must be one of {', '.join(LOOKS)}, got {look!r}")
+
+
+def look_sky(look: str) -> tuple:
+    """The sky colour (RGB) of a named look (LOOKS): what the camera sees above the horizon."""
+    if look == "racekit":
+        return SKY
+    if look == "deepracer":
+        return DEEPRACER_SKY
+    raise ValueError(f"look must be one of {', '.join(LOOKS)}, got {look!r}")

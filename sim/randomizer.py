@@ -91,7 +91,8 @@ class Randomizer:
         new_look = self.config.changes_look and (self.look is None or episode % self.config.look_every == 0)
         if new_look:
             self.look = self._look(values, seed)
-            self.image = draw_look(self.track, self.look).image
+            # on the world's ground grid (a look such as "deepracer" may draw finer than draw_track's default)
+            self.image = draw_look(self.track, self.look, px_per_m=self.world.ground_image.px_per_m).image
             self._look_drawn = {k: self.drawn[k] for k in LOOK_FIELDS if k in self.drawn}
         self.drawn.update(self._look_drawn)  # the look in use: drawn this episode or kept from an earlier one
         light = self._light(values)

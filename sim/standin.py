@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from racekit.sim.camera import CameraSpec
+from racekit.sim.camera import CameraSpec, mounted
 from racekit.sim.car import CarSpec
 from racekit.sim.lap import LapProgress
 from racekit.sim.world import SUBSTEPS, World
@@ -74,13 +74,16 @@ def to_car(steering: float, throttle: float, spec: CarSpec = CarSpec()) -> tuple
 class StandIn:
     def __init__(self, track: Track, camera_width: int = 160, camera_height: int = 120, control_hz: float = 15.0,
                  substeps: int = SUBSTEPS, car_spec: CarSpec = CarSpec(), offtrack_penalty: float = 2.0,
-                 crash_penalty: float = 5.0, start_fraction: float = 0.0):
+                 crash_penalty: float = 5.0, start_fraction: float = 0.0, fov_deg: float = 120.0,
+                 camera_mount: str = "racekit", look: str = "racekit"):
+        """fov_deg, camera_mount, look: the camera's lens, where it sits and how the world looks, as
+        TimeTrialEnv's arguments of those names (a ValueError names a bad one)."""
         self.track = track
         self.car_spec = car_spec
-        self.camera = CameraSpec(camera_width, camera_height, 3)
+        self.camera = CameraSpec(camera_width, camera_height, 3, float(fov_deg))
         self.penalties = {"off_track": offtrack_penalty, "crashed": crash_penalty}
         self.start_fraction = start_fraction
-        self.world = World(track, car_spec, control_hz, substeps)
+        self.world = World(track, mounted(car_spec, camera_mount), control_hz, substeps, look=look)
         self.reset()
 
     def reset(self) -> None:

@@ -16,8 +16,9 @@ import pybullet as p
 
 from racekit.sim.camera import CameraJitter, CameraSpec, camera_pose
 from racekit.sim.car import Car, CarSpec
+from racekit.sim.looks import look_ground, look_sky
 from racekit.sim.render import Box, Light, make_renderer
-from racekit.sim.texture import OBSTACLE, draw_track
+from racekit.sim.texture import OBSTACLE
 
 GROUND_TILE_M = 2.0  # the ground mesh is split in tiles so TinyRenderer never draws a huge triangle behind the eye
 GROUND_FRICTION = 1.0
@@ -30,10 +31,12 @@ PHYSICS_HZ = 15.0 * SUBSTEPS  # other control rates keep the same physics time s
 
 
 class World:
-    """A track, its ground and obstacles, and one car, in a private PyBullet client."""
+    """A track, its ground and obstacles, and one car, in a private PyBullet client. `look` names how the ground
+    and the sky look (sim/looks.py: "racekit", "deepracer")."""
 
     def __init__(self, track, car_spec: CarSpec = CarSpec(), control_hz: float = 15.0, substeps: int = SUBSTEPS,
-                 solver_iterations: int = 10, renderer: str = "fast", light: Light = Light()):
+                 solver_iterations: int = 10, renderer: str = "fast", light: Light = Light(), look: str = "racekit"):
+        sky = look_sky(look)  # checks the name before anything is built
         self.track = track
         self.control_dt = 1.0 / control_hz
         self.substeps = substeps
@@ -45,7 +48,8 @@ class World:
         p.setPhysicsEngineParameter(fixedTimeStep=self.control_dt, numSubSteps=substeps,
                                     numSolverIterations=solver_iterations,
                                     physicsClientId=self.client)
-        self.ground_image = draw_track(track)
+        self.look = look
+        self.ground_image = look_ground(track, look)
         self.ground = self._make_ground()
         self.standing: list[Box] = []  # what stands on the ground, as the fast renderer draws it
         self.bodies: list[int] = []  # ... and as PyBullet bodies, one per box
@@ -56,7 +60,7 @@ class World:
         self._scenery_bodies: list[int] = []
         self.camera_jitter: CameraJitter | None = None  # a mount off by a little (sim/randomizer.py)
         self.car = Car(self.client, car_spec)
-        self.renderer = make_renderer(renderer, self.client, self.ground_image, light)
+        self.renderer = make_renderer(renderer, self.client, self.ground_image, light, sky)
 
     def _make_ground(self) -> int:
         img = self.ground_image

@@ -192,10 +192,45 @@ def test_render_gives_chase_and_topdown_pictures():
 
 @pytest.mark.parametrize("kwargs, field", [({"frame_stack": 0}, "frame_stack"), ({"render_mode": "human"}, "render_mode"),
                                            ({"steering_range": (-40, 40)}, "steering"),
-                                           ({"speed_range": (3, 1)}, "ranges")])
+                                           ({"speed_range": (3, 1)}, "ranges"),
+                                           ({"fov_deg": 5.0}, "fov_deg"), ({"fov_deg": 170}, "fov_deg"),
+                                           ({"fov_deg": float("nan")}, "fov_deg"), ({"fov_deg": "wide"}, "fov_deg"),
+                                           ({"fov_deg": True}, "fov_deg"),
+                                           ({"camera_mount": "roof"}, "camera_mount must be one of racekit, deepracer"),
+                                           ({"camera_mount": None}, "camera_mount"),
+                                           ({"look": "mars"}, "look must be one of racekit, deepracer")])
 def test_bad_arguments_name_the_argument(kwargs, field):
     with pytest.raises(ValueError, match=field):
         TimeTrialEnv(**kwargs)
+
+
+def test_the_camera_and_look_arguments_default_to_racekits_and_change_nothing_when_given_so():
+    from racekit.sim.camera import CameraSpec
+    from racekit.sim.car import CarSpec
+
+    plain = TimeTrialEnv(track="oval", grayscale=False)
+    explicit = TimeTrialEnv(track="oval", grayscale=False, fov_deg=120.0, camera_mount="racekit", look="racekit")
+    assert plain.camera == CameraSpec(80, 60, 3, 120.0) and plain.car_spec == CarSpec()
+    assert (plain.camera_mount, plain.look, plain.world.look) == ("racekit", "racekit", "racekit")
+    for env in (plain, explicit):
+        env.reset(seed=3)
+    for _ in range(5):
+        a, *_ = plain.step(np.array([10.0, 2.0], np.float32))
+        b, *_ = explicit.step(np.array([10.0, 2.0], np.float32))
+        assert np.array_equal(a, b)
+    assert np.all(a[0] == 255)  # racekit's white sky on the top row
+    plain.close()
+    explicit.close()
+
+
+def test_deepracers_camera_and_look_pass_gymnasiums_checker_and_seed_alike():
+    env = TimeTrialEnv(track="oval", camera_width=160, camera_height=120, fov_deg=64.74, camera_mount="deepracer",
+                       look="deepracer")
+    check_env(env, skip_render_check=True)
+    first, _ = env.reset(seed=1)
+    again, _ = env.reset(seed=1)
+    assert np.array_equal(first, again) and first.shape == (120, 160, 1)
+    env.close()
 
 
 def test_race_of_three_laps_times_each_lap_and_flying_laps_are_faster():

@@ -85,6 +85,26 @@ def test_metadata_parser_rejects_booleans_and_strings_for_numbers():
         parse_metadata(json.dumps(meta))
 
 
+def test_a_model_trained_through_another_camera_loads_and_the_car_keeps_what_it_says(tmp_path):
+    # DeepRacer's lens, mount and look: the car reads and keeps them (it drives with its own camera)
+    meta = metadata()
+    meta["camera"] |= {"fov_deg": 64.74, "mount": "deepracer", "look": "deepracer"}
+    policy = load_policy(make_model(tmp_path / "m.onnx", meta=json.dumps(meta)))
+    cam = policy.spec.camera
+    assert (cam.fov_deg, cam.mount, cam.look, cam.width, cam.depth) == (64.74, "deepracer", "deepracer", 32, 2)
+    # names it has never heard of too (the simulator refuses those, racekit/racing.py), and none at all
+    meta["camera"] |= {"mount": "roof", "look": None}
+    cam = parse_metadata(json.dumps(meta)).camera
+    assert (cam.mount, cam.look) == ("roof", None)
+    assert (parse_metadata(json.dumps(metadata())).camera.mount, parse_metadata(json.dumps(metadata())).camera.look) \
+        == (None, None)
+    for key in ("mount", "look"):
+        bad = metadata()
+        bad["camera"][key] = 3
+        with pytest.raises(ValueError, match=f"camera.{key} has the wrong type"):
+            parse_metadata(json.dumps(bad))
+
+
 def test_nan_output_is_a_model_error(tmp_path):
     policy = load_policy(make_model(tmp_path / "m.onnx", nan_below=50))
     stack = FrameStacker(policy.spec.camera)

@@ -99,6 +99,45 @@ def test_a_single_file_grid_needs_a_car_length():
         Grid(stagger=0.1, single_file=True)
 
 
+def test_each_car_sees_through_its_own_lens_and_mount_in_its_own_look():
+    from racekit.sim.camera import DEEPRACER_FOV_DEG, DEEPRACER_MOUNT
+    from racekit.sim.looks import DEEPRACER_SKY
+
+    cameras = [CameraSpec(80, 60, 3), CameraSpec(80, 60, 3, DEEPRACER_FOV_DEG)]
+    h = HeadToHead(load_track("oval"), cameras, [1, 1], grid=Grid(stagger=1.0, single_file=True),
+                   mounts=["racekit", "deepracer"], looks=["racekit", "deepracer"])
+    try:
+        (a, b), _ = h.reset()
+        assert np.all(a[0] == 255) and np.array_equal(b[0], np.tile(DEEPRACER_SKY, (80, 1)))  # each its own sky
+        assert h.racers[1].car.spec.camera_pitch_deg == DEEPRACER_MOUNT.pitch_deg
+        assert h.racers[0].car.spec.camera_pitch_deg == 15.0
+        # B, 1 m behind A, sees A ahead: bigger through its narrower lens than A would look through racekit's
+        rk = HeadToHead(load_track("oval"), [cameras[0]] * 2, [1, 1], grid=Grid(stagger=1.0, single_file=True))
+        try:
+            (_, b_racekit), _ = rk.reset()
+            through = {"deepracer": (b, h), "racekit": (b_racekit, rk)}
+            seen = {k: changed(frame, h_.renderers[1].render(camera_pose(h_.racers[1].car, h_.racers[1].camera), 3,
+                                                             list(h_.world.standing))).sum()
+                    for k, (frame, h_) in through.items()}
+            assert seen["deepracer"] > 3 * seen["racekit"] > 0, seen
+        finally:
+            rk.close()
+        for _ in range(5):  # and both drive on, each through its camera
+            (a, b), infos, _ = h.step([(0.0, 1.0), (0.0, 1.0)])
+        assert all(info["progress"] > 1 for info in infos) and np.array_equal(b[0], np.tile(DEEPRACER_SKY, (80, 1)))
+    finally:
+        h.close()
+
+
+def test_two_looks_need_the_fast_renderer_and_names_are_checked():
+    with pytest.raises(ValueError, match="only the fast renderer draws two"):
+        heat(renderer="tiny", looks=["racekit", "deepracer"])
+    with pytest.raises(ValueError, match="look must be one of racekit, deepracer"):
+        heat(looks=["racekit", "mars"])
+    with pytest.raises(ValueError, match="camera mount must be one of racekit, deepracer"):
+        heat(mounts=["roof", "racekit"])
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("h2h-models")
@@ -159,6 +198,29 @@ def test_head_to_head_end_to_end_order_replay_map_and_leaderboard(models, tmp_pa
     data = json.loads(capsys.readouterr().out)
     assert [(d["racer"], d["race_type"], d["heat"]["position"]) for d in data] == [
         ("clone", "head-to-head", 1), ("straight", "head-to-head", 2)]
+
+
+def test_a_heat_gives_each_model_the_camera_and_look_it_was_trained_with(models, tmp_path, capsys, monkeypatch):
+    import racekit.sim.headtohead as sim_h2h
+    from hardware_helpers import make_model, metadata
+
+    made = {}
+
+    class Recorded(sim_h2h.HeadToHead):
+        def __init__(self, track, cameras, *args, **kwargs):
+            super().__init__(track, cameras, *args, **kwargs)
+            made.update(cameras=cameras, mounts=kwargs["mounts"], looks=kwargs["looks"], sky=self.renderers[1].sky_rgb)
+
+    monkeypatch.setattr(sim_h2h, "HeadToHead", Recorded)
+    meta = metadata()
+    meta["camera"] |= {"fov_deg": 64.74, "mount": "deepracer", "look": "deepracer"}
+    deepracer = make_model(tmp_path / "deepracer.onnx", meta=json.dumps(meta))
+    code, out, err = race(capsys, tmp_path / "board.sqlite", str(models["straight"]), str(deepracer),
+                          "--max-resets", "0")
+    assert code == 0, err
+    assert [c.fov_deg for c in made["cameras"]] == [120.0, 64.74]
+    assert (made["mounts"], made["looks"]) == (["racekit", "deepracer"], ["racekit", "deepracer"])
+    assert made["sky"] != (255, 255, 255)  # car B's own renderer, in DeepRacer's look
 
 
 def test_head_to_head_collision_records_who_hit_whom(models, tmp_path, capsys):

@@ -199,20 +199,57 @@ def bad_models(folder):
         "missing": (folder / "missing.onnx", "model file not found"),
         "corrupt": (corrupt, "not a loadable ONNX model"),
         "wrong camera": (make_model(folder / "shape.onnx", input_shape=["batch", 24, 40, 2]), "has shape"),
-        "other lens": (make_model(folder / "fov.onnx", meta=json.dumps(metadata() | {
-            "camera": {"width": 32, "height": 24, "channels": 1, "fov_deg": 90, "frame_stack": 2}})),
-            "90 degree field of view"),
+        "impossible lens": (make_model(folder / "fov.onnx", meta=json.dumps(metadata() | {
+            "camera": {"width": 32, "height": 24, "channels": 1, "fov_deg": 175, "frame_stack": 2}})),
+            "175 degree field of view; the simulator's camera takes 10 to 170 degrees"),
+        "unknown mount": (make_model(folder / "mount.onnx", meta=json.dumps(metadata() | {
+            "camera": {"width": 32, "height": 24, "channels": 1, "fov_deg": 90, "frame_stack": 2, "mount": "roof"}})),
+            "camera mount 'roof' is not one the simulator has (racekit, deepracer)"),
+        "unknown look": (make_model(folder / "look.onnx", meta=json.dumps(metadata() | {
+            "camera": {"width": 32, "height": 24, "channels": 1, "fov_deg": 90, "frame_stack": 2, "look": "mars"}})),
+            "camera look 'mars' is not one the simulator has (racekit, deepracer)"),
         "steers too far": (make_model(folder / "steer.onnx", action_space={
             "type": "continuous", "steering_deg": [-45, 45], "speed_mps": [0.5, 4]}), "steers up to 45"),
     }
 
 
-@pytest.mark.parametrize("kind", ["missing", "corrupt", "wrong camera", "other lens", "steers too far"])
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "wrong camera", "impossible lens", "unknown mount",
+                                  "unknown look", "steers too far"])
 def test_a_bad_model_is_refused_before_any_race(models, tmp_path, capsys, kind):
     path, message = bad_models(tmp_path)[kind]
     code, out, err = race(capsys, tmp_path, str(models["clone"]), str(path), "--track", "oval", "--laps", "1")
     assert code == 2 and err.count("\n") == 1 and str(path) in err and message in err, err
     assert "racing" not in out and not (tmp_path / "board.sqlite").exists() and not (tmp_path / "replays").exists()
+
+
+def test_a_model_for_another_lens_races_through_that_lens_mount_and_look(models, tmp_path, capsys):
+    from racekit.racing import Rules, check_model, make_env
+    from racekit.sim.camera import DEEPRACER_MOUNT
+    from racekit.sim.looks import DEEPRACER_SKY
+    from racekit.sim.render.fast import gray
+    from racekit.tracks import load_track
+
+    camera = {"width": 32, "height": 24, "channels": 1, "fov_deg": 64.74, "frame_stack": 2}
+    lens = make_model(tmp_path / "lens.onnx", meta=json.dumps(metadata() | {"camera": camera}))
+    deepracer = make_model(tmp_path / "deepracer.onnx", meta=json.dumps(metadata() | {
+        "camera": camera | {"mount": "deepracer", "look": "deepracer"}}))
+    oval = load_track("oval")
+    for path, mount, look in ((lens, "racekit", "racekit"), (deepracer, "deepracer", "deepracer")):
+        entrant = check_model(path)
+        env = make_env(entrant, oval, Rules(laps=1))
+        obs, _ = env.reset(seed=0)
+        assert env.camera.fov_deg == 64.74 and (env.camera_mount, env.look, env.world.look) == (mount, look, look)
+        assert (env.car_spec.camera_pitch_deg == DEEPRACER_MOUNT.pitch_deg) == (mount == "deepracer")
+        sky = gray(DEEPRACER_SKY) if look == "deepracer" else 255
+        assert np.all(obs[0, :, -1] == sky)
+        env.close()
+    assert check_model(deepracer).camera["mount"] == "deepracer"
+    assert "mount" not in check_model(models["clone"]).camera  # a racekit model's metadata as it was
+    # and through the command line: raced, stored with its camera
+    code, out, err = race(capsys, tmp_path, str(deepracer), "--track", "oval", "--laps", "1", "--max-resets", "0")
+    assert code == 0 and "racing 1 model on oval" in out, err
+    [run] = stored(tmp_path)
+    assert run.model_meta["camera"] == camera | {"mount": "deepracer", "look": "deepracer"}
 
 
 def test_options_are_checked_before_any_race(models, tmp_path, capsys):

@@ -214,3 +214,32 @@ def test_renderers_by_name():
                           np.array([0.25, 0.0, 1.0]) / np.hypot(1, 0.25), 120.0, 80, 60)
         assert np.abs(egl.render(pose, 3).astype(int) - world.renderer.render(pose, 3).astype(int)).mean() < MAD_BOUND
     world.close()
+
+
+@pytest.mark.parametrize("renderer", ["fast", "tiny"])
+def test_a_sky_of_another_colour_is_drawn_where_nothing_is_and_nowhere_else(renderer):
+    teal = (11, 22, 25)
+    track = load_track("oval")
+    white, coloured = World(track, renderer=renderer), World(track, renderer=renderer)
+    coloured.renderer = make_renderer(renderer, coloured.client, coloured.ground_image, LIGHT, sky=teal)
+    x, y = track.point_at(1.0)
+    yaw = track.heading_at(1.0)
+    ahead = np.array([math.cos(yaw), math.sin(yaw)])
+    box = Box((*(np.array([x, y]) + 1.5 * ahead), 0.25), (0.1, 0.1, 0.25), yaw, (250, 250, 250))  # above the horizon
+    for world in (white, coloured):
+        world.add_box(box)
+    pose = CameraPose(np.array([x, y, 0.14]), np.array([*ahead, 0.0]), np.array([0.0, 0.0, 1.0]), 90.0, 80, 60)
+    try:
+        a, b = (w.renderer.render(pose, 3, w.standing) for w in (white, coloured))
+        sky = np.all(a == 255, axis=2)
+        assert sky[:25].mean() > 0.8 and np.all(b[sky] == teal)  # every sky pixel, and only those
+        # the ground and the box (white, up there too) as they were, but for the fast renderer's horizon row,
+        # half sky and half ground (its rows are drawn twice as fine and averaged)
+        solid = cv2.erode((~sky).astype(np.uint8), np.ones((3, 1), np.uint8)).astype(bool)
+        assert np.array_equal(a[solid], b[solid]) and solid.sum() > 0.5 * (~sky).sum()
+        assert (~sky[:28]).sum() > 20  # the box does rise above the horizon
+        gray = coloured.renderer.render(pose, 1, coloured.standing)
+        assert np.all(gray[sky] == round(0.299 * teal[0] + 0.587 * teal[1] + 0.114 * teal[2]))
+    finally:
+        white.close()
+        coloured.close()

@@ -153,3 +153,22 @@ def test_frames_are_bgr_at_the_requested_size():
         standin.close()
     assert frame.shape == (48, 64, 3) and frame.dtype == np.uint8 and frame.flags["C_CONTIGUOUS"]
     assert np.array_equal(frame, rgb[:, :, ::-1])  # OpenCV's channel order, as a real camera gives
+
+
+def test_the_stand_in_camera_can_be_deepracers_in_deepracers_look():
+    from racekit.sim.camera import DEEPRACER_MOUNT, CameraSpec
+    from racekit.sim.looks import DEEPRACER_SKY
+
+    standin = StandIn(load_track("oval"), camera_width=64, camera_height=48, fov_deg=64.74, camera_mount="deepracer",
+                      look="deepracer")
+    try:
+        frame = standin.frame()
+        assert standin.camera == CameraSpec(64, 48, 3, 64.74)
+        assert standin.world.car.spec.camera_height == DEEPRACER_MOUNT.height
+        assert np.array_equal(frame[0], np.tile(DEEPRACER_SKY[::-1], (64, 1)))  # BGR, as a camera gives
+    finally:
+        standin.close()
+    for kwargs, name in (({"fov_deg": 200}, "fov_deg"), ({"camera_mount": "roof"}, "camera_mount"),
+                         ({"look": "mars"}, "look")):
+        with pytest.raises(ValueError, match=name):
+            StandIn(load_track("oval"), **kwargs)

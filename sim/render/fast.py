@@ -33,9 +33,10 @@ class FastRenderer:
 
     name = "fast"
 
-    def __init__(self, ground_image, light: Light = Light(), supersample: int = 2):
+    def __init__(self, ground_image, light: Light = Light(), supersample: int = 2, sky=SKY):
         self.ground = ground_image  # sim.texture.TrackImage: its image, and metres -> pixels
         self.supersample = supersample
+        self.sky_rgb = tuple(sky)  # above the horizon (a look's: sim/looks.py)
         self.set_scene(ground_image.image, light)
 
     def set_scene(self, rgb: np.ndarray, light: Light) -> None:
@@ -46,7 +47,7 @@ class FastRenderer:
         for pyramid in self.levels.values():
             while min(pyramid[-1].shape[:2]) > 2 * MIN_LEVEL_SIDE:
                 pyramid.append(cv2.pyrDown(pyramid[-1]))
-        self.sky = {3: np.array(SKY, np.uint8), 1: np.array([gray(SKY)], np.uint8)}
+        self.sky = {3: np.array(self.sky_rgb, np.uint8), 1: np.array([gray(self.sky_rgb)], np.uint8)}
         g = self.ground
         # ground metres -> level-0 texel coordinates (cv2 convention: texel centres at integers)
         self._metres_to_texel = np.array([[g.px_per_m, 0.0, -g.xmin * g.px_per_m - 0.5],
