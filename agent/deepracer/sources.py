@@ -40,6 +40,15 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def is_deepracer_source(source: str | Path) -> bool:
+    """Whether a path is laid out as a DeepRacer model (not a racekit run, checkpoint or model file)."""
+    path = Path(source)
+    if path.is_dir():
+        return (path / "model" / CHECKPOINTS).is_file() or (path / CHECKPOINTS).is_file() or \
+            (any(path.glob("*.pb")) and (path / METADATA).is_file())
+    return path.suffix == ".pb" or path.name.endswith((".tar.gz", ".tgz", ".tar"))
+
+
 def open_source(source: str | Path, checkpoint: str = "best", max_unpacked: int = MAX_UNPACKED) -> Source:
     """Read a DeepRacer model from any of the three layouts; DeepRacerError naming the path otherwise."""
     path = Path(source)

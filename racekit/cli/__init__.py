@@ -19,7 +19,8 @@ import sys
 
 from racekit import __version__
 
-COMMAND_MODULES = ["tracks", "sim", "reward", "car", "train", "analyze", "tune", "flash", "race", "leaderboard"]
+COMMAND_MODULES = ["tracks", "sim", "reward", "car", "train", "analyze", "tune", "flash", "race", "leaderboard",
+                   "models"]
 
 
 class UserError(Exception):
