@@ -132,7 +132,7 @@ class RayRollouts:
                                           name=None).remote(
             a, indices, cfg.track, cfg.reward, cfg.env_kwargs(), cfg.schedule(),
             [int(self.env_episodes[i]) for i in indices], self.spec, self.obs_shape, self.ppo, seed,
-            self.options.debug_step_delay, cfg.simtrace)
+            self.options.debug_step_delay, cfg.simtrace, cfg.network)
         self.actors[a], self.ready[a] = actor, actor.info.remote()
         self.generation[a] += 1
 

@@ -267,8 +267,11 @@ def drop_evaluations_after(run_dir: Path, step: int) -> None:
             shutil.rmtree(folder)
 
 
-def model_metadata(actions: dict) -> dict:
-    """DeepRacer's model_metadata.json for racekit's network and action space."""
+def model_metadata(actions: dict, network: str = "racekit") -> dict:
+    """DeepRacer's model_metadata.json for the run's network and action space (racekit's network has the
+    shallow preset's layers)."""
+    from racekit.agent.networks import DEEPRACER_NAMES
+
     if actions["type"] == "discrete":
         space = [{"steering_angle": float(steer), "speed": float(speed), "index": i}
                  for i, (steer, speed) in enumerate(actions["actions"])]
@@ -277,7 +280,7 @@ def model_metadata(actions: dict) -> dict:
         space = {"steering_angle": {"high": float(steer_high), "low": float(steer_low)},
                  "speed": {"high": float(speed_high), "low": float(speed_low)}}
     return {"action_space": space, "action_space_type": actions["type"], "sensor": ["FRONT_FACING_CAMERA"],
-            "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",  # conv 8/4, 4/2, 3/1, dense 512: agent/policy.py
+            "neural_network": DEEPRACER_NAMES.get(network, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"),
             "training_algorithm": "clipped_ppo", "version": "5"}
 
 
@@ -294,10 +297,10 @@ def hyperparameters(ppo, frame_stack: int, episodes_per_iteration: int) -> dict:
 
 
 def write_metadata(run_dir: Path, actions: dict, ppo, frame_stack: int,
-                   episodes_per_iteration: int = EPISODES_PER_ITERATION) -> None:
+                   episodes_per_iteration: int = EPISODES_PER_ITERATION, network: str = "racekit") -> None:
     """model/model_metadata.json and ip/hyperparameters.json, where DeepRacerLog looks for them."""
     run_dir = Path(run_dir)
-    for path, data in ((run_dir / "model" / "model_metadata.json", model_metadata(actions)),
+    for path, data in ((run_dir / "model" / "model_metadata.json", model_metadata(actions, network)),
                        (run_dir / "ip" / "hyperparameters.json",
                         hyperparameters(ppo, frame_stack, episodes_per_iteration))):
         path.parent.mkdir(parents=True, exist_ok=True)

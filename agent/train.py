@@ -16,8 +16,9 @@ on several or generated tracks a fixed panel (`evaluation_panel`): the track the
 user named (piccolo if none), the same generated tracks for every run (seeds no
 training ever draws), both directions where it trains both, so "best" means the
 most clean laps over tracks it may not have seen, then the faster lap. A run may
-start from another run's weights (`from_model`, --from): same camera and
-action space, a fresh optimizer, its steps counted from 0.
+start from another run's weights, or a DeepRacer model's (`from_model`, --from):
+same network, camera and action space, a fresh optimizer (and, from DeepRacer, a
+fresh value head: its frozen graph holds the policy only), steps counted from 0.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ import torch
 from tqdm import tqdm
 
 from racekit.agent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from racekit.agent.deepracer.sources import is_deepracer_source
 from racekit.agent.errors import RunError  # its home is errors.py (workers and distributed raise it too)
 from racekit.agent.evaluate import evaluate, torch_driver
 from racekit.agent.logbook import Logbook, read_evaluations
@@ -84,6 +86,10 @@ class RunConfig:
     randomize: str | None = None  # a randomisation preset's name or a file's path (sim/randomization.py)
     from_model: dict | None = None  # the model this run started from (--from): path, checkpoint, sha256, step
     eval_panel: bool = True  # several or generated tracks: evaluate on evaluation_panel() (False: runs before it)
+    network: str = "racekit"  # or one of DeepRacer's presets (agent/networks.py)
+    fov_deg: float = 120.0  # the camera's horizontal field of view
+    camera_mount: str = "racekit"  # or "deepracer": DeepRacer's simulator camera (a DeepRacer model's)
+    look: str = "racekit"  # or "deepracer": DeepRacer's track colours and textures
 
     def race_kwargs(self) -> dict:
         """The env arguments of the race type (training and evaluations alike)."""
@@ -103,7 +109,7 @@ class RunConfig:
     def env_kwargs(self) -> dict:
         kwargs = {"camera_width": self.camera_width, "camera_height": self.camera_height,
                   "grayscale": self.grayscale, "frame_stack": self.frame_stack, "start_noise": True,
-                  **self.race_kwargs()}
+                  **self.race_kwargs(), **self.lens_kwargs()}
         if self.randomize is not None:
             kwargs["randomize"] = self.randomize
         if self.actions is not None:
@@ -116,9 +122,19 @@ class RunConfig:
         return ActionSpec(low=(self.steering_range[0], self.speed_range[0]),
                           high=(self.steering_range[1], self.speed_range[1]))
 
+    def lens_kwargs(self) -> dict:
+        """The env arguments of a camera other than racekit's (none for racekit's: runs from before them)."""
+        kwargs = {"fov_deg": self.fov_deg} if self.fov_deg != 120.0 else {}
+        if self.camera_mount != "racekit":
+            kwargs["camera_mount"] = self.camera_mount
+        if self.look != "racekit":
+            kwargs["look"] = self.look
+        return kwargs
+
     def camera(self) -> dict:
+        extra = {k: v for k, v in (("mount", self.camera_mount), ("look", self.look)) if v != "racekit"}
         return {"width": self.camera_width, "height": self.camera_height, "channels": 1 if self.grayscale else 3,
-                "fov_deg": 120.0, "frame_stack": self.frame_stack}
+                "fov_deg": self.fov_deg, "frame_stack": self.frame_stack, **extra}
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -129,6 +145,9 @@ class RunConfig:
         data["ppo"] = PPOConfig(**data.get("ppo", {}))
         data.setdefault("eval_panel", False)  # a run from before the panel resumes evaluating as it was trained
         return cls(**data)
+
+
+LENS_DEFAULTS = {"fov_deg": 120.0, "mount": "racekit", "look": "racekit"}  # a camera dict without them
 
 
 def first_track(cfg: RunConfig) -> str:
@@ -197,8 +216,10 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
 
 
 def describe_camera(camera: dict) -> str:
+    lens = [f"{camera['fov_deg']:g} deg" if camera.get("fov_deg", 120.0) != 120.0 else ""] + \
+        [f"{camera[k]} {k}" for k in ("mount", "look") if camera.get(k, "racekit") != "racekit"]
     return (f"{camera['width']}x{camera['height']} {'gray' if camera['channels'] == 1 else 'rgb'} "
-            f"x{camera['frame_stack']}")
+            f"x{camera['frame_stack']}" + "".join(f", {x}" for x in lens if x))
 
 
 def describe_actions(actions: dict, listed: bool = False) -> str:
@@ -218,17 +239,23 @@ def source_model(source: str | dict, cfg: RunConfig) -> tuple[dict, dict]:
     from racekit.agent.export import ExportError, distribution_of, find_checkpoint  # export imports nothing of train
 
     given = source["path"] if isinstance(source, dict) else str(source)
-    try:
-        path = find_checkpoint(given)
-        state = load_checkpoint(path)
-    except (ExportError, CheckpointError) as exc:
-        message = str(exc)
-        raise RunError(f"--from {given}: {message.removeprefix(f'{given}: ')}") from None
+    if is_deepracer_source(given):
+        path, state = deepracer_state(given)
+    else:
+        try:
+            path = find_checkpoint(given)
+            state = load_checkpoint(path)
+        except (ExportError, CheckpointError) as exc:
+            message = str(exc)
+            raise RunError(f"--from {given}: {message.removeprefix(f'{given}: ')}") from None
     missing = {"camera", "actions", "obs_shape"} - set(state)
     if missing:
         raise RunError(f"--from {given}: {path} lacks {', '.join(sorted(missing))} (not written by racekit train?)")
-    keys = ("width", "height", "channels", "frame_stack")
-    theirs, ours = {k: state["camera"][k] for k in keys}, {k: cfg.camera()[k] for k in keys}
+    if (state.get("network") or "racekit") != cfg.network:
+        raise RunError(f"--from {given}: its network is {state.get('network') or 'racekit'}, this run's {cfg.network} "
+                       f"(--network {state.get('network') or 'racekit'} to start from it)")
+    keys = ("width", "height", "channels", "frame_stack", "fov_deg", "mount", "look")
+    theirs, ours = ({k: camera.get(k, LENS_DEFAULTS.get(k)) for k in keys} for camera in (state["camera"], cfg.camera()))
     if theirs != ours:
         raise RunError(f"--from {given}: camera {describe_camera(theirs)} differs from this run's "
                        f"{describe_camera(ours)}")
@@ -241,10 +268,31 @@ def source_model(source: str | dict, cfg: RunConfig) -> tuple[dict, dict]:
     if distribution_of(state) != cfg.ppo.distribution:
         raise RunError(f"--from {given}: its policy's distribution is {distribution_of(state)}, this run's "
                        f"{cfg.ppo.distribution} (--distribution {distribution_of(state)} to start from it)")
-    record = {"path": given, "checkpoint": str(path.resolve()), "sha256": sha256_of(str(path)),
+    record = {"path": given, "checkpoint": str(Path(given).resolve()) if is_deepracer_source(given) else str(path.resolve()),
+              "sha256": state.get("sha256") or sha256_of(str(path)),
               "run": path.parent.parent.name if path.parent.name == "checkpoints" else None,
               "global_step": int(state.get("global_step", 0))}
     return record, state
+
+
+def deepracer_state(given: str) -> tuple[Path, dict]:
+    """A DeepRacer model (any layout) as the checkpoint a --from run starts from: its policy's weights with
+    a fresh value head, its camera (DeepRacer's), its action space and its network."""
+    from racekit.agent.deepracer.errors import DeepRacerError
+    from racekit.agent.deepracer.importer import DEEPRACER_CAMERA, load_deepracer
+
+    try:
+        imported = load_deepracer(given)
+    except DeepRacerError as exc:
+        raise RunError(f"--from {exc}") from None
+    if imported.meta.algorithm == "sac":
+        raise RunError(f"--from {given}: a SAC model; racekit trains with PPO only so far, and PPO cannot go on "
+                       f"from SAC's policy")
+    model = imported.model
+    return Path(imported.source.graph_name), {
+        "model": model.state_dict(), "camera": dict(DEEPRACER_CAMERA), "actions": imported.meta.actions.as_dict(),
+        "obs_shape": list(model.obs_shape), "network": imported.meta.network, "global_step": 0,
+        "sha256": imported.source.sha256}
 
 
 def limits(cfg: RunConfig) -> str:
@@ -289,7 +337,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
 
         envs = RayRollouts(ray, cfg, start_episodes, cfg.action_spec(), run_dir, seed=rollout_seed)
     spec = cfg.action_spec()
-    model = ActorCritic(envs.single_observation_space.shape, spec, distribution=ppo.distribution)
+    model = ActorCritic(envs.single_observation_space.shape, spec, distribution=ppo.distribution, network=cfg.network)
     optimizer = torch.optim.Adam(model.parameters(), lr=ppo.learning_rate, eps=1e-5)
     generator = torch.Generator().manual_seed(cfg.seed)
     global_step, update, best = 0, 0, None
@@ -305,7 +353,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     collector = envs.bind(model, trace)
     logbook = Logbook(run_dir, resume_step=global_step)
     meta = {"run": cfg.to_json(), "obs_shape": list(envs.single_observation_space.shape),
-            "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward)}
+            "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward),
+            "network": cfg.network}
     panel = evaluation_panel(cfg)  # evaluations: the run's track, or the panel, with the race type's objects
     eval_laps = cfg.eval_laps * len(panel)
 
@@ -398,7 +447,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
 def start_simtrace(run_dir: Path, cfg: RunConfig, spec: ActionSpec, state: dict | None,
                    global_step: int) -> TrainingTrace:
     """DeepRacer's model folder files for the run; resuming, the traces cut back to the checkpoint."""
-    write_metadata(run_dir, spec.as_dict(), cfg.ppo, cfg.frame_stack, cfg.simtrace_episodes)
+    write_metadata(run_dir, spec.as_dict(), cfg.ppo, cfg.frame_stack, cfg.simtrace_episodes, cfg.network)
     drop_evaluations_after(run_dir, global_step)
     return TrainingTrace(run_dir, load_track(cfg.track), spec.as_dict(), cfg.ppo.envs, cfg.simtrace_episodes,
                          state=(state or {}).get("simtrace"))

@@ -72,7 +72,7 @@ class RolloutWorker:
 
     def __init__(self, actor_index: int, env_indices: list[int], track: str, reward: str | None, env_kwargs: dict,
                  schedule, start_episodes: list[int], spec, obs_shape, cfg: PPOConfig, seed: int,
-                 step_delay: float = 0.0, tap: bool = False):
+                 step_delay: float = 0.0, tap: bool = False, network: str = "racekit"):
         import gymnasium as gym
 
         from racekit.agent.policy import ActorCritic
@@ -90,7 +90,7 @@ class RolloutWorker:
             step = self.envs.step
             self.envs.step = lambda action: (time.sleep(step_delay), step(action))[1]
         self.model = ActorCritic(obs_shape or self.envs.single_observation_space.shape, spec,
-                                 distribution=cfg.distribution)
+                                 distribution=cfg.distribution, network=network)
         self.cfg = replace(cfg, envs=len(env_indices))
         self.tap = TraceTap(len(env_indices)) if tap else None
         self.collector = RolloutCollector(self.envs, self.model, self.cfg, seed=seed, trace=self.tap,
@@ -177,7 +177,7 @@ class WorkerRollouts:
                 kwargs = dict(actor_index=w, env_indices=indices, track=cfg.track, reward=cfg.reward,
                               env_kwargs=cfg.env_kwargs(), schedule=cfg.schedule(),
                               start_episodes=[int(self.env_episodes[i]) for i in indices], spec=spec,
-                              obs_shape=None, cfg=ppo, seed=seed + indices[0], tap=tap)
+                              obs_shape=None, cfg=ppo, seed=seed + indices[0], tap=tap, network=cfg.network)
                 parent, child = context.Pipe()
                 process = context.Process(target=_serve, args=(child, kwargs), daemon=True,
                                           name=f"racekit-rollout-{w}")

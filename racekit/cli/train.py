@@ -22,8 +22,10 @@ NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", 
                 "randomize", "from_model", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs",
                 "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
                 "speed_range", "discrete", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
-                "discount", "bootstrap_at_finish", "distribution")
+                "discount", "bootstrap_at_finish", "distribution", "network")
 FLAGS = {"from_model": "--from"}  # options whose flag is not their name
+# agent/networks.py's NETWORKS, named here so that parsing needs no torch (tests/test_cli_train.py checks them)
+NETWORK_NAMES = ("racekit", "deepracer-shallow", "deepracer-standard", "deepracer-deep")
 
 
 def register(subparsers) -> None:
@@ -39,9 +41,10 @@ def register(subparsers) -> None:
     options.add_race_type_options(train, RACE_TYPES)
     train.add_argument("--randomize", nargs="?", const="default", default=None, metavar="PRESET|FILE",
                        help="domain randomisation: a preset (the bare flag: default) or a randomisation file")
-    train.add_argument("--from", dest="from_model", default=None, metavar="RUN_OR_CHECKPOINT",
-                       help="start a new run from another run's policy (its best checkpoint, else last) or a .pt "
-                            "file; camera and action space must match")
+    train.add_argument("--from", dest="from_model", default=None, metavar="RUN_OR_MODEL",
+                       help="start a new run from another run's policy (its best checkpoint, else last), a .pt "
+                            "file, or a DeepRacer model (car tarball, training prefix, model.pb: its network, "
+                            "camera and action space are the run's); camera and action space must match")
     train.add_argument("--reward", default=None,
                        help="reward file (default: DeepRacer's follow-the-centre-line example)")
     train.add_argument("--steps", type=int, default=None, help="env steps in all (default 200000, or no step cap "
@@ -72,6 +75,10 @@ def register(subparsers) -> None:
     adv.add_argument("--distribution", choices=("gaussian", "beta"), default=None,
                      help="the policy's distribution over continuous actions: gaussian (sampled, then clipped "
                           "to the ranges, as DeepRacer's PPO; the default) or beta (never outside them)")
+    adv.add_argument("--network", choices=tuple(NETWORK_NAMES), default=None,
+                     help="the policy's network: racekit's (the default) or one of DeepRacer's presets, which "
+                          "export to a DeepRacer car (racekit export --format deepracer) and see DeepRacer's "
+                          "160x120 single frame unless --camera and --frame-stack say otherwise")
     adv.add_argument("--eval-every", type=int, help="env steps between evaluations (default 25000)")
     adv.add_argument("--eval-laps", type=int, help="laps per evaluation (default 3)")
     adv.add_argument("--camera", help="camera size WxH (default 80x60)")
@@ -158,8 +165,13 @@ def new_run_config(args):
     race_config(cfg, args, named)
     if args.randomize is not None:
         cfg.randomize = randomization_argument(args.randomize)
+    if args.network is not None:
+        cfg.network = args.network
+        if args.network != "racekit":  # DeepRacer's input, unless asked otherwise below
+            cfg.camera_width, cfg.camera_height, cfg.frame_stack = 160, 120, 1
     if args.from_model is not None:
         cfg.from_model = {"path": args.from_model}  # checked against this run's camera and actions by train()
+        take_deepracer_model(cfg, args)
     if args.reward:
         for note in load_reward(args.reward).notes:  # a bad file: RewardError, one line naming its line
             print(f"racekit: warning: {note}", file=sys.stderr)
@@ -209,6 +221,34 @@ def new_run_config(args):
     if max(abs(v) for v in cfg.steering_range) > 30:
         raise UserError(f"--steering-range must stay within the car's +/-30 degrees, got {list(cfg.steering_range)}")
     return cfg
+
+
+def take_deepracer_model(cfg, args) -> None:
+    """--from a DeepRacer model: the run takes its network, camera (DeepRacer's lens, mount and look) and
+    action space, except where an option asks for its own (then train() names the difference)."""
+    from racekit.agent.deepracer.errors import DeepRacerError
+    from racekit.agent.deepracer.importer import DEEPRACER_CAMERA
+    from racekit.agent.deepracer.metadata import parse_metadata
+    from racekit.agent.deepracer.sources import is_deepracer_source, open_source
+
+    if not is_deepracer_source(args.from_model):
+        return
+    try:
+        source = open_source(args.from_model)
+        meta = parse_metadata(source.metadata, source.metadata_name)
+    except DeepRacerError as exc:
+        raise UserError(f"--from {exc}") from None
+    if args.network is None:
+        cfg.network = meta.network
+    camera = DEEPRACER_CAMERA
+    cfg.camera_width, cfg.camera_height, cfg.frame_stack = camera["width"], camera["height"], camera["frame_stack"]
+    cfg.fov_deg, cfg.camera_mount, cfg.look = camera["fov_deg"], camera["mount"], camera["look"]
+    if not (args.discrete or args.steering_range or args.speed_range):
+        if meta.actions.discrete:
+            cfg.actions = [list(a) for a in meta.actions.table]
+        else:
+            cfg.steering_range, cfg.speed_range = ((meta.actions.low[0], meta.actions.high[0]),
+                                                   (meta.actions.low[1], meta.actions.high[1]))
 
 
 def race_config(cfg, args, tracks: list) -> None:
