@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
+import types
 from pathlib import Path
 
 FIELDS = ["update", "global_step", "wall_seconds", "steps_per_second", "episodes", "mean_return", "mean_progress",
@@ -32,6 +34,9 @@ class Logbook:
         if new:
             self._writer.writeheader()
         self._episodes_csv = self._episodes = None  # opened at the first finished episode
+        # tensorboard imports all of TensorFlow when it finds it installed (seconds, hundreds of MB, its
+        # threads); its own marker module says to use its stub, which is all a SummaryWriter needs
+        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
         from torch.utils.tensorboard import SummaryWriter
 
         self.tensorboard = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_step or None)
