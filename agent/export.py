@@ -87,8 +87,12 @@ def spec_from_dict(actions: dict) -> ActionSpec:
 
 
 def distribution_of(state: dict) -> str:
-    """The policy distribution a checkpoint's run trained (checkpoints from before there was a choice: gaussian)."""
-    return ((state.get("run") or {}).get("ppo") or {}).get("distribution", "gaussian")
+    """The policy distribution a checkpoint's run trained (checkpoints from before there was a choice: gaussian;
+    a SAC run's: SAC's tanh-squashed Gaussian, whose greedy action tanh(mean) is what gets exported)."""
+    run = state.get("run") or {}
+    if run.get("algorithm") == "sac":
+        return "squashed"
+    return (run.get("ppo") or {}).get("distribution", "gaussian")
 
 
 def network_of(state: dict) -> dict | str:

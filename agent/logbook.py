@@ -13,13 +13,16 @@ from pathlib import Path
 FIELDS = ["update", "global_step", "wall_seconds", "steps_per_second", "episodes", "mean_return", "mean_progress",
           "laps", "best_lap_time", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
           "learning_rate"]
+# a SAC run's columns after those (agent/sac.py's loss terms; its actor's entropy goes in "entropy")
+SAC_FIELDS = ["critic_loss", "actor_loss", "alpha", "alpha_loss", "q_mean", "gradient_updates", "updates_per_second",
+              "replay_ratio", "buffer"]
 EPISODE_FIELDS = ["global_step", "env", "episode", "track", "reversed", "steps", "return", "progress",
                   "termination"]
 
 
 class Logbook:
-    def __init__(self, run_dir: Path, resume_step: int = 0):
-        self.run_dir = run_dir
+    def __init__(self, run_dir: Path, resume_step: int = 0, extra_fields: list[str] | None = None):
+        self.run_dir, self.fields = run_dir, FIELDS + list(extra_fields or [])
         self.csv_path = run_dir / "metrics.csv"
         self.evals_path = run_dir / "evaluations.jsonl"
         self.episodes_path = run_dir / "episodes.csv"
@@ -30,7 +33,7 @@ class Logbook:
                 p.unlink(missing_ok=True)
         new = not self.csv_path.exists()
         self._csv = open(self.csv_path, "a", newline="")
-        self._writer = csv.DictWriter(self._csv, fieldnames=FIELDS)
+        self._writer = csv.DictWriter(self._csv, fieldnames=self.fields)
         if new:
             self._writer.writeheader()
         self._episodes_csv = self._episodes = None  # opened at the first finished episode
@@ -42,7 +45,7 @@ class Logbook:
         self.tensorboard = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_step or None)
 
     def _drop_rows_after(self, step: int) -> None:
-        for path, key, fields in ((self.csv_path, None, FIELDS), (self.evals_path, "global_step", None),
+        for path, key, fields in ((self.csv_path, None, self.fields), (self.evals_path, "global_step", None),
                                   (self.episodes_path, None, EPISODE_FIELDS)):
             if not path.exists():
                 continue
@@ -61,7 +64,7 @@ class Logbook:
                 path.write_text("".join(ln + "\n" for ln in lines))
 
     def log(self, row: dict) -> None:
-        self._writer.writerow({k: row.get(k, "") for k in FIELDS})
+        self._writer.writerow({k: row.get(k, "") for k in self.fields})
         self._csv.flush()
         for key, value in row.items():
             if key not in ("update", "global_step") and isinstance(value, (int, float)):

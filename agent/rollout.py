@@ -5,6 +5,11 @@ simulate while the learner waits as little as possible; observations come back
 through shared memory. Episodes reset in the same step they end (SAME_STEP), so
 every stored transition is real, and a truncated episode's last observation is
 still at hand to bootstrap its value.
+
+For SAC (a cfg whose `algorithm` is "sac", agent/sac.py) the collector hands back transitions for the
+replay buffer instead of returns: each step's observation, action, reward as the env gave it, whether
+the episode ended there with no bootstrap (`terminals`) or ended at all (`ends`), and ended episodes'
+final observations (`final_obs`); the learner's critics do the bootstrapping.
 """
 from __future__ import annotations
 
@@ -70,6 +75,10 @@ class RolloutCollector:
         self.actions = torch.zeros((t, n, *action_shape), dtype=torch.long if self.spec.discrete else torch.float32)
         self.log_probs, self.rewards = torch.zeros((t, n)), torch.zeros((t, n))
         self.dones, self.values = torch.zeros((t, n)), torch.zeros((t, n))
+        self.sac = getattr(cfg, "algorithm", "ppo") == "sac"
+        if self.sac:  # transitions for the replay buffer (agent/sac.py)
+            self.terminals, self.ends = torch.zeros((t, n)), torch.zeros((t, n))
+            self.final_obs = torch.zeros_like(self.obs)
         next_obs, info = envs.reset(seed=seed)
         if trace is not None:
             trace.on_reset(info)
@@ -97,12 +106,17 @@ class RolloutCollector:
             self.episode_return += reward
             self.episode_length += 1
             done = terminated | truncated
+            if self.sac:
+                self.terminals[t].zero_(), self.ends[t].zero_()
             if done.any():
                 final = info["final_info"]
                 for i in np.flatnonzero(done):
                     cut_short = truncated[i] and not terminated[i]
                     goes_on = self.cfg.bootstrap_at_finish and final["termination"][i] == "lap_complete"
-                    if cut_short or goes_on:  # not the end of racing: bootstrap from the value after it
+                    if self.sac:  # the critics bootstrap from the final observation unless racing ended
+                        self.ends[t, i], self.terminals[t, i] = 1.0, float(not (cut_short or goes_on))
+                        self.final_obs[t, i] = torch.from_numpy(np.asarray(info["final_obs"][i]))
+                    elif cut_short or goes_on:  # not the end of racing: bootstrap from the value after it
                         last = torch.from_numpy(np.asarray(info["final_obs"][i]))[None]
                         reward[i] += gamma * self.model.value(last).item()
                     stats.returns.append(float(self.episode_return[i]))
@@ -124,6 +138,11 @@ class RolloutCollector:
             self.next_obs = torch.from_numpy(next_obs)
             self.next_done = torch.from_numpy(done.astype(np.float32))
 
+        if self.sac:
+            batch = {"obs": self.obs.flatten(0, 1), "actions": self.actions.flatten(0, 1),
+                     "rewards": self.rewards.flatten(), "terminals": self.terminals.flatten(),
+                     "ends": self.ends.flatten(), "final_obs": self.final_obs.flatten(0, 1)}
+            return batch, stats
         last_value = self.model.value(self.next_obs)
         advantages, returns = advantages_and_returns(self.rewards, self.values, self.dones, last_value,
                                                      self.next_done, gamma, self.cfg.gae_lambda)

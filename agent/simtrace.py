@@ -267,7 +267,7 @@ def drop_evaluations_after(run_dir: Path, step: int) -> None:
             shutil.rmtree(folder)
 
 
-def model_metadata(actions: dict, network: str = "racekit") -> dict:
+def model_metadata(actions: dict, network: str = "racekit", algorithm: str = "clipped_ppo") -> dict:
     """DeepRacer's model_metadata.json for the run's network and action space (racekit's network has the
     shallow preset's layers)."""
     from racekit.agent.networks import DEEPRACER_NAMES
@@ -281,13 +281,20 @@ def model_metadata(actions: dict, network: str = "racekit") -> dict:
                  "speed": {"high": float(speed_high), "low": float(speed_low)}}
     return {"action_space": space, "action_space_type": actions["type"], "sensor": ["FRONT_FACING_CAMERA"],
             "neural_network": DEEPRACER_NAMES.get(network, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"),
-            "training_algorithm": "clipped_ppo", "version": "5"}
+            "training_algorithm": algorithm, "version": "5"}
 
 
 def hyperparameters(ppo, frame_stack: int, episodes_per_iteration: int) -> dict:
     """DeepRacer's hyperparameters.json from racekit's PPO settings; keys PPO has no use for get DeepRacer's
     defaults. racekit updates every envs x rollout_steps steps (racekit_ppo), not every N episodes: the value
-    given as num_episodes_between_training is the sim-trace's iteration."""
+    given as num_episodes_between_training is the sim-trace's iteration. SAC's settings (agent/sac.py) go in
+    DeepRacer's SAC keys (sac_alpha: the initial one; racekit tunes it), all of them under racekit_sac."""
+    if getattr(ppo, "algorithm", "ppo") == "sac":
+        sac = ppo
+        return {"batch_size": sac.batch_size, "discount_factor": sac.gamma, "exploration_type": "additive_noise",
+                "loss_type": "mean squared error", "lr": sac.learning_rate, "sac_alpha": sac.initial_alpha,
+                "num_episodes_between_training": episodes_per_iteration, "stack_size": frame_stack,
+                "term_cond_avg_score": 100000.0, "term_cond_max_episodes": 100000, "racekit_sac": sac.as_dict()}
     return {"batch_size": ppo.minibatch, "beta_entropy": ppo.entropy, "discount_factor": ppo.gamma,
             "e_greedy_value": 0.05, "epsilon_steps": 10000, "exploration_type": "categorical",
             "loss_type": "mean squared error", "lr": ppo.learning_rate,
@@ -298,9 +305,11 @@ def hyperparameters(ppo, frame_stack: int, episodes_per_iteration: int) -> dict:
 
 def write_metadata(run_dir: Path, actions: dict, ppo, frame_stack: int,
                    episodes_per_iteration: int = EPISODES_PER_ITERATION, network: str = "racekit") -> None:
-    """model/model_metadata.json and ip/hyperparameters.json, where DeepRacerLog looks for them."""
+    """model/model_metadata.json and ip/hyperparameters.json, where DeepRacerLog looks for them (`ppo`: PPO's
+    settings, or SAC's)."""
     run_dir = Path(run_dir)
-    for path, data in ((run_dir / "model" / "model_metadata.json", model_metadata(actions, network)),
+    algorithm = "sac" if getattr(ppo, "algorithm", "ppo") == "sac" else "clipped_ppo"
+    for path, data in ((run_dir / "model" / "model_metadata.json", model_metadata(actions, network, algorithm)),
                        (run_dir / "ip" / "hyperparameters.json",
                         hyperparameters(ppo, frame_stack, episodes_per_iteration))):
         path.parent.mkdir(parents=True, exist_ok=True)

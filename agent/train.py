@@ -40,9 +40,10 @@ from racekit.agent.checkpoint import CheckpointError, load_checkpoint, save_chec
 from racekit.agent.deepracer.sources import is_deepracer_source
 from racekit.agent.errors import RunError  # its home is errors.py (workers and distributed raise it too)
 from racekit.agent.evaluate import evaluate, torch_driver
-from racekit.agent.logbook import Logbook, read_evaluations
+from racekit.agent.logbook import SAC_FIELDS, Logbook, read_evaluations
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 from racekit.agent.ppo import PPOConfig, ppo_update
+from racekit.agent.sac import SACConfig
 from racekit.agent.panel import evaluate_panel, evaluation_panel
 from racekit.agent.schedule import GENERATED, TrackSchedule
 from racekit.agent.simtrace import (EPISODES_PER_ITERATION, TrainingTrace, drop_evaluations_after,
@@ -90,6 +91,24 @@ class RunConfig:
     fov_deg: float = 120.0  # the camera's horizontal field of view
     camera_mount: str = "racekit"  # or "deepracer": DeepRacer's simulator camera (a DeepRacer model's)
     look: str = "racekit"  # or "deepracer": DeepRacer's track colours and textures
+    algorithm: str = "ppo"  # or "sac" (agent/sac.py); a config from before SAC is PPO's
+    sac: SACConfig = field(default_factory=SACConfig)  # SAC's settings (used when algorithm is "sac")
+
+    def rollout_config(self):
+        """The settings the rollout workers collect with: PPO's, or SAC's (transitions for the replay buffer)."""
+        return self.sac if self.algorithm == "sac" else self.ppo
+
+    def distribution(self) -> str:
+        return "squashed" if self.algorithm == "sac" else self.ppo.distribution
+
+    def policy_network(self):
+        """The policy's network: the --network preset's name, or for SAC with a DeepRacer preset that preset
+        then DeepRacer's SAC head (agent/sac.py's policy_network), as a dict checkpoints keep."""
+        if self.algorithm != "sac" or self.network == "racekit":
+            return self.network
+        from racekit.agent.sac import policy_network
+
+        return policy_network(self.network).as_dict()
 
     def race_kwargs(self) -> dict:
         """The env arguments of the race type (training and evaluations alike)."""
@@ -143,6 +162,7 @@ class RunConfig:
     def from_json(cls, data: dict) -> "RunConfig":
         data = dict(data)  # a config.json from before a field existed gets its default
         data["ppo"] = PPOConfig(**data.get("ppo", {}))
+        data["sac"] = SACConfig(**data.get("sac", {}))
         data.setdefault("eval_panel", False)  # a run from before the panel resumes evaluating as it was trained
         return cls(**data)
 
@@ -202,6 +222,10 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
                 cfg.track = first_track(cfg)
             except ValueError as exc:
                 raise RunError(str(exc)) from None
+    if cfg.algorithm == "sac" and cfg.sac.buffer_size is None:  # sized for this machine, then kept in the config
+        from racekit.agent.sac import default_buffer_size
+
+        cfg.sac.buffer_size = default_buffer_size(cfg.camera_width * cfg.camera_height * (1 if cfg.grayscale else 3))
     if cfg.from_model is not None:
         cfg.from_model = source_model(cfg.from_model, cfg)[0]  # before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -251,9 +275,19 @@ def source_model(source: str | dict, cfg: RunConfig) -> tuple[dict, dict]:
     missing = {"camera", "actions", "obs_shape"} - set(state)
     if missing:
         raise RunError(f"--from {given}: {path} lacks {', '.join(sorted(missing))} (not written by racekit train?)")
-    if (state.get("network") or "racekit") != cfg.network:
-        raise RunError(f"--from {given}: its network is {state.get('network') or 'racekit'}, this run's {cfg.network} "
-                       f"(--network {state.get('network') or 'racekit'} to start from it)")
+    theirs_sac = distribution_of(state) == "squashed"
+    if cfg.algorithm == "sac" and not theirs_sac:
+        raise RunError(f"--from {given}: a PPO policy ({distribution_of(state)}); a SAC run starts from a SAC run only "
+                       f"(train this one with PPO, or start the SAC run afresh)")
+    if cfg.algorithm != "sac" and theirs_sac:
+        raise RunError(f"--from {given}: a SAC run; train it on with --algorithm sac (PPO cannot go on from SAC's "
+                       f"policy)")
+    network = state.get("network") or "racekit"
+    if isinstance(network, dict):  # a SAC policy's network is kept whole; its run's --network names it
+        network = (state.get("run") or {}).get("network", "racekit")
+    if network != cfg.network:
+        raise RunError(f"--from {given}: its network is {network}, this run's {cfg.network} "
+                       f"(--network {network} to start from it)")
     keys = ("width", "height", "channels", "frame_stack", "fov_deg", "mount", "look")
     theirs, ours = ({k: camera.get(k, LENS_DEFAULTS.get(k)) for k in keys} for camera in (state["camera"], cfg.camera()))
     if theirs != ours:
@@ -265,9 +299,9 @@ def source_model(source: str | dict, cfg: RunConfig) -> tuple[dict, dict]:
         listed = theirs.get("type") == spec["type"] == "discrete" and len(theirs["actions"]) == len(spec["actions"])
         raise RunError(f"--from {given}: action space {describe_actions(theirs, listed)} differs from this "
                        f"run's {describe_actions(spec, listed)}")
-    if distribution_of(state) != cfg.ppo.distribution:
+    if distribution_of(state) != cfg.distribution():
         raise RunError(f"--from {given}: its policy's distribution is {distribution_of(state)}, this run's "
-                       f"{cfg.ppo.distribution} (--distribution {distribution_of(state)} to start from it)")
+                       f"{cfg.distribution()} (--distribution {distribution_of(state)} to start from it)")
     record = {"path": given, "checkpoint": str(Path(given).resolve()) if is_deepracer_source(given) else str(path.resolve()),
               "sha256": state.get("sha256") or sha256_of(str(path)),
               "run": path.parent.parent.name if path.parent.name == "checkpoints" else None,
@@ -286,8 +320,8 @@ def deepracer_state(given: str) -> tuple[Path, dict]:
     except DeepRacerError as exc:
         raise RunError(f"--from {exc}") from None
     if imported.meta.algorithm == "sac":
-        raise RunError(f"--from {given}: a SAC model; racekit trains with PPO only so far, and PPO cannot go on "
-                       f"from SAC's policy")
+        raise RunError(f"--from {given}: a DeepRacer SAC model; racekit's SAC runs start from racekit SAC runs only "
+                       f"so far, and PPO cannot go on from SAC's policy")
     model = imported.model
     return Path(imported.source.graph_name), {
         "model": model.state_dict(), "camera": dict(DEEPRACER_CAMERA), "actions": imported.meta.actions.as_dict(),
@@ -319,7 +353,10 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     cfg, state, warnings = prepare_run(run_dir, cfg, resume)
     for w in warnings:
         print(w)
-    ppo = cfg.ppo
+    ppo, rollout = cfg.ppo, cfg.rollout_config()
+    if cfg.algorithm == "sac" and ray is not None:
+        raise RunError("--ray: distributed rollouts are PPO's only so far; a SAC run collects with local rollout "
+                       "workers (leave out --ray)")
     torch.manual_seed(cfg.seed)
     # The rollout workers own the cores while they step; the update runs alone, on every core (unless
     # OMP_NUM_THREADS says otherwise).
@@ -327,7 +364,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     gymnasium.logger.min_level = gymnasium.logger.ERROR + 10  # worker errors are reported by us, in one line
 
     # the track schedule goes on where the checkpoint left it: each env's episodes so far
-    start_episodes = ((state or {}).get("tracks") or {}).get("episodes") or [0] * ppo.envs
+    start_episodes = ((state or {}).get("tracks") or {}).get("episodes") or [0] * rollout.envs
     rollout_seed = cfg.seed + 1000 * (state or {}).get("update", 0)  # a resumed run's envs start anew
     if ray is None:  # rollout worker processes, each with its envs and a copy of the policy (agent/workers.py)
         envs = WorkerRollouts(cfg, start_episodes, cfg.action_spec(), seed=rollout_seed,
@@ -337,30 +374,42 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
 
         envs = RayRollouts(ray, cfg, start_episodes, cfg.action_spec(), run_dir, seed=rollout_seed)
     spec = cfg.action_spec()
-    model = ActorCritic(envs.single_observation_space.shape, spec, distribution=ppo.distribution, network=cfg.network)
-    optimizer = torch.optim.Adam(model.parameters(), lr=ppo.learning_rate, eps=1e-5)
+    obs_shape = envs.single_observation_space.shape
+    model = ActorCritic(obs_shape, spec, distribution=cfg.distribution(), network=cfg.policy_network())
     generator = torch.Generator().manual_seed(cfg.seed)
+    if cfg.algorithm == "sac":  # agent/sac.py: critics, target, alpha and the replay buffer beside the policy
+        sac = SACTraining(model, cfg, obs_shape, generator)
+        optimizer = None
+    else:
+        sac, optimizer = None, torch.optim.Adam(model.parameters(), lr=ppo.learning_rate, eps=1e-5)
     global_step, update, best = 0, 0, None
     if state is not None:
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        if sac is not None:
+            sac.load(state)
+        else:
+            optimizer.load_state_dict(state["optimizer"])
         global_step, update, best = state["global_step"], state["update"], state.get("best")
         torch.set_rng_state(state["torch_rng"])
         generator.set_state(state["generator"])
     elif cfg.from_model is not None:  # a new run from another model's weights; its optimizer starts afresh
-        model.load_state_dict(source_model(cfg.from_model["checkpoint"], cfg)[1]["model"])
+        source = source_model(cfg.from_model["checkpoint"], cfg)[1]
+        model.load_state_dict(source["model"])
+        if sac is not None and source.get("sac") is not None:
+            sac.agent.load_sac_state(source["sac"])  # its critics, target and alpha too
     trace = start_simtrace(run_dir, cfg, spec, state, global_step) if cfg.simtrace else None
     collector = envs.bind(model, trace)
-    logbook = Logbook(run_dir, resume_step=global_step)
+    logbook = Logbook(run_dir, resume_step=global_step, extra_fields=SAC_FIELDS if sac is not None else None)
     meta = {"run": cfg.to_json(), "obs_shape": list(envs.single_observation_space.shape),
             "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward),
-            "network": cfg.network}
+            "network": cfg.policy_network()}
     panel = evaluation_panel(cfg)  # evaluations: the run's track, or the panel, with the race type's objects
     eval_laps = cfg.eval_laps * len(panel)
 
     def checkpoint(name: str) -> None:
         save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "global_step": global_step,
+            "model": model.state_dict(), "global_step": global_step,
+            **(sac.state() if sac is not None else {"optimizer": optimizer.state_dict()}),
             "update": update, "best": best, "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
             "simtrace": trace.state() if trace is not None else None,
             "tracks": {"episodes": [int(n) for n in collector.env_episodes]}, **meta})
@@ -372,6 +421,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     started, last_eval = time.monotonic(), global_step // cfg.eval_every
     if not quiet:
         print(limits(cfg), flush=True)
+        if sac is not None:
+            print(sac.describe(resumed=state is not None), flush=True)
         if len(panel) > 1:
             print("evaluations race a panel: " + ", ".join(f"{t}{' reversed' if r else ''}" for t, r in panel), flush=True)
     bar = tqdm(total=cfg.steps, initial=global_step, unit="step", disable=quiet, dynamic_ncols=True, smoothing=0.1)
@@ -381,19 +432,22 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
             if cfg.minutes is not None and time.monotonic() - started > 60 * cfg.minutes:
                 outcome = "time budget reached"
                 break
-            if ppo.anneal_lr:  # linear to 0 over the run: its steps, or its time budget if that ends first
+            if sac is None and ppo.anneal_lr:  # linear to 0 over the run: its steps, or its time budget if that ends first
                 done = global_step / cfg.steps if cfg.steps is not None else 0.0
                 if cfg.minutes is not None:
                     done = max(done, (time.monotonic() - started) / (60 * cfg.minutes))
                 optimizer.param_groups[0]["lr"] = ppo.learning_rate * max(0.0, 1.0 - done)
             t0 = time.monotonic()
             batch, episodes = collector.collect()
-            logbook.log_episodes(episodes.records, global_step, ppo.envs)
+            logbook.log_episodes(episodes.records, global_step, rollout.envs)
             torch.set_num_threads(update_threads)
-            losses = ppo_update(model, optimizer, batch, ppo, generator)
+            if sac is None:
+                losses = ppo_update(model, optimizer, batch, ppo, generator)
+            else:  # into the replay buffer, then replay_ratio updates per step collected
+                losses = sac.learn(batch)
             if trace is not None:
                 trace.flush()  # the rollout just trained on; a checkpoint follows, before the next rollout
-            trained = len(batch["obs"])  # ppo.batch; with --ray, less in an update that lost an actor
+            trained = len(batch["obs"])  # envs x rollout_steps; with --ray, less in an update that lost an actor
             global_step += trained
             update += 1
             row = {"update": update, "global_step": global_step, "wall_seconds": round(time.monotonic() - started, 1),
@@ -402,7 +456,10 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
                    "mean_return": float(np.mean(episodes.returns)) if episodes.returns else "",
                    "mean_progress": float(np.mean(episodes.progress)) if episodes.progress else "",
                    "best_lap_time": min(episodes.lap_times) if episodes.lap_times else "",
-                   "learning_rate": optimizer.param_groups[0]["lr"], **losses}
+                   "learning_rate": optimizer.param_groups[0]["lr"] if sac is None else cfg.sac.learning_rate,
+                   **losses}
+            if sac is not None:
+                row.update(sac.progress(global_step))
             logbook.log(row)
             if global_step // cfg.eval_every > last_eval or (cfg.steps is not None and global_step >= cfg.steps):
                 last_eval = global_step // cfg.eval_every
@@ -447,10 +504,67 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
 def start_simtrace(run_dir: Path, cfg: RunConfig, spec: ActionSpec, state: dict | None,
                    global_step: int) -> TrainingTrace:
     """DeepRacer's model folder files for the run; resuming, the traces cut back to the checkpoint."""
-    write_metadata(run_dir, spec.as_dict(), cfg.ppo, cfg.frame_stack, cfg.simtrace_episodes, cfg.network)
+    write_metadata(run_dir, spec.as_dict(), cfg.rollout_config(), cfg.frame_stack, cfg.simtrace_episodes, cfg.network)
     drop_evaluations_after(run_dir, global_step)
-    return TrainingTrace(run_dir, load_track(cfg.track), spec.as_dict(), cfg.ppo.envs, cfg.simtrace_episodes,
+    return TrainingTrace(run_dir, load_track(cfg.track), spec.as_dict(), cfg.rollout_config().envs, cfg.simtrace_episodes,
                          state=(state or {}).get("simtrace"))
+
+
+class SACTraining:
+    """A SAC run's learner (agent/sac.py) as the training loop uses it: the agent around the policy, its
+    optimizers, the replay buffer, and how many updates are due."""
+
+    def __init__(self, model: ActorCritic, cfg: RunConfig, obs_shape: tuple, generator: torch.Generator):
+        from racekit.agent import sac
+
+        self.sac, self.cfg, self.generator = sac, cfg.sac, generator
+        self.agent = sac.SACAgent(model, cfg.sac)
+        self.optimizers = sac.make_optimizers(self.agent, cfg.sac)
+        height, width, channels = obs_shape
+        self.channels = channels // cfg.frame_stack
+        self.buffer = sac.ReplayBuffer(cfg.sac.buffer_size, cfg.sac.envs, (height, width, self.channels),
+                                       cfg.frame_stack, seed=cfg.seed)
+        self.updates, self.due, self.update_seconds, self.session_updates = 0, 0.0, 0.0, 0
+        self.frame_bytes = height * width * self.channels
+
+    def describe(self, resumed: bool) -> str:
+        gb = self.buffer.capacity * (self.frame_bytes + self.buffer.SLOT_EXTRA_BYTES) / 1e9
+        line = (f"SAC: a replay buffer of {self.buffer.capacity:,} transitions (up to {gb:.2f} GB), "
+                f"{self.cfg.replay_ratio:g} updates of {self.cfg.batch_size} per env step once it holds "
+                f"{self.cfg.warmup_steps:,}")
+        if resumed:
+            line += ("; the replay buffer is not saved with checkpoints: it refills from here, with "
+                     f"{self.cfg.warmup_steps:,} env steps before updates go on")
+        return line
+
+    def learn(self, batch: dict) -> dict:
+        self.buffer.add(**self.sac.split_rollout(batch, self.cfg.envs, self.channels))
+        if len(self.buffer) < self.cfg.warmup_steps:
+            return {}
+        self.due += self.cfg.replay_ratio * len(batch["obs"])
+        count, self.due = int(self.due), self.due - int(self.due)
+        t0 = time.monotonic()
+        losses = self.sac.sac_updates(self.agent, self.optimizers, self.buffer, self.cfg, count, self.generator)
+        self.update_seconds += time.monotonic() - t0
+        self.updates += count
+        self.session_updates += count
+        return losses
+
+    def progress(self, global_step: int) -> dict:
+        """The metrics row's SAC columns: updates so far, their rate this session, the replay ratio so far."""
+        return {"gradient_updates": self.updates, "buffer": len(self.buffer),
+                "updates_per_second": round(self.session_updates / self.update_seconds, 2) if self.update_seconds else "",
+                "replay_ratio": round(self.updates / global_step, 4) if global_step else 0.0}
+
+    def state(self) -> dict:
+        return {"optimizer": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+                "sac": self.agent.sac_state(), "gradient_updates": self.updates}
+
+    def load(self, state: dict) -> None:
+        self.agent.load_sac_state(state["sac"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizer"][name])
+        self.updates = int(state.get("gradient_updates", 0))
 
 
 def _raise_interrupt(signum, frame):

@@ -72,7 +72,7 @@ class RolloutWorker:
 
     def __init__(self, actor_index: int, env_indices: list[int], track: str, reward: str | None, env_kwargs: dict,
                  schedule, start_episodes: list[int], spec, obs_shape, cfg: PPOConfig, seed: int,
-                 step_delay: float = 0.0, tap: bool = False, network: str = "racekit"):
+                 step_delay: float = 0.0, tap: bool = False, network="racekit"):
         import gymnasium as gym
 
         from racekit.agent.policy import ActorCritic
@@ -166,7 +166,7 @@ class WorkerRollouts:
     def __init__(self, cfg, start_episodes, spec, seed: int, envs_per_worker: int = 2, tap: bool = False):
         import gymnasium as gym
 
-        ppo: PPOConfig = cfg.ppo
+        ppo: PPOConfig = cfg.rollout_config()  # PPO's settings, or SAC's (agent/sac.py: transitions, not returns)
         self.groups = [list(map(int, g)) for g in np.array_split(np.arange(ppo.envs),
                                                                   -(-ppo.envs // max(1, envs_per_worker)))]
         self.env_episodes = np.array(start_episodes, dtype=np.int64)
@@ -177,7 +177,8 @@ class WorkerRollouts:
                 kwargs = dict(actor_index=w, env_indices=indices, track=cfg.track, reward=cfg.reward,
                               env_kwargs=cfg.env_kwargs(), schedule=cfg.schedule(),
                               start_episodes=[int(self.env_episodes[i]) for i in indices], spec=spec,
-                              obs_shape=None, cfg=ppo, seed=seed + indices[0], tap=tap, network=cfg.network)
+                              obs_shape=None, cfg=ppo, seed=seed + indices[0], tap=tap,
+                              network=cfg.policy_network())
                 parent, child = context.Pipe()
                 process = context.Process(target=_serve, args=(child, kwargs), daemon=True,
                                           name=f"racekit-rollout-{w}")

@@ -1,6 +1,6 @@
 """`racekit train`, `racekit evaluate` and `racekit export`: from a reward function to a model file.
 
-train:    PPO from pixels into a run directory (agent.train); Ctrl-C or SIGTERM keeps the last
+train:    PPO (or --algorithm sac: agent/sac.py) from pixels into a run directory (agent.train); Ctrl-C or SIGTERM keeps the last
           checkpoint and exits 130, a failing reward function exits 2; both say how to resume.
 evaluate: DeepRacer's evaluation rules on a run (PyTorch) or a .onnx file (onnxruntime, through
           the car's own loader), optionally with a chase-view video; `--suite robustness` races
@@ -22,14 +22,14 @@ NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", 
                 "randomize", "from_model", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs",
                 "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
                 "speed_range", "discrete", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
-                "discount", "bootstrap_at_finish", "distribution", "network")
+                "discount", "bootstrap_at_finish", "distribution", "network", "algorithm", "replay_ratio", "buffer")
 FLAGS = {"from_model": "--from"}  # options whose flag is not their name
 # agent/networks.py's NETWORKS, named here so that parsing needs no torch (tests/test_cli_train.py checks them)
 NETWORK_NAMES = ("racekit", "deepracer-shallow", "deepracer-standard", "deepracer-deep")
 
 
 def register(subparsers) -> None:
-    train = subparsers.add_parser("train", help="train a driver from camera pixels with PPO")
+    train = subparsers.add_parser("train", help="train a driver from camera pixels with PPO (or SAC)")
     train.add_argument("--out", required=True, help="run directory, e.g. runs/NAME")
     train.add_argument("--track", action="append", default=None, metavar="TRACK",
                        help="built-in track name, track file, generated:SEED, or 'generated' (a fresh generated "
@@ -61,6 +61,14 @@ def register(subparsers) -> None:
     train.add_argument("--no-simtrace", action="store_true",
                        help="no DeepRacer sim-trace logs (training-simtrace/, evaluation-*/) in the run directory")
     adv = train.add_argument_group("advanced (new runs only; a resumed run keeps its own)")
+    adv.add_argument("--algorithm", choices=("ppo", "sac"), default=None,
+                     help="ppo (the default) or sac: soft actor-critic with a replay buffer and image augmentation "
+                          "(agent/sac.py), continuous actions only; --envs, --rollout-steps, --minibatch (its batch), "
+                          "--learning-rate, --discount and --bootstrap-at-finish apply to either")
+    adv.add_argument("--replay-ratio", type=float, default=None,
+                     help="SAC: gradient updates per env step collected (default 0.25)")
+    adv.add_argument("--buffer", type=int, default=None, metavar="TRANSITIONS",
+                     help="SAC: the replay buffer's size (default: sized from this machine's memory, at most 1.5 GB)")
     adv.add_argument("--rollout-steps", type=int, help="steps per env per update (default 256)")
     adv.add_argument("--envs-per-worker", type=int,
                      help="envs each rollout worker process steps, with its own copy of the policy (default 2)")
@@ -220,7 +228,46 @@ def new_run_config(args):
             raise UserError(f"{name} must be LOW < HIGH, got {low} {high}")
     if max(abs(v) for v in cfg.steering_range) > 30:
         raise UserError(f"--steering-range must stay within the car's +/-30 degrees, got {list(cfg.steering_range)}")
+    sac_config(cfg, args)
     return cfg
+
+
+def sac_config(cfg, args) -> None:
+    """--algorithm sac: the options both algorithms have go to SAC's settings (agent/sac.py); PPO's own, a
+    discrete action space and another distribution are refused, one line each."""
+    from racekit.agent.ppo import PPOConfig
+
+    if args.algorithm != "sac":
+        for flag, value in (("--replay-ratio", args.replay_ratio), ("--buffer", args.buffer)):
+            if value is not None:
+                raise UserError(f"{flag} is for --algorithm sac")
+        return
+    if cfg.actions is not None:
+        what = "--discrete's action list" if args.discrete else "the action list of the model it starts from"
+        raise UserError(f"--algorithm sac needs continuous actions (--steering-range, --speed-range), not {what}")
+    if args.distribution is not None:
+        raise UserError(f"--distribution {args.distribution} is for PPO: SAC's policy is its own tanh-squashed "
+                        f"Gaussian (leave out --distribution)")
+    for flag, value in (("--epochs", args.epochs), ("--entropy", args.entropy)):
+        if value is not None:
+            raise UserError(f"{flag} is for PPO: SAC " + ("tunes its entropy coefficient itself" if flag == "--entropy"
+                                                          else "makes --replay-ratio updates per env step"))
+    if args.replay_ratio is not None:
+        if not args.replay_ratio > 0:
+            raise UserError(f"--replay-ratio must be more than 0, got {args.replay_ratio:g}")
+        cfg.sac.replay_ratio = args.replay_ratio
+    if args.buffer is not None:
+        if args.buffer < 1000:
+            raise UserError(f"--buffer must be at least 1000 transitions, got {args.buffer}")
+        cfg.sac.buffer_size = args.buffer
+    cfg.algorithm = "sac"
+    given = {"envs": "envs", "rollout_steps": "rollout_steps", "minibatch": "batch_size",
+             "learning_rate": "learning_rate", "discount": "gamma"}
+    for option, field in given.items():
+        if getattr(args, option) is not None:
+            setattr(cfg.sac, field, getattr(cfg.ppo, "gamma" if option == "discount" else option))
+    cfg.sac.bootstrap_at_finish = cfg.ppo.bootstrap_at_finish
+    cfg.ppo = PPOConfig()  # PPO's settings stay its defaults: the run's are SAC's
 
 
 def take_deepracer_model(cfg, args) -> None:
@@ -312,6 +359,9 @@ def run_train(args) -> int:
     else:
         cfg = new_run_config(args)
 
+    if args.ray is not None and args.algorithm == "sac":
+        raise UserError("--ray: distributed rollouts are PPO's only so far; a SAC run collects with local rollout "
+                        "workers (leave out --ray)")
     ray = ray_options(args)  # --ray hook
 
     def kept() -> str:
