@@ -129,7 +129,11 @@ class ReplayBuffer:
 
     def __len__(self) -> int:
         """Transitions that can be sampled now."""
-        return int(sum(self._candidates(e)[1] - self._candidates(e)[0] for e in range(self.envs)))
+        count = 0
+        for e in range(self.envs):
+            low, high = self._candidates(e)
+            count += int(np.count_nonzero(self.starts[e, np.arange(low, high) % self.slots]))
+        return count
 
     def _write(self, env: int, frame, action, reward, terminal: bool, starts: bool) -> None:
         slot = self.written[env] % self.slots

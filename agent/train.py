@@ -539,7 +539,7 @@ class SACTraining:
 
     def learn(self, batch: dict) -> dict:
         self.buffer.add(**self.sac.split_rollout(batch, self.cfg.envs, self.channels))
-        if len(self.buffer) < self.cfg.warmup_steps:
+        if len(self.buffer) < max(1, self.cfg.warmup_steps):
             return {}
         self.due += self.cfg.replay_ratio * len(batch["obs"])
         count, self.due = int(self.due), self.due - int(self.due)

@@ -7,7 +7,10 @@ For each recipe (racekit train's own flags, read by its own parser) and each see
 - the last evaluation's clean laps over its laps;
 - the run's model as `racekit export` takes it (the best checkpoint) on piccolo, 3 laps under race
   rules: its mean lap as a ratio to the expert driver's under the same rules and speed limit;
-- the robustness suite's score (24 held-out conditions, 1 lap each; --no-suite to skip it).
+- the robustness suite's score (24 held-out conditions, 1 lap each; --no-suite to skip it);
+- for SAC (the "sac" recipe: the plain one with --algorithm sac, agent/sac.py), its gradient updates per
+  second and its replay ratio (gradient updates per env step), from the run's metrics.csv. Compare it
+  with "plain" in env steps to the first clean evaluation too: sample efficiency is SAC's promise.
 
 Every (recipe, seed, minutes) is one JSON line of --results, appended as soon as it is measured; a row
 already there is not run again, so a comparison of long runs goes on across sessions and nothing
@@ -47,6 +50,7 @@ RECIPES = {
     "robust": ROBUST,  # the README's recipe for a physical car
     "robust-beta": [*ROBUST, "--distribution", "beta"],
     "plain-beta": ["--distribution", "beta"],
+    "sac": ["--algorithm", "sac"],  # the plain recipe with SAC (agent/sac.py) instead of PPO
 }
 
 
@@ -98,11 +102,28 @@ def measure(recipe: str, seed: int, minutes: float, out: Path, suite: bool, expe
            "piccolo_ratio": round(lap["mean_lap_time"] / expert, 3) if lap["mean_lap_time"] else None,
            "expert_lap": round(expert, 3), "suite_score": None,
            "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    row.update(sac_figures(run_dir))
     if suite:
         result = race_suite(str(run_dir), progress=lambda _line: None).result
         row.update(suite_score=round(result["score"], 4), suite_clean_laps=result["clean_laps"],
                    suite_laps=result["laps"])
     return row
+
+
+def sac_figures(run_dir: Path) -> dict:
+    """A SAC run's gradient updates, their rate (the last row's: the session's mean) and its replay ratio
+    (updates per env step); {} for a PPO run."""
+    path = run_dir / "metrics.csv"
+    if not path.exists():
+        return {}
+    with path.open() as fh:
+        rows = [row for row in csv.DictReader(fh) if row.get("gradient_updates")]
+    if not rows:
+        return {}
+    last = rows[-1]
+    rate = float(last["updates_per_second"]) if last.get("updates_per_second") else None
+    return {"gradient_updates": int(last["gradient_updates"]), "updates_per_second": rate,
+            "replay_ratio": float(last["replay_ratio"])}
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -128,7 +149,8 @@ def report(rows: list[dict], minutes: float | None, out: Path) -> None:
     """Each row, then per recipe the median and the worst (a run that never got clean counts as the worst)."""
     rows = [r for r in rows if minutes is None or r["minutes"] == minutes]
     header = (f"{'recipe':<12} {'min':>4} {'seed':>4} {'to clean':>9} {'clean evals':>11} {'last clean':>10} "
-              f"{'last/expert':>11} {'model/expert':>12} {'suite':>6} {'steps/s':>7} {'entropy':>11}")
+              f"{'last/expert':>11} {'model/expert':>12} {'suite':>6} {'steps/s':>7} {'entropy':>11} "
+              f"{'steps to clean':>14} {'upd/s':>6} {'replay':>6}")
     print(header)
     for (recipe, budget) in sorted({(r["recipe"], r["minutes"]) for r in rows}):
         mine = sorted((r for r in rows if (r["recipe"], r["minutes"]) == (recipe, budget)), key=lambda r: r["seed"])
@@ -137,7 +159,9 @@ def report(rows: list[dict], minutes: float | None, out: Path) -> None:
                   f"{r['clean_evaluations']:>5}/{r['evaluations']:<5} {r['last_clean_laps']:>4}/{r['last_laps']:<5} "
                   f"{fmt(last_ratio(r, out), '{:.3f}'):>11} "
                   f"{fmt(r['piccolo_ratio'], '{:.3f}'):>12} {fmt(r['suite_score'], '{:.1%}'):>6} "
-                  f"{r['steps_per_second']:>7.0f} {entropy(out / run_name(recipe, r['seed'], budget)):>11}")
+                  f"{r['steps_per_second']:>7.0f} {entropy(out / run_name(recipe, r['seed'], budget)):>11} "
+                  f"{fmt(r.get('steps_to_clean'), '{:,}'):>14} {fmt(r.get('updates_per_second'), '{:.1f}'):>6} "
+                  f"{fmt(r.get('replay_ratio'), '{:.3f}'):>6}")
         to_clean = [r["minutes_to_clean"] if r["minutes_to_clean"] is not None else float("inf") for r in mine]
         ratios = [r["piccolo_ratio"] if r["piccolo_ratio"] is not None else float("inf") for r in mine]
         lasts = [float("inf") if ratio is None else ratio for ratio in (last_ratio(r, out) for r in mine)]
@@ -185,9 +209,11 @@ def main() -> None:
         row = measure(recipe, seed, args.minutes, args.out, not args.no_suite, expert)
         with args.results.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
-        print(f"{recipe} seed {seed}: to clean {fmt(row['minutes_to_clean'], '{:.1f} min')}, "
-              f"piccolo/expert {fmt(row['piccolo_ratio'], '{:.3f}')}, suite {fmt(row['suite_score'], '{:.1%}')}",
-              flush=True)
+        sac = (f", {fmt(row.get('updates_per_second'), '{:.1f}')} updates/s, replay ratio "
+               f"{fmt(row.get('replay_ratio'), '{:.3f}')}" if "replay_ratio" in row else "")
+        print(f"{recipe} seed {seed}: to clean {fmt(row['minutes_to_clean'], '{:.1f} min')} "
+              f"({fmt(row['steps_to_clean'], '{:,}')} steps), piccolo/expert {fmt(row['piccolo_ratio'], '{:.3f}')}, "
+              f"suite {fmt(row['suite_score'], '{:.1%}')}{sac}", flush=True)
     report(read_rows(args.results), args.minutes, args.out)
 
 

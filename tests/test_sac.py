@@ -89,6 +89,7 @@ def test_the_buffer_gives_back_every_transition_across_episode_ends(stack):
         buffer.add(**parts)
         expected += transitions
     got = transitions_in(buffer)
+    assert len(buffer) == len(got)
     # all but each env's last transition (its next observation is not in yet)
     waiting = {e: max(i for i, x in enumerate(expected) if x[0] == e) for e in range(2)}
     expected = [x for i, x in enumerate(expected) if i not in waiting.values()]
@@ -143,6 +144,43 @@ def test_split_rollout_takes_each_observations_newest_frame():
     assert parts["frames"].shape == (t, n, H, W, 1)
     assert np.array_equal(parts["frames"][1, 0], obs[n].numpy()[..., -1:])  # step 1, env 0: row t * n + env
     assert parts["rewards"][2, 1] == 5
+
+
+def test_the_buffer_rebuilds_the_simulators_own_observations(one_torch_thread):
+    """Real envs through the SAC collector: every observation and next observation the buffer rebuilds is the
+    one the env gave (the car steers hard at full speed, so episodes end within the rollout)."""
+    import gymnasium as gym
+
+    from racekit.agent.policy import ActionSpec, ActorCritic
+    from racekit.agent.rollout import RolloutCollector, make_env
+
+    kwargs = {"camera_width": 48, "camera_height": 36, "frame_stack": 3, "info_params": False}
+    envs = gym.vector.SyncVectorEnv([lambda i=i: make_env("oval", None, kwargs, i) for i in range(2)],
+                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    torch.manual_seed(0)
+    model = ActorCritic((36, 48, 3), ActionSpec(low=(-30.0, 0.5), high=(30.0, 4.0)), distribution="squashed")
+    with torch.no_grad():
+        model.actor.bias.copy_(torch.tensor([3.0, 3.0]))
+    cfg = SACConfig(envs=2, rollout_steps=40)
+    collector = RolloutCollector(envs, model, cfg, seed=0)
+    buffer = ReplayBuffer(10_000, 2, (36, 48, 1), 3)
+    rollouts = []
+    for _ in range(2):
+        batch, _ = collector.collect()
+        buffer.add(**split_rollout(batch, 2, channels=1))
+        rollouts.append({k: v.reshape(40, 2, *v.shape[1:]).numpy().copy() for k, v in batch.items()})  # views
+    envs.close()
+    steps = {k: np.concatenate([r[k] for r in rollouts]) for k in rollouts[0]}
+    assert steps["ends"].sum() >= 2
+    for e in range(2):
+        slot = 0
+        for t in range(79):  # the last step's next observation is not in yet
+            env, index = np.array([e]), np.array([slot])
+            assert np.array_equal(buffer.stacked(env, index)[0], steps["obs"][t, e]), (e, t)
+            following = steps["final_obs"][t, e] if steps["ends"][t, e] else steps["obs"][t + 1, e]
+            assert np.array_equal(buffer.stacked(env, index + 1)[0], following), (e, t)
+            assert buffer.terminals[e, slot] == bool(steps["terminals"][t, e])
+            slot += 2 if steps["ends"][t, e] else 1
 
 
 def test_the_default_buffer_fits_the_memory_it_is_given():
@@ -362,3 +400,87 @@ def test_from_across_algorithms_is_one_line(tmp_path, capsys, one_torch_thread):
     assert error_line(capsys) == (f"racekit: error: --from {sac}: a SAC run; train it on with --algorithm sac (PPO "
                                   f"cannot go on from SAC's policy)")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A real run: racekit train --algorithm sac, --resume, --from and export
+
+SAC_TINY = ["--algorithm", "sac", "--track", "oval", "--envs", "2", "--rollout-steps", "32", "--minibatch", "32",
+            "--camera", "48x36", "--frame-stack", "2", "--eval-laps", "1", "--warmup", "64", "--buffer", "1000",
+            "--quiet"]
+
+
+def metrics(run) -> list[dict]:
+    import csv
+
+    with open(run / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_short_sac_run_checkpoints_resumes_starts_another_and_exports(tmp_path, capsys, one_thread):
+    import json
+
+    import onnxruntime
+
+    from racekit.agent.checkpoint import load_checkpoint
+    from racekit.agent.export import load_policy_checkpoint
+    from racekit.cli import main
+
+    run = tmp_path / "sac"
+    assert main(["train", "--out", str(run), *SAC_TINY, "--steps", "256", "--eval-every", "128"]) == 0
+    out = capsys.readouterr().out
+    assert "SAC: a replay buffer of 1,000 transitions" in out and "0.25 updates of 32 per env step" in out
+    config = json.loads((run / "config.json").read_text())["run"]
+    assert config["algorithm"] == "sac" and config["sac"]["buffer_size"] == 1000 and config["sac"]["batch_size"] == 32
+    last = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert (run / "checkpoints" / "best.pt").is_file() and last["global_step"] == 256
+    assert set(last["optimizer"]) == {"critic", "actor", "alpha"} and "critic.q1.0.weight" in last["sac"]
+    rows = metrics(run)
+    # 64 steps a round: the buffer holds the warm-up's 64 after the second round, then 16 updates a round
+    assert [int(r["gradient_updates"]) for r in rows] == [0, 16, 32, 48]
+    assert rows[-1]["critic_loss"] and rows[-1]["alpha"] and float(rows[-1]["replay_ratio"]) == pytest.approx(48 / 256)
+    assert json.loads((run / "model" / "model_metadata.json").read_text())["training_algorithm"] == "sac"
+    assert json.loads((run / "ip" / "hyperparameters.json").read_text())["racekit_sac"]["replay_ratio"] == 0.25
+    assert len((run / "evaluations.jsonl").read_text().splitlines()) == 2
+
+    # resumed: the buffer refills (no updates in the first round), then updates go on
+    assert main(["train", "--out", str(run), "--resume", "--steps", "384", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "the replay buffer is not saved with checkpoints: it refills from here, with 64 env steps" in out
+    assert [int(r["gradient_updates"]) for r in metrics(run)] == [0, 16, 32, 48, 48, 64]
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["global_step"] == 384
+
+    # another SAC run from this one: its policy, critics and alpha, to start with
+    second = tmp_path / "second"
+    assert main(["train", "--out", str(second), *SAC_TINY, "--steps", "64", "--eval-every", "1000", "--from",
+                 str(run)]) == 0
+    source, started = load_checkpoint(run / "checkpoints" / "best.pt"), load_checkpoint(second / "checkpoints" / "last.pt")
+    assert int(metrics(second)[-1]["gradient_updates"]) == 0  # still warming up: the weights are the source's
+    for key in ("model", "sac"):
+        for name, value in source[key].items():
+            assert torch.equal(value, started[key][name]), (key, name)
+    assert json.loads((second / "config.json").read_text())["run"]["from_model"]["run"] == "sac"
+
+    # exported: the greedy action is tanh(mean), mapped to the ranges
+    model = tmp_path / "model.onnx"
+    assert main(["export", str(run), "-o", str(model)]) == 0
+    policy, _ = load_policy_checkpoint(run / "checkpoints" / "best.pt")
+    frames = np.random.default_rng(0).integers(0, 256, (5, 36, 48, 2), dtype=np.uint8)
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"frames": frames})[0]
+    with torch.no_grad():
+        mean = policy.model.actor(policy.model.features(torch.from_numpy(frames)))
+    low, high = np.array([-30.0, 0.5]), np.array([30.0, 4.0])
+    assert np.allclose(got, low + (np.tanh(mean.numpy()) + 1) / 2 * (high - low), atol=1e-4)
+
+
+def test_a_sac_run_with_a_deepracer_network_exports_as_deepracers_sac(tmp_path, capsys, one_thread):
+    from racekit.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--algorithm", "sac", "--network", "deepracer-shallow", "--track", "oval",
+                 "--envs", "2", "--rollout-steps", "16", "--steps", "32", "--eval-every", "1000", "--eval-laps", "1",
+                 "--warmup", "1000", "--buffer", "1000", "--no-simtrace", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(run), "--format", "deepracer", "-o", str(tmp_path / "car.tar.gz")]) == 0
+    assert "sac, DEEP_CONVOLUTIONAL_NETWORK_SHALLOW" in capsys.readouterr().out

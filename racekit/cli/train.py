@@ -22,7 +22,7 @@ NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", 
                 "randomize", "from_model", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs",
                 "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
                 "speed_range", "discrete", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
-                "discount", "bootstrap_at_finish", "distribution", "network", "algorithm", "replay_ratio", "buffer")
+                "discount", "bootstrap_at_finish", "distribution", "network", "algorithm", "replay_ratio", "buffer", "warmup")
 FLAGS = {"from_model": "--from"}  # options whose flag is not their name
 # agent/networks.py's NETWORKS, named here so that parsing needs no torch (tests/test_cli_train.py checks them)
 NETWORK_NAMES = ("racekit", "deepracer-shallow", "deepracer-standard", "deepracer-deep")
@@ -69,6 +69,9 @@ def register(subparsers) -> None:
                      help="SAC: gradient updates per env step collected (default 0.25)")
     adv.add_argument("--buffer", type=int, default=None, metavar="TRANSITIONS",
                      help="SAC: the replay buffer's size (default: sized from this machine's memory, at most 1.5 GB)")
+    adv.add_argument("--warmup", type=int, default=None, metavar="STEPS",
+                     help="SAC: env steps in the replay buffer before updates start, and again after --resume "
+                          "(default 2000)")
     adv.add_argument("--rollout-steps", type=int, help="steps per env per update (default 256)")
     adv.add_argument("--envs-per-worker", type=int,
                      help="envs each rollout worker process steps, with its own copy of the policy (default 2)")
@@ -238,7 +241,7 @@ def sac_config(cfg, args) -> None:
     from racekit.agent.ppo import PPOConfig
 
     if args.algorithm != "sac":
-        for flag, value in (("--replay-ratio", args.replay_ratio), ("--buffer", args.buffer)):
+        for flag, value in (("--replay-ratio", args.replay_ratio), ("--buffer", args.buffer), ("--warmup", args.warmup)):
             if value is not None:
                 raise UserError(f"{flag} is for --algorithm sac")
         return
@@ -260,6 +263,10 @@ def sac_config(cfg, args) -> None:
         if args.buffer < 1000:
             raise UserError(f"--buffer must be at least 1000 transitions, got {args.buffer}")
         cfg.sac.buffer_size = args.buffer
+    if args.warmup is not None:
+        if args.warmup < 0:
+            raise UserError(f"--warmup must be at least 0, got {args.warmup}")
+        cfg.sac.warmup_steps = args.warmup
     cfg.algorithm = "sac"
     given = {"envs": "envs", "rollout_steps": "rollout_steps", "minibatch": "batch_size",
              "learning_rate": "learning_rate", "discount": "gamma"}
