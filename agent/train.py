@@ -264,7 +264,7 @@ def source_model(source: str | dict, cfg: RunConfig) -> tuple[dict, dict]:
 
     given = source["path"] if isinstance(source, dict) else str(source)
     if is_deepracer_source(given):
-        path, state = deepracer_state(given)
+        path, state = deepracer_state(given, sac=cfg.algorithm == "sac")
     else:
         try:
             path = find_checkpoint(given)
@@ -309,9 +309,10 @@ def source_model(source: str | dict, cfg: RunConfig) -> tuple[dict, dict]:
     return record, state
 
 
-def deepracer_state(given: str) -> tuple[Path, dict]:
+def deepracer_state(given: str, sac: bool = False) -> tuple[Path, dict]:
     """A DeepRacer model (any layout) as the checkpoint a --from run starts from: its policy's weights with
-    a fresh value head, its camera (DeepRacer's), its action space and its network."""
+    a fresh value head, its camera (DeepRacer's), its action space and its network. A DeepRacer SAC model
+    starts a SAC run (`sac`): its policy (the preset, then SAC's dense 256), with fresh critics."""
     from racekit.agent.deepracer.errors import DeepRacerError
     from racekit.agent.deepracer.importer import DEEPRACER_CAMERA, load_deepracer
 
@@ -319,14 +320,15 @@ def deepracer_state(given: str) -> tuple[Path, dict]:
         imported = load_deepracer(given)
     except DeepRacerError as exc:
         raise RunError(f"--from {exc}") from None
-    if imported.meta.algorithm == "sac":
-        raise RunError(f"--from {given}: a DeepRacer SAC model; racekit's SAC runs start from racekit SAC runs only "
-                       f"so far, and PPO cannot go on from SAC's policy")
-    model = imported.model
+    model, algorithm = imported.model, imported.meta.algorithm
+    if algorithm == "sac" and not sac:
+        raise RunError(f"--from {given}: a SAC model; train it on with --algorithm sac (PPO cannot go on from SAC's "
+                       f"policy)")
     return Path(imported.source.graph_name), {
         "model": model.state_dict(), "camera": dict(DEEPRACER_CAMERA), "actions": imported.meta.actions.as_dict(),
-        "obs_shape": list(model.obs_shape), "network": imported.meta.network, "global_step": 0,
-        "sha256": imported.source.sha256}
+        "obs_shape": list(model.obs_shape), "global_step": 0, "sha256": imported.source.sha256,
+        **({"network": model.network.as_dict(), "run": {"algorithm": "sac", "network": imported.meta.network}}
+           if algorithm == "sac" else {"network": imported.meta.network})}
 
 
 def limits(cfg: RunConfig) -> str:
@@ -432,7 +434,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
             if cfg.minutes is not None and time.monotonic() - started > 60 * cfg.minutes:
                 outcome = "time budget reached"
                 break
-            if sac is None and ppo.anneal_lr:  # linear to 0 over the run: its steps, or its time budget if that ends first
+            if sac is None and ppo.anneal_lr:  # PPO's: linear to 0 over the run's steps, or its time budget
                 done = global_step / cfg.steps if cfg.steps is not None else 0.0
                 if cfg.minutes is not None:
                     done = max(done, (time.monotonic() - started) / (60 * cfg.minutes))
@@ -506,8 +508,8 @@ def start_simtrace(run_dir: Path, cfg: RunConfig, spec: ActionSpec, state: dict 
     """DeepRacer's model folder files for the run; resuming, the traces cut back to the checkpoint."""
     write_metadata(run_dir, spec.as_dict(), cfg.rollout_config(), cfg.frame_stack, cfg.simtrace_episodes, cfg.network)
     drop_evaluations_after(run_dir, global_step)
-    return TrainingTrace(run_dir, load_track(cfg.track), spec.as_dict(), cfg.rollout_config().envs, cfg.simtrace_episodes,
-                         state=(state or {}).get("simtrace"))
+    return TrainingTrace(run_dir, load_track(cfg.track), spec.as_dict(), cfg.rollout_config().envs,
+                         cfg.simtrace_episodes, state=(state or {}).get("simtrace"))
 
 
 class SACTraining:
@@ -552,8 +554,8 @@ class SACTraining:
 
     def progress(self, global_step: int) -> dict:
         """The metrics row's SAC columns: updates so far, their rate this session, the replay ratio so far."""
-        return {"gradient_updates": self.updates, "buffer": len(self.buffer),
-                "updates_per_second": round(self.session_updates / self.update_seconds, 2) if self.update_seconds else "",
+        rate = round(self.session_updates / self.update_seconds, 2) if self.update_seconds else ""
+        return {"gradient_updates": self.updates, "buffer": len(self.buffer), "updates_per_second": rate,
                 "replay_ratio": round(self.updates / global_step, 4) if global_step else 0.0}
 
     def state(self) -> dict:

@@ -31,7 +31,9 @@ MEASURED: dict[str, Measured] = {
 def recipe_of(run: dict) -> str | None:
     """The measured recipe a run's config (config.json's "run") was trained with, or None."""
     ppo = run.get("ppo") or {}
-    robust = (run.get("algorithm", "ppo") == "ppo" and run.get("tracks") == ["generated"] and run.get("alternate_direction") and run.get("randomize") == "default"
+    robust = (run.get("algorithm", "ppo") == "ppo"  # every measured recipe is PPO's
+              and run.get("tracks") == ["generated"] and run.get("alternate_direction")
+              and run.get("randomize") == "default"
               and ppo.get("bootstrap_at_finish") and run.get("race_type", "time-trial") == "time-trial"
               and run.get("actions") is None)
     if not robust:

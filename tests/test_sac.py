@@ -137,7 +137,7 @@ def test_the_ring_wraps_and_samples_only_what_it_still_holds():
 
 def test_split_rollout_takes_each_observations_newest_frame():
     t, n, stack = 3, 2, 2
-    obs = torch.arange(t * n * H * W * stack, dtype=torch.int64).remainder(256).to(torch.uint8).reshape(t * n, H, W, stack)
+    obs = torch.arange(t * n * H * W * stack).remainder(256).to(torch.uint8).reshape(t * n, H, W, stack)
     batch = {"obs": obs, "actions": torch.zeros(t * n, 2), "rewards": torch.arange(t * n, dtype=torch.float32),
              "terminals": torch.zeros(t * n), "ends": torch.zeros(t * n), "final_obs": torch.zeros_like(obs)}
     parts = split_rollout(batch, n, channels=1)
@@ -185,7 +185,8 @@ def test_the_buffer_rebuilds_the_simulators_own_observations(one_torch_thread):
 
 def test_the_default_buffer_fits_the_memory_it_is_given():
     frame = 80 * 60
-    assert default_buffer_size(frame, memory_bytes=64 * 2**30) == int(1.5 * 2**30 // (frame + ReplayBuffer.SLOT_EXTRA_BYTES))
+    slot = frame + ReplayBuffer.SLOT_EXTRA_BYTES
+    assert default_buffer_size(frame, memory_bytes=64 * 2**30) == int(1.5 * 2**30 // slot)
     small = default_buffer_size(frame, memory_bytes=2 * 2**30)  # a fifth of a small machine's memory
     assert small * (frame + ReplayBuffer.SLOT_EXTRA_BYTES) <= 0.2 * 2 * 2**30
     assert default_buffer_size(16, memory_bytes=64 * 2**30) == 1_000_000
@@ -454,7 +455,8 @@ def test_a_short_sac_run_checkpoints_resumes_starts_another_and_exports(tmp_path
     second = tmp_path / "second"
     assert main(["train", "--out", str(second), *SAC_TINY, "--steps", "64", "--eval-every", "1000", "--from",
                  str(run)]) == 0
-    source, started = load_checkpoint(run / "checkpoints" / "best.pt"), load_checkpoint(second / "checkpoints" / "last.pt")
+    source = load_checkpoint(run / "checkpoints" / "best.pt")
+    started = load_checkpoint(second / "checkpoints" / "last.pt")
     assert int(metrics(second)[-1]["gradient_updates"]) == 0  # still warming up: the weights are the source's
     for key in ("model", "sac"):
         for name, value in source[key].items():
@@ -482,5 +484,23 @@ def test_a_sac_run_with_a_deepracer_network_exports_as_deepracers_sac(tmp_path, 
                  "--envs", "2", "--rollout-steps", "16", "--steps", "32", "--eval-every", "1000", "--eval-laps", "1",
                  "--warmup", "1000", "--buffer", "1000", "--no-simtrace", "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["export", str(run), "--format", "deepracer", "-o", str(tmp_path / "car.tar.gz")]) == 0
+    car = tmp_path / "car.tar.gz"
+    assert main(["export", str(run), "--format", "deepracer", "-o", str(car)]) == 0
     assert "sac, DEEP_CONVOLUTIONAL_NETWORK_SHALLOW" in capsys.readouterr().out
+
+    # and a DeepRacer SAC model starts a SAC run (its policy; fresh critics), never a PPO one
+    short = ["--envs", "2", "--rollout-steps", "16", "--steps", "32", "--eval-every", "1000", "--eval-laps", "1",
+             "--no-simtrace", "--quiet"]
+    assert main(["train", "--out", str(tmp_path / "ppo"), "--from", str(car), *short]) == 2
+    assert error_line(capsys) == (f"racekit: error: --from {car}: a SAC model; train it on with --algorithm sac "
+                                  f"(PPO cannot go on from SAC's policy)")
+    again = tmp_path / "again"
+    assert main(["train", "--out", str(again), "--algorithm", "sac", "--from", str(car), "--warmup", "1000",
+                 "--buffer", "1000", *short]) == 0
+    from racekit.agent.checkpoint import load_checkpoint
+
+    source = load_checkpoint(run / "checkpoints" / "last.pt")
+    started = load_checkpoint(again / "checkpoints" / "last.pt")
+    for name, value in source["model"].items():
+        if name.startswith(("trunk.", "actor.")):
+            assert torch.allclose(value, started["model"][name]), name

@@ -1,7 +1,8 @@
 """`racekit train`, `racekit evaluate` and `racekit export`: from a reward function to a model file.
 
-train:    PPO (or --algorithm sac: agent/sac.py) from pixels into a run directory (agent.train); Ctrl-C or SIGTERM keeps the last
-          checkpoint and exits 130, a failing reward function exits 2; both say how to resume.
+train:    PPO (or --algorithm sac: agent/sac.py) from pixels into a run directory (agent.train); Ctrl-C or
+          SIGTERM keeps the last checkpoint and exits 130, a failing reward function exits 2; both say how
+          to resume.
 evaluate: DeepRacer's evaluation rules on a run (PyTorch) or a .onnx file (onnxruntime, through
           the car's own loader), optionally with a chase-view video; `--suite robustness` races
           agent/robustness.py's held-out conditions instead (a row each, one score, JSON and a picture).
@@ -22,7 +23,8 @@ NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", 
                 "randomize", "from_model", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs",
                 "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
                 "speed_range", "discrete", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
-                "discount", "bootstrap_at_finish", "distribution", "network", "algorithm", "replay_ratio", "buffer", "warmup")
+                "discount", "bootstrap_at_finish", "distribution", "network", "algorithm",
+                "replay_ratio", "buffer", "warmup")
 FLAGS = {"from_model": "--from"}  # options whose flag is not their name
 # agent/networks.py's NETWORKS, named here so that parsing needs no torch (tests/test_cli_train.py checks them)
 NETWORK_NAMES = ("racekit", "deepracer-shallow", "deepracer-standard", "deepracer-deep")
@@ -241,7 +243,8 @@ def sac_config(cfg, args) -> None:
     from racekit.agent.ppo import PPOConfig
 
     if args.algorithm != "sac":
-        for flag, value in (("--replay-ratio", args.replay_ratio), ("--buffer", args.buffer), ("--warmup", args.warmup)):
+        for flag, value in (("--replay-ratio", args.replay_ratio), ("--buffer", args.buffer),
+                            ("--warmup", args.warmup)):
             if value is not None:
                 raise UserError(f"{flag} is for --algorithm sac")
         return
