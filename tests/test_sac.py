@@ -376,6 +376,23 @@ def test_bad_sac_options_are_one_line_and_nothing_is_written(tmp_path, capsys, a
     assert not (tmp_path / "run").exists()
 
 
+def test_the_options_both_algorithms_have_become_sacs_settings():
+    from racekit.agent.ppo import PPOConfig
+    from racekit.cli import build_parser
+    from racekit.cli.train import new_run_config
+    from racekit.recipes import recipe_of
+
+    line = ["train", "--out", "unused", "--minutes", "10", "--algorithm", "sac", "--envs", "2", "--rollout-steps",
+            "16", "--minibatch", "32", "--learning-rate", "1e-3", "--discount", "0.95", "--bootstrap-at-finish",
+            "--replay-ratio", "0.5", "--buffer", "5000", "--warmup", "100", "--track", "generated", "--randomize",
+            "--alternate-direction"]
+    cfg = new_run_config(build_parser().parse_args(line))
+    assert cfg.algorithm == "sac" and cfg.ppo == PPOConfig()  # PPO's settings stay its defaults
+    assert cfg.sac == SACConfig(envs=2, rollout_steps=16, batch_size=32, learning_rate=1e-3, gamma=0.95,
+                                bootstrap_at_finish=True, replay_ratio=0.5, buffer_size=5000, warmup_steps=100)
+    assert recipe_of(cfg.to_json()) is None  # the measured recipes are PPO's
+
+
 def fake_run(folder, algorithm: str):
     """A run folder with a step-0 checkpoint, as racekit train writes one (no training)."""
     from racekit.agent.checkpoint import save_checkpoint
