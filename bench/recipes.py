@@ -84,6 +84,8 @@ def measure(recipe: str, seed: int, minutes: float, out: Path, suite: bool, expe
     cfg = new_run_config(build_parser().parse_args(line))
     started = time.monotonic()
     summary = train(run_dir, cfg, quiet=True)
+    if summary["outcome"] == "interrupted":  # stopped before its minutes: not a row of the bench
+        raise SystemExit(f"bench/recipes.py: {run_dir} was interrupted; no row written")
     trained_min = (time.monotonic() - started) / 60
     evals = read_evaluations(run_dir)
     clean = next((e for e in evals if e["all_clean"]), None)
