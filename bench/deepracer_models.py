@@ -83,7 +83,7 @@ def part_train(seeds: list[int], minutes: float, track: str, out: Path) -> None:
         evaluations = [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
         clean = next((e for e in evaluations if e["all_clean"]), None)
         rows.append(clean["wall_seconds"] / 60 if clean else None)
-        print(f"  seed {seed}: " + (f"first clean evaluation after {rows[-1]:.1f} min ({clean['step']} steps)"
+        print(f"  seed {seed}: " + (f"first clean evaluation after {rows[-1]:.1f} min ({clean['global_step']:,} steps, {clean['clean_laps']} clean laps of {clean['mean_lap_time']:.1f} s)"
                                     if clean else f"no clean evaluation in {minutes:g} min") +
               f" [{(time.monotonic() - started) / 60:.1f} min wall]", flush=True)
     done = sorted(r for r in rows if r is not None)

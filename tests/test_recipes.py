@@ -24,7 +24,7 @@ def test_the_first_clean_evaluation_is_set_beside_the_recipes_seeds():
     slowest = max(m for m in measured.first_clean_minutes if m is not None)
     early = [{"all_clean": False, "wall_seconds": 30.0}, {"all_clean": True, "wall_seconds": 60.0 * slowest}]
     line = comparison(run, early, minutes_trained=10)
-    assert line.startswith("the robust-beta recipe's seeds (10 min each) first drove every lap clean after ")
+    assert line.startswith(f"the robust-beta recipe's seeds ({measured.minutes:g} min each) first drove every lap clean after ")
     assert f"this run after {slowest:.1f} min: within what the recipe usually reaches" in line
     never = [{"all_clean": False, "wall_seconds": 60.0 * m} for m in (1, 5, 10)]
     assert comparison(run, never, minutes_trained=10).endswith("not in 10.0 min: an unlucky run: train another seed")
