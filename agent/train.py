@@ -424,7 +424,10 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     if not quiet:
         print(limits(cfg), flush=True)
         if sac is not None:
-            print(sac.describe(resumed=state is not None), flush=True)
+            print(sac.describe(), flush=True)
+    if sac is not None and state is not None:  # quiet or not: the run is not where it was
+        print(f"SAC: the replay buffer is not saved with checkpoints: it refills from here, with "
+              f"{cfg.sac.warmup_steps:,} env steps before updates go on", flush=True)
         if len(panel) > 1:
             print("evaluations race a panel: " + ", ".join(f"{t}{' reversed' if r else ''}" for t, r in panel), flush=True)
     bar = tqdm(total=cfg.steps, initial=global_step, unit="step", disable=quiet, dynamic_ncols=True, smoothing=0.1)
@@ -529,15 +532,11 @@ class SACTraining:
         self.updates, self.due, self.update_seconds, self.session_updates = 0, 0.0, 0.0, 0
         self.frame_bytes = height * width * self.channels
 
-    def describe(self, resumed: bool) -> str:
+    def describe(self) -> str:
         gb = self.buffer.capacity * (self.frame_bytes + self.buffer.SLOT_EXTRA_BYTES) / 1e9
-        line = (f"SAC: a replay buffer of {self.buffer.capacity:,} transitions (up to {gb:.2f} GB), "
+        return (f"SAC: a replay buffer of {self.buffer.capacity:,} transitions (up to {gb:.2f} GB), "
                 f"{self.cfg.replay_ratio:g} updates of {self.cfg.batch_size} per env step once it holds "
                 f"{self.cfg.warmup_steps:,}")
-        if resumed:
-            line += ("; the replay buffer is not saved with checkpoints: it refills from here, with "
-                     f"{self.cfg.warmup_steps:,} env steps before updates go on")
-        return line
 
     def learn(self, batch: dict) -> dict:
         self.buffer.add(**self.sac.split_rollout(batch, self.cfg.envs, self.channels))

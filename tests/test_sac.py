@@ -424,8 +424,7 @@ def test_from_across_algorithms_is_one_line(tmp_path, capsys, one_torch_thread):
 # A real run: racekit train --algorithm sac, --resume, --from and export
 
 SAC_TINY = ["--algorithm", "sac", "--track", "oval", "--envs", "2", "--rollout-steps", "32", "--minibatch", "32",
-            "--camera", "48x36", "--frame-stack", "2", "--eval-laps", "1", "--warmup", "64", "--buffer", "1000",
-            "--quiet"]
+            "--camera", "48x36", "--frame-stack", "2", "--eval-laps", "1", "--warmup", "64", "--buffer", "1000"]
 
 
 def metrics(run) -> list[dict]:
@@ -471,7 +470,7 @@ def test_a_short_sac_run_checkpoints_resumes_starts_another_and_exports(tmp_path
     # another SAC run from this one: its policy, critics and alpha, to start with
     second = tmp_path / "second"
     assert main(["train", "--out", str(second), *SAC_TINY, "--steps", "64", "--eval-every", "1000", "--from",
-                 str(run)]) == 0
+                 str(run), "--quiet"]) == 0
     source = load_checkpoint(run / "checkpoints" / "best.pt")
     started = load_checkpoint(second / "checkpoints" / "last.pt")
     assert int(metrics(second)[-1]["gradient_updates"]) == 0  # still warming up: the weights are the source's
