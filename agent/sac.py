@@ -46,9 +46,10 @@ MAX_BUFFER = 1_000_000  # transitions (SAC's usual buffer; DrQ: 100,000)
 
 @dataclass
 class SACConfig:
-    """SAC settings. Where DeepRacer's SAC has the setting, its default (AWS DeepRacer developer guide,
-    "Systematically tune hyperparameters"; deepracer-for-cloud's hyperparameters.json) is in the comment;
-    the rest are chosen (DrQ's or CleanRL's value), to be measured over seeds (bench/recipes.py)."""
+    """SAC settings. Where DeepRacer's SAC has the setting, its default is in the comment (batch size, lr and
+    discount as deepracer-for-cloud's hyperparameters.json documents them; SAC alpha from the AWS DeepRacer
+    console, not re-checked here); the rest are chosen (DrQ's or CleanRL's value, or "chosen"), to be
+    measured over seeds (bench/recipes.py)."""
 
     algorithm: ClassVar[str] = "sac"  # the rollout collector collects transitions, not returns, for it
     envs: int = 4  # env processes stepping in parallel (as PPO)
@@ -58,7 +59,7 @@ class SACConfig:
     learning_rate: float = 3e-4  # actor, critics and alpha, constant (DeepRacer: lr 3e-4)
     gamma: float = 0.99  # (DeepRacer: discount 0.999); chosen as PPO's: 0.99 at 15 Hz looks about 7 s ahead
     tau: float = 0.01  # Polyak averaging of the target critic per update (DrQ: 0.01)
-    initial_alpha: float = 0.2  # entropy coefficient at the start, then tuned (DeepRacer: SAC alpha 0.2, fixed)
+    initial_alpha: float = 0.2  # entropy coefficient at the start, then tuned (DeepRacer: SAC alpha 0.2, fixed there)
     target_entropy: float | None = None  # None: -|A| = -2 (SAC's automatic entropy tuning)
     warmup_steps: int = 2_000  # env steps in the buffer before updates start, and after a resume (chosen)
     buffer_size: int | None = None  # transitions; None: sized from the machine's memory when the run starts
