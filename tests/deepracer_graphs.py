@@ -1,9 +1,18 @@
 """DeepRacer models built with TensorFlow for the tests, in DeepRacer's naming (no public file covers the
-standard and deep presets, continuous PPO or SAC), and TensorFlow running a frozen graph: the reference
-the import is proved against. TensorFlow is a test-only dependency; racekit never imports it."""
+standard and deep presets, continuous PPO or SAC), and TensorFlow (and TFLite, OpenVINO) running a frozen
+graph: the references the import and the export are proved against. TensorFlow is a test-only dependency;
+racekit never imports it.
+
+TensorFlow runs in a process of its own (spawned, one per test process): once its libraries are loaded, a
+pytest worker's later tests lose their captured stderr in forked children and PyBullet's EGL plugin crashes
+the process. The public functions here send their work there and return plain bytes and arrays.
+"""
 from __future__ import annotations
 
+import importlib.util
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -19,12 +28,31 @@ DISCRETE = [{"steering_angle": s, "speed": v} for s, v in ((-30, 1.0), (-15, 1.5
 CONTINUOUS = {"steering_angle": {"low": -30.0, "high": 30.0}, "speed": {"low": 0.5, "high": 3.0}}
 
 
+_POOL: ProcessPoolExecutor | None = None
+
+
+def has_tensorflow() -> bool:
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def _in_tensorflow_process(function, *args):
+    global _POOL
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    return _POOL.submit(function, *args).result()
+
+
 def tf():
     import tensorflow as tensorflow
     return tensorflow
 
 
 def build_graph(network: str, kind: str, seed: int = 0, batch_norm: bool | None = None) -> bytes:
+    """A frozen DeepRacer policy graph: `kind` "discrete", "continuous" (PPO) or "sac"; random weights."""
+    return _in_tensorflow_process(_build_graph, network, kind, seed, batch_norm)
+
+
+def _build_graph(network: str, kind: str, seed: int = 0, batch_norm: bool | None = None) -> bytes:
     """A frozen DeepRacer policy graph: `kind` "discrete", "continuous" (PPO) or "sac"; random weights.
 
     Built as DeepRacer's simapp builds it (placeholder, truediv 255, sub 0, conv + bias + activation, the
@@ -89,6 +117,45 @@ def write_model(folder: Path, network: str, kind: str, seed: int = 0) -> Path:
 
 def run_graph(pb: bytes, frames_uint8: np.ndarray, algorithm: str = "clipped_ppo") -> np.ndarray:
     """TensorFlow running the frozen graph on (B, 120, 160, 1) frames fed as DeepRacer feeds them (float 0-255)."""
+    return _in_tensorflow_process(_run_graph, pb, frames_uint8, algorithm)
+
+
+def tflite_outputs(pb_path: str, input_name: str, output_name: str, frames: np.ndarray) -> np.ndarray:
+    """TFLite's converter (`from_frozen_graph`, by DeepRacer's names, as DeepRacer's cars use it) and its
+    interpreter, frame by frame."""
+    return _in_tensorflow_process(_tflite_outputs, str(pb_path), input_name, output_name, frames)
+
+
+def openvino_outputs(pb_path: str, frames: np.ndarray) -> tuple[str, np.ndarray]:
+    """OpenVINO's convert_model on the .pb with DeepRacer's car's input shape, compiled at f32: (the input's
+    name, the outputs frame by frame)."""
+    return _in_tensorflow_process(_openvino_outputs, str(pb_path), frames)
+
+
+def _tflite_outputs(pb_path: str, input_name: str, output_name: str, frames: np.ndarray) -> np.ndarray:
+    t = tf()
+    converter = t.compat.v1.lite.TFLiteConverter.from_frozen_graph(pb_path, [input_name], [output_name],
+                                                                   input_shapes={input_name: [1, 120, 160, 1]})
+    interpreter = t.lite.Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    (given,), (taken,) = interpreter.get_input_details(), interpreter.get_output_details()
+    outputs = []
+    for frame in frames:
+        interpreter.set_tensor(given["index"], frame[None].astype(np.float32))
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(taken["index"])[0])
+    return np.stack(outputs)
+
+
+def _openvino_outputs(pb_path: str, frames: np.ndarray) -> tuple[str, np.ndarray]:
+    import openvino as ov
+
+    model = ov.convert_model(pb_path, input=[1, 120, 160, 1])
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    return model.inputs[0].get_any_name(), np.stack([compiled(frame[None].astype(np.float32))[0][0] for frame in frames])
+
+
+def _run_graph(pb: bytes, frames_uint8: np.ndarray, algorithm: str = "clipped_ppo") -> np.ndarray:
     t = tf().compat.v1
     graph_def = t.GraphDef()
     graph_def.ParseFromString(pb)

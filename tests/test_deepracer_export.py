@@ -9,6 +9,8 @@ A run with a DeepRacer network is made here as a checkpoint written the way `rac
 fields load_policy_checkpoint reads), with random weights: no training needed."""
 from __future__ import annotations
 
+import importlib.util
+
 import json
 import tarfile
 from dataclasses import replace
@@ -30,9 +32,15 @@ from racekit.agent.export import ExportError, export_onnx
 from racekit.agent.networks import NETWORKS
 from racekit.agent.policy import ActionSpec
 from racekit.cli import main
-from tests.deepracer_graphs import build_graph, deepracer_frame, run_graph, write_model
+from tensorboard.compat.proto import graph_pb2
+from tensorboard.compat.proto.types_pb2 import DT_FLOAT
 
-tf = pytest.importorskip("tensorflow")
+from racekit.agent.deepracer.graph import tensor_value
+from tests.deepracer_graphs import (build_graph, deepracer_frame, has_tensorflow, openvino_outputs, run_graph,
+                                    tflite_outputs as run_tflite, write_model)
+
+if not has_tensorflow():
+    pytest.skip("TensorFlow (a test-only dependency) is not installed", allow_module_level=True)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -201,7 +209,7 @@ def test_tensorflow_runs_the_tarball_as_racekit_runs_the_policy(cache, frames, n
 
 
 def graph_def(pb: bytes):
-    graph = tf.compat.v1.GraphDef()
+    graph = graph_pb2.GraphDef()
     graph.ParseFromString(pb)
     return graph
 
@@ -211,14 +219,14 @@ def test_the_graph_has_deepracers_names_and_ops(cache, kind):
     made = cache.get("deepracer-shallow", kind)
     nodes = {n.name: n for n in graph_def(made["pb"]).node}
     placeholder = nodes[input_name(algorithm(kind))]
-    assert placeholder.op == "Placeholder" and placeholder.attr["dtype"].type == tf.float32.as_datatype_enum
+    assert placeholder.op == "Placeholder" and placeholder.attr["dtype"].type == DT_FLOAT
     assert [d.size for d in placeholder.attr["shape"].shape.dim] == [-1, 120, 160, 1]
     assert nodes[output_name(algorithm(kind))].op == ("Softmax" if kind == "discrete" else "Identity")
     assert {n.op for n in nodes.values()} <= DEEPRACER_OPS
     for conv in (n for n in nodes.values() if n.op == "Conv2D"):
         assert conv.attr["padding"].s == b"VALID" and conv.attr["data_format"].s == b"NHWC"
     for div in (n for n in nodes.values() if n.op == "RealDiv"):
-        assert tf.make_ndarray(nodes[div.input[1]].attr["value"].tensor) == 255.0
+        assert tensor_value(nodes[div.input[1]].attr["value"].tensor) == 255.0
     # the real sample model's placeholder and output are named the same
     real = {n.name for n in graph_def((SAMPLE / "model" / "model_48.pb").read_bytes()).node}
     if kind == "discrete":
@@ -226,18 +234,7 @@ def test_the_graph_has_deepracers_names_and_ops(cache, kind):
 
 
 def tflite_outputs(made: dict, kind: str, frames: np.ndarray) -> np.ndarray:
-    name = input_name(algorithm(kind))
-    converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
-        str(made["pb_path"]), [name], [output_name(algorithm(kind))], input_shapes={name: [1, 120, 160, 1]})
-    interpreter = tf.lite.Interpreter(model_content=converter.convert())
-    interpreter.allocate_tensors()
-    (given,), (taken,) = interpreter.get_input_details(), interpreter.get_output_details()
-    outputs = []
-    for frame in frames:
-        interpreter.set_tensor(given["index"], frame[None].astype(np.float32))
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(taken["index"])[0])
-    return np.stack(outputs)
+    return run_tflite(made["pb_path"], input_name(algorithm(kind)), output_name(algorithm(kind)), frames)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # tf.lite.Interpreter's deprecation notice
@@ -251,12 +248,11 @@ def test_tflite_converts_the_frozen_graph_by_deepracers_names(cache, frames, net
 @pytest.mark.parametrize("network", PRESETS)
 @pytest.mark.parametrize("kind", KINDS)
 def test_openvino_converts_and_compiles_the_graph(cache, frames, network, kind):
-    ov = pytest.importorskip("openvino")
+    if importlib.util.find_spec("openvino") is None:
+        pytest.skip("OpenVINO (a test-only dependency) is not installed")
     made = cache.get(network, kind)
-    model = ov.convert_model(str(made["pb_path"]), input=[1, 120, 160, 1])
-    assert model.inputs[0].get_any_name().startswith(input_name(algorithm(kind)))
-    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    outputs = np.stack([compiled(frame[None].astype(np.float32))[0][0] for frame in frames])
+    name, outputs = openvino_outputs(made["pb_path"], frames)
+    assert name.startswith(input_name(algorithm(kind)))
     np.testing.assert_allclose(outputs, made["head"], atol=1e-4)
 
 
