@@ -30,7 +30,7 @@ demo: setup
 	@echo "see runs/demo: expert-lap.mp4, run/training.png, model.onnx, race/ (replay video and track map)"
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow
