@@ -86,7 +86,7 @@ def test_asking_for_something_else_than_the_model_has_is_one_line(tmp_path, caps
     assert not out.exists()
 
 
-def test_a_sac_model_says_racekit_trains_it_with_ppo_only(tmp_path, capsys):
+def test_a_deepracer_sac_model_cannot_start_a_ppo_run(tmp_path, capsys):
     from tests.deepracer_graphs import has_tensorflow, write_model
 
     if not has_tensorflow():
