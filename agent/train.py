@@ -22,7 +22,6 @@ fresh value head: its frozen graph holds the policy only), steps counted from 0.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -37,13 +36,13 @@ import torch
 from tqdm import tqdm
 
 from racekit.agent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from racekit.agent.deepracer.sources import is_deepracer_source
 from racekit.agent.errors import RunError  # its home is errors.py (workers and distributed raise it too)
 from racekit.agent.evaluate import evaluate, torch_driver
 from racekit.agent.logbook import SAC_FIELDS, Logbook, read_evaluations
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 from racekit.agent.ppo import PPOConfig, ppo_update
 from racekit.agent.sac import SACConfig
+from racekit.agent.source import sha256_of, source_model
 from racekit.agent.panel import evaluate_panel, evaluation_panel
 from racekit.agent.schedule import GENERATED, TrackSchedule
 from racekit.agent.simtrace import (EPISODES_PER_ITERATION, TrainingTrace, drop_evaluations_after,
@@ -167,19 +166,12 @@ class RunConfig:
         return cls(**data)
 
 
-LENS_DEFAULTS = {"fov_deg": 120.0, "mount": "racekit", "look": "racekit"}  # a camera dict without them
-
-
 def first_track(cfg: RunConfig) -> str:
     """The track evaluations race: the first of the list; "generated" first is env 0's first generated one."""
     first = cfg.track_list()[0]
     if first != GENERATED:
         return first
     return cfg.schedule().track_name(0, 0, cfg.race_kwargs())
-
-
-def sha256_of(path: str | None) -> str | None:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
 
 
 def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConfig, dict | None, list[str]]:
@@ -237,98 +229,6 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
                                        "racekit_version": racekit_version(),
                                        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2))
     return cfg, None, warnings
-
-
-def describe_camera(camera: dict) -> str:
-    lens = [f"{camera['fov_deg']:g} deg" if camera.get("fov_deg", 120.0) != 120.0 else ""] + \
-        [f"{camera[k]} {k}" for k in ("mount", "look") if camera.get(k, "racekit") != "racekit"]
-    return (f"{camera['width']}x{camera['height']} {'gray' if camera['channels'] == 1 else 'rgb'} "
-            f"x{camera['frame_stack']}" + "".join(f", {x}" for x in lens if x))
-
-
-def describe_actions(actions: dict, listed: bool = False) -> str:
-    if actions["type"] == "discrete":
-        return f"{len(actions['actions'])} discrete actions" + (" " + " ".join(
-            f"({a[0]:g},{a[1]:g})" for a in actions["actions"]) if listed else "")
-    (s0, s1), (v0, v1) = actions["steering_deg"], actions["speed_mps"]
-    return f"continuous steering {s0:g}..{s1:g} deg, speed {v0:g}..{v1:g} m/s"
-
-
-def source_model(source: str | dict, cfg: RunConfig) -> tuple[dict, dict]:
-    """The run or checkpoint a new run starts from (--from): (its record for the config, its checkpoint).
-
-    A run directory gives its best checkpoint, else its last. Its camera and action space must be this
-    run's, or the weights could not mean the same thing: a RunError names the difference.
-    """
-    from racekit.agent.export import ExportError, distribution_of, find_checkpoint  # export imports nothing of train
-
-    given = source["path"] if isinstance(source, dict) else str(source)
-    if is_deepracer_source(given):
-        path, state = deepracer_state(given, sac=cfg.algorithm == "sac")
-    else:
-        try:
-            path = find_checkpoint(given)
-            state = load_checkpoint(path)
-        except (ExportError, CheckpointError) as exc:
-            message = str(exc)
-            raise RunError(f"--from {given}: {message.removeprefix(f'{given}: ')}") from None
-    missing = {"camera", "actions", "obs_shape"} - set(state)
-    if missing:
-        raise RunError(f"--from {given}: {path} lacks {', '.join(sorted(missing))} (not written by racekit train?)")
-    theirs_sac = distribution_of(state) == "squashed"
-    if cfg.algorithm == "sac" and not theirs_sac:
-        raise RunError(f"--from {given}: a PPO policy ({distribution_of(state)}); a SAC run starts from a SAC run only "
-                       f"(train this one with PPO, or start the SAC run afresh)")
-    if cfg.algorithm != "sac" and theirs_sac:
-        raise RunError(f"--from {given}: a SAC run; train it on with --algorithm sac (PPO cannot go on from SAC's "
-                       f"policy)")
-    network = state.get("network") or "racekit"
-    if isinstance(network, dict):  # a SAC policy's network is kept whole; its run's --network names it
-        network = (state.get("run") or {}).get("network", "racekit")
-    if network != cfg.network:
-        raise RunError(f"--from {given}: its network is {network}, this run's {cfg.network} "
-                       f"(--network {network} to start from it)")
-    keys = ("width", "height", "channels", "frame_stack", "fov_deg", "mount", "look")
-    theirs, ours = ({k: camera.get(k, LENS_DEFAULTS.get(k)) for k in keys} for camera in (state["camera"], cfg.camera()))
-    if theirs != ours:
-        raise RunError(f"--from {given}: camera {describe_camera(theirs)} differs from this run's "
-                       f"{describe_camera(ours)}")
-    spec = cfg.action_spec().as_dict()
-    theirs = json.loads(json.dumps(state["actions"]))
-    if theirs != json.loads(json.dumps(spec)):
-        listed = theirs.get("type") == spec["type"] == "discrete" and len(theirs["actions"]) == len(spec["actions"])
-        raise RunError(f"--from {given}: action space {describe_actions(theirs, listed)} differs from this "
-                       f"run's {describe_actions(spec, listed)}")
-    if distribution_of(state) != cfg.distribution():
-        raise RunError(f"--from {given}: its policy's distribution is {distribution_of(state)}, this run's "
-                       f"{cfg.distribution()} (--distribution {distribution_of(state)} to start from it)")
-    record = {"path": given, "checkpoint": str(Path(given).resolve()) if is_deepracer_source(given) else str(path.resolve()),
-              "sha256": state.get("sha256") or sha256_of(str(path)),
-              "run": path.parent.parent.name if path.parent.name == "checkpoints" else None,
-              "global_step": int(state.get("global_step", 0))}
-    return record, state
-
-
-def deepracer_state(given: str, sac: bool = False) -> tuple[Path, dict]:
-    """A DeepRacer model (any layout) as the checkpoint a --from run starts from: its policy's weights with
-    a fresh value head, its camera (DeepRacer's), its action space and its network. A DeepRacer SAC model
-    starts a SAC run (`sac`): its policy (the preset, then SAC's dense 256), with fresh critics."""
-    from racekit.agent.deepracer.errors import DeepRacerError
-    from racekit.agent.deepracer.importer import DEEPRACER_CAMERA, load_deepracer
-
-    try:
-        imported = load_deepracer(given)
-    except DeepRacerError as exc:
-        raise RunError(f"--from {exc}") from None
-    model, algorithm = imported.model, imported.meta.algorithm
-    if algorithm == "sac" and not sac:
-        raise RunError(f"--from {given}: a SAC model; train it on with --algorithm sac (PPO cannot go on from SAC's "
-                       f"policy)")
-    return Path(imported.source.graph_name), {
-        "model": model.state_dict(), "camera": dict(DEEPRACER_CAMERA), "actions": imported.meta.actions.as_dict(),
-        "obs_shape": list(model.obs_shape), "global_step": 0, "sha256": imported.source.sha256,
-        **({"network": model.network.as_dict(), "run": {"algorithm": "sac", "network": imported.meta.network}}
-           if algorithm == "sac" else {"network": imported.meta.network})}
 
 
 def limits(cfg: RunConfig) -> str:
