@@ -19,8 +19,8 @@ import sys
 
 from racekit import __version__
 
-COMMAND_MODULES = ["tracks", "sim", "reward", "car", "train", "analyze", "tune", "flash", "race", "leaderboard",
-                   "models"]
+COMMAND_MODULES = ["tracks", "sim", "reward", "car", "train", "evaluate", "export", "analyze", "tune", "flash", "race",
+                   "leaderboard", "models"]
 
 
 class UserError(Exception):

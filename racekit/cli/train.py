@@ -1,13 +1,6 @@
-"""`racekit train`, `racekit evaluate` and `racekit export`: from a reward function to a model file.
-
-train:    PPO (or --algorithm sac: agent/sac.py) from pixels into a run directory (agent.train); Ctrl-C or
-          SIGTERM keeps the last checkpoint and exits 130, a failing reward function exits 2; both say how
-          to resume.
-evaluate: DeepRacer's evaluation rules on a run (PyTorch) or a .onnx file (onnxruntime, through
-          the car's own loader), optionally with a chase-view video; `--suite robustness` races
-          agent/robustness.py's held-out conditions instead (a row each, one score, JSON and a picture).
-export:   a run's checkpoint to the ONNX model file of DESIGN.md section 5, or (--format deepracer) to a stock
-          DeepRacer car's model tarball (agent/deepracer/exporter.py).
+"""`racekit train`: PPO (or --algorithm sac: agent/sac.py) from pixels into a run directory (agent.train).
+Ctrl-C or SIGTERM keeps the last checkpoint and exits 130, a failing reward function exits 2; both say how
+to resume. (`racekit evaluate`: cli/evaluate.py; `racekit export`: cli/export.py.)
 """
 from __future__ import annotations
 
@@ -110,41 +103,6 @@ def register(subparsers) -> None:
     dist.add_argument("--ray-actors", type=int, default=None, help="rollout actors; they split --envs (default 2)")
     dist.add_argument("--ray-cpus", type=float, default=None, help="CPUs per rollout actor (default 1)")
     train.set_defaults(func=run_train)
-
-    ev = subparsers.add_parser("evaluate", help="race a run or a model file with DeepRacer's evaluation rules")
-    ev.add_argument("model", metavar="RUN_OR_MODEL", help="a run directory, a checkpoint .pt or a model .onnx")
-    ev.add_argument("--track", default=None, help="track to race on (default: the one it was trained on)")
-    ev.add_argument("--laps", type=int, default=None, help="(default 3; 1 per condition with --suite)")
-    ev.add_argument("--reverse", action="store_true", help="drive the track the other way")
-    ev.add_argument("--checkpoint", choices=("best", "last"), help="of a run (default: best, else last)")
-    ev.add_argument("--video", help="write a chase-view MP4 with the camera inset")
-    ev.add_argument("--video-size", default="640x480", help="video size WxH (default 640x480)")
-    ev.add_argument("--json", help="also write the result as JSON to this file")
-    ev.add_argument("--simtrace", metavar="DIR", help="also write the race's DeepRacer sim-trace to "
-                    "DIR/evaluation-simtrace/0-iteration.csv (deepracer-utils reads it)")
-    ev.add_argument("--suite", choices=("robustness",), default=None,
-                    help="race the robustness suite (agent/robustness.py): held-out looks, camera mounts, "
-                         "dynamics, the reversed direction and unseen tracks; one score, clean laps / laps")
-    ev.add_argument("--out", default=None, help="with --suite: folder for robustness.json and robustness.png "
-                                                "(default runs/robustness)")
-    ev.add_argument("--conditions", default=None, metavar="NAME,...",
-                    help="with --suite: only these conditions (default: all)")
-    ev.add_argument("--db", default=None, help="with --suite and a .onnx model: store the score with the model "
-                                               "(its sha256) in this leaderboard database, shown beside its races")
-    ev.set_defaults(func=run_evaluate)
-
-    ex = subparsers.add_parser("export", help="write a run's policy as the ONNX model file for races and the car, "
-                                              "or (--format deepracer) as a stock DeepRacer car's model tarball")
-    ex.add_argument("run", metavar="RUN", help="a run directory (or a checkpoint .pt); with --format deepracer also "
-                                                "a model .onnx imported from DeepRacer")
-    ex.add_argument("-o", "--out", required=True, help="file to write, e.g. model.onnx (or model.tar.gz)")
-    ex.add_argument("--checkpoint", choices=("best", "last"), help="which checkpoint (default: best, else last)")
-    ex.add_argument("--format", choices=("onnx", "deepracer"), default="onnx",
-                    help="onnx: racekit's model file (the default); deepracer: a DeepRacer car tarball "
-                         "(agent/model.pb and model_metadata.json) of a policy with a DeepRacer network "
-                         "(--network deepracer-*), a 160x120 grey camera (--camera 160x120 --frame-stack 1) "
-                         "and DeepRacer's PPO (discrete or gaussian) or SAC")
-    ex.set_defaults(func=run_export)
 
 
 def new_run_config(args):
@@ -445,119 +403,6 @@ def ray_options(args):
     return options
 
 
-def run_evaluate(args) -> int:
-    from racekit.agent.evaluate import evaluate
-    from racekit.models import open_driver
-    from racekit.tracks import load_track
-
-    if args.suite is None:
-        for flag, value in (("--out", args.out), ("--conditions", args.conditions), ("--db", args.db)):
-            if value is not None:
-                raise UserError(f"{flag} is for --suite robustness")
-    args.laps = args.laps if args.laps is not None else (1 if args.suite else 3)
-    if args.laps < 1:
-        raise UserError(f"--laps must be at least 1, got {args.laps}")
-    if args.suite:
-        from racekit.cli.suite import run_suite
-
-        return run_suite(args)
-    opened = open_driver(args.model, args.checkpoint)
-    driver, camera, actions = opened.drive, opened.camera, opened.actions
-    track_name = args.track or opened.track
-    if track_name is None:
-        raise UserError(f"{args.model}: it does not say which track it was trained on; give --track")
-    track = load_track(track_name)  # forwards; evaluate reverses it itself
-    print(f"evaluating {opened.description} on {track.name}{' (reversed)' if args.reverse else ''}, {args.laps} laps")
-    simtrace = Path(args.simtrace) if args.simtrace else None
-    if args.video:
-        with VideoRecorder(Path(args.video), options.size(args.video_size, "--video-size"), camera) as video:
-            result = evaluate(driver, track, camera, actions, laps=args.laps, reverse=args.reverse,
-                              on_step=video.on_step, simtrace=simtrace)
-        print(f"video written to {args.video} ({video.frames} frames)")
-    else:
-        result = evaluate(driver, track, camera, actions, laps=args.laps, reverse=args.reverse, simtrace=simtrace)
-    if simtrace is not None:
-        print(f"sim-trace written to {simtrace / 'evaluation-simtrace' / '0-iteration.csv'}")
-    for i, (lap, off) in enumerate(zip(result["lap_times"], result["offtracks_per_lap"]), start=1):
-        print(f"lap {i}: {lap:.2f} s, {off} off-track{'s' if off != 1 else ''}")
-    if len(result["lap_times"]) < args.laps:
-        print(f"lap {len(result['lap_times']) + 1}: not finished ({result['termination']})")
-    mean = f"{result['mean_lap_time']:.2f} s" if result["mean_lap_time"] is not None else "-"
-    print(f"completion {result['completion']:.1f}%, {result['clean_laps']}/{args.laps} clean laps, "
-          f"mean lap {mean}, {result['offtracks']} off-tracks, {result['crashes']} crashes")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    return 0
-
-
-class VideoRecorder:
-    """The chase view with the car's camera inset and the race state, one frame per control step."""
-
-    def __init__(self, path: Path, size: tuple[int, int], camera: dict):
-        from racekit.sim.video import VideoWriter
-
-        self.size, self.channels = size, camera["channels"]
-        self.writer = VideoWriter(path, size, fps=15)
-        self.frames = 0
-
-    def on_step(self, env, obs, info) -> None:
-        from racekit.sim.video import chase_frame
-
-        lines = [f"{env.track.name}  t = {info['sim_time']:5.2f} s", f"lap {len(info['lap_times']) + 1}  "
-                 f"progress {info['progress']:5.1f} %", f"speed {env.world.car.speed():4.2f} m/s  "
-                 f"off-tracks {info['offtracks']}"]
-        self.writer.write(chase_frame(env.world.client, env.world.car, self.size, obs, self.channels, lines))
-        self.frames += 1
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.writer.close()
-
-
-def run_export(args) -> int:
-    if args.format == "deepracer":
-        return run_export_deepracer(args)
-    if Path(args.run).suffix == ".onnx":
-        raise UserError(f"{args.run}: already a model file; --format deepracer writes it as a DeepRacer car tarball")
-    from racekit.agent.export import export_onnx
-    from racekit.hardware.errors import ModelError
-    from racekit.hardware.model import load_policy
-
-    from racekit import __version__
-
-    meta = export_onnx(args.run, args.out, args.checkpoint, racekit_version_=__version__)
-    warn_if_never_clean(Path(args.run))
-    try:
-        load_policy(args.out)  # the car's loader must take what we just wrote
-    except ModelError as exc:
-        raise UserError(f"exported, but the car would refuse it: {exc}") from None
-    cam, space = meta["camera"], meta["action_space"]
-    actions = (f"{len(space['actions'])} discrete actions" if space["type"] == "discrete" else
-               f"steering {space['steering_deg']} deg, speed {space['speed_mps']} m/s")
-    print(f"wrote {args.out}: {meta['checkpoint']} at {meta['training_steps']} steps, track {meta['track']}, "
-          f"camera {cam['width']}x{cam['height']}x{cam['channels']} stack {cam['frame_stack']}, {actions}")
-    return 0
-
-
-def run_export_deepracer(args) -> int:
-    from racekit.agent.deepracer.exporter import export_deepracer
-
-    exported = export_deepracer(args.run, args.out, args.checkpoint)
-    if Path(args.run).is_dir():
-        warn_if_never_clean(Path(args.run))
-    meta = exported.metadata
-    space = meta["action_space"]
-    actions = (f"{len(space)} discrete actions" if meta["action_space_type"] == "discrete" else
-               f"steering {space['steering_angle']['low']:g} to {space['steering_angle']['high']:g} deg, "
-               f"speed {space['speed']['low']:g} to {space['speed']['high']:g} m/s")
-    steps = f" at {exported.training_steps} steps" if exported.training_steps is not None else ""
-    print(f"wrote {args.out}: a DeepRacer car model (agent/model.pb, model_metadata.json) of {exported.source}"
-          f"{steps}: {meta['training_algorithm']}, {meta['neural_network']}, {actions}")
-    return 0
-
-
 def compare_with_recipe(run: Path, summary: dict) -> None:
     """How this run's first clean evaluation compares with what its recipe usually reaches (racekit/recipes.py)."""
     from racekit.agent.logbook import read_evaluations
@@ -568,15 +413,3 @@ def compare_with_recipe(run: Path, summary: dict) -> None:
     line = comparison(config, evaluations, evaluations[-1]["wall_seconds"] / 60 if evaluations else 0.0)
     if line is not None:
         print(line)
-
-
-def warn_if_never_clean(run: Path) -> None:
-    """Loudly, when a run's evaluations never drove every lap clean: its "best" checkpoint is only the least bad."""
-    from racekit.agent.logbook import read_evaluations
-
-    evaluations = read_evaluations(run) if run.is_dir() else []
-    if evaluations and not any(e["all_clean"] for e in evaluations):
-        top = max(evaluations, key=lambda e: (e["clean_laps"], e["completion"]))
-        print(f"racekit: warning: none of the {len(evaluations)} evaluations of {run} drove every lap clean (the "
-              f"best: {top['clean_laps']}/{top['laps']} clean laps at step {top['global_step']}); this model "
-              f"leaves the track", file=sys.stderr)
