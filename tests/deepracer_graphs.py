@@ -18,12 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from racekit.agent.networks import NETWORKS
+from racekit.agent.networks import DEEPRACER_NAMES, NETWORKS
 
 PPO_SCOPE, SAC_SCOPE = "main_level/agent/main/online", "main_level/agent/policy/online"
-DEEPRACER_NAMES = {"deepracer-shallow": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
-                   "deepracer-standard": "DEEP_CONVOLUTIONAL_NETWORK",
-                   "deepracer-deep": "DEEP_CONVOLUTIONAL_NETWORK_DEEP"}
 DISCRETE = [{"steering_angle": s, "speed": v} for s, v in ((-30, 1.0), (-15, 1.5), (0, 2.5), (15, 1.5), (30, 1.0))]
 CONTINUOUS = {"steering_angle": {"low": -30.0, "high": 30.0}, "speed": {"low": 0.5, "high": 3.0}}
 

@@ -11,7 +11,6 @@ mount, and its look.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,8 +25,9 @@ from racekit.agent.deepracer.sources import Source, open_source
 from racekit.agent.export import CONTROL_HZ, FORMAT, model_file_bytes, racekit_version, write_atomically
 from racekit.agent.networks import NETWORKS, Network
 from racekit.agent.policy import ActorCritic, DeterministicPolicy
+from racekit.sim.camera import DEEPRACER_FOV_DEG as SIM_DEEPRACER_FOV_DEG
 
-DEEPRACER_FOV_DEG = round(math.degrees(1.13), 2)  # DeepRacer's simulator camera: 1.13 rad horizontal
+DEEPRACER_FOV_DEG = round(SIM_DEEPRACER_FOV_DEG, 2)  # DeepRacer's simulator camera (1.13 rad), as metadata keeps it
 DEEPRACER_CAMERA = {"width": 160, "height": 120, "channels": 1, "fov_deg": DEEPRACER_FOV_DEG, "frame_stack": 1,
                     "mount": "deepracer", "look": "deepracer"}
 SAC_HEAD = ((256, "relu"),)  # deepracer-simapp's SAC policy head: dense 256, then the mean
