@@ -24,3 +24,7 @@ class ControllerError(HardwareError):
 
 class CameraError(HardwareError):
     """The camera source cannot be opened or is unknown."""
+
+
+class LidarError(HardwareError):
+    """The LIDAR cannot be opened, reports a fault, or sends bytes that are not its protocol."""
