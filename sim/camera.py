@@ -92,6 +92,9 @@ def _deepracer_mount() -> CameraMount:
 DEEPRACER_MOUNT = _deepracer_mount()  # about 0.1427 m ahead, 0.1328 m up, 13.61 degrees down
 DEEPRACER_FOV_DEG = math.degrees(1.13)  # DeepRacer's simulator camera: horizontal_fov 1.13 rad, 64.74 degrees
 MOUNTS = ("racekit", "deepracer")
+# DeepRacer Evo's stereo pair: two cameras of the front camera's mount, 0.03 m left and right of the middle
+# (deepracer_stereo_cam.urdf: zed_camera_joint_leftcam / _rightcam at y +/-0.03)
+STEREO_BASELINE = 0.06
 
 
 def mounted(car_spec, mount: str):
@@ -104,9 +107,12 @@ def mounted(car_spec, mount: str):
     raise ValueError(f"camera_mount must be one of {', '.join(MOUNTS)}, got {mount!r}")
 
 
-def camera_pose(car, spec: CameraSpec, jitter: CameraJitter | None = None) -> CameraPose:
-    """Where the car's front camera is and looks, with the spec's lens and image size (and a mount's jitter)."""
+def camera_pose(car, spec: CameraSpec, jitter: CameraJitter | None = None, lateral: float = 0.0) -> CameraPose:
+    """Where the car's front camera is and looks, with the spec's lens and image size (and a mount's jitter);
+    `lateral` m to the left of the car's middle for one camera of a stereo pair."""
     eye, forward, up = car.camera_frame()
+    if lateral:
+        eye = eye - lateral * _cross(forward, up)  # forward x up points right
     if jitter is None:
         return CameraPose(eye, forward, up, spec.fov_deg, spec.width, spec.height)
     pitch = math.radians(car.spec.camera_pitch_deg)

@@ -120,7 +120,7 @@ class Car:
             p.setJointMotorControl2(self.body, joint, p.VELOCITY_CONTROL, targetVelocity=wheel_rate * ratio,
                                     force=s.wheel_torque, physicsClientId=self.client)
 
-    def _chassis_frame(self) -> tuple[np.ndarray, np.ndarray]:
+    def chassis_frame(self) -> tuple[np.ndarray, np.ndarray]:
         """Origin (on the ground under the car's centre) and rotation matrix of the chassis."""
         if self._frame is None:  # pose, reference point and camera all ask once a step: one PyBullet read
             com, orn = p.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
@@ -129,7 +129,7 @@ class Car:
         return self._frame
 
     def pose(self) -> tuple[float, float, float]:
-        origin, rot = self._chassis_frame()
+        origin, rot = self.chassis_frame()
         return float(origin[0]), float(origin[1]), math.atan2(rot[1, 0], rot[0, 0])
 
     def speed(self) -> float:
@@ -149,7 +149,7 @@ class Car:
 
     def camera_frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Eye position, forward and up unit vectors of the front camera in the world."""
-        origin, rot = self._chassis_frame()
+        origin, rot = self.chassis_frame()
         s = self.spec
         pitch = math.radians(s.camera_pitch_deg)
         eye = origin + rot @ np.array([s.camera_ahead, 0.0, s.camera_height])

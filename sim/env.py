@@ -17,7 +17,10 @@ from racekit.sim.objects import BOT_SPEED, OBJECT_GAP, ObjectOptions, Objects
 from racekit.sim.params import StepState, heading_degrees, reward_params
 from racekit.sim.randomization import as_randomization
 from racekit.sim.randomizer import Randomizer
+from racekit.sim.lidar import Lidar
 from racekit.sim.reward import as_reward_function
+from racekit.sim.sensors import (LIDAR_NOISE_M, LidarConfig, SensorError, check_sensors, lidar_observation, lidar_of,
+                                 lidar_space)
 from racekit.sim.world import SUBSTEPS, World
 from racekit.tracks import DEFAULT_TRACK, Track, load_track
 
@@ -54,7 +57,13 @@ class TimeTrialEnv(gym.Env):
     `Box(0, 255, (height, width, channels * frame_stack), uint8)`: the front camera (0.14 m ahead of the
     car's centre, 0.14 m up, pitched down 15 degrees, 120 degree horizontal field of view by default; see
     `fov_deg`, `camera_mount` and `look`), grayscale (1 channel) or RGB (3), the last `frame_stack` frames
-    along the channel axis, oldest first.
+    along the channel axis, oldest first. With `sensors=("stereo-cameras",)`, DeepRacer Evo's stereo pair: two grey
+    cameras of that mount 0.06 m apart, each frame the left picture then the right one (2 channels a frame).
+    With a LIDAR among the `sensors`, a `Dict` keyed by sensor name: the camera's array as above and the LIDAR's
+    (sim/sensors.py: "lidar" 64 ranges in m clipped to [0.15, 1], "sector-lidar" 8 sectors that are 1 when
+    something stands within 0.5 m, "discretized-sector-lidar" one-hot distance bins per sector, from
+    `lidar_config`). The LIDAR (sim/lidar.py) scans once a control step and sees what stands on the track
+    (boxes, bots, another car), not the track itself.
 
     ## Rewards
     `reward_function(params)` with DeepRacer's params (see sim/params.py); the default is DeepRacer's
@@ -117,6 +126,10 @@ class TimeTrialEnv(gym.Env):
         on a GPU). The chase and top-down views are always TinyRenderer's.
     race_type, num_objects (1-10, default 6), object_positions, object_min_gap (m, default 2), num_bots
         (1-10, default 3), bot_speed (m/s), bot_lane_changes: the race type and its objects (see Race types).
+    sensors: the car's sensors, DeepRacer's rule: exactly one camera ("front-camera", default, or
+        "stereo-cameras", grey only) and at most one LIDAR ("lidar", "sector-lidar", "discretized-sector-lidar");
+        DeepRacer's names (FRONT_FACING_CAMERA, ...) work too. `lidar_config`: a dict or sim.sensors.LidarConfig
+        (num_sectors, num_values_per_sector, clipping_dist) for the discretised sector LIDAR.
     randomize: domain randomisation (sim/randomization.py): None (off: nothing changes), a preset name ("none",
         "default", "strong"), a settings file, or a `Randomization`. Drawn from `self.np_random` at each reset
         (pixel noise per step), so a seed repeats it; what the episode drew is `self.drawn` and the reset's
@@ -137,7 +150,7 @@ class TimeTrialEnv(gym.Env):
                  race_type: str = "time-trial", num_objects: int = 6, object_positions=None,
                  object_min_gap: float = OBJECT_GAP, num_bots: int = 3, bot_speed: float = BOT_SPEED,
                  bot_lane_changes: bool = False, randomize=None, fov_deg: float = 120.0,
-                 camera_mount: str = "racekit", look: str = "racekit"):
+                 camera_mount: str = "racekit", look: str = "racekit", sensors=("front-camera",), lidar_config=None):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if render_view not in ("chase", "topdown"):
@@ -153,6 +166,12 @@ class TimeTrialEnv(gym.Env):
             raise ValueError(f"camera_mount must be one of {', '.join(MOUNTS)}, got {camera_mount!r}")
         if look not in LOOKS:
             raise ValueError(f"look must be one of {', '.join(LOOKS)}, got {look!r}")
+        self.sensors = check_sensors(sensors)
+        self.lidar_sensor = lidar_of(self.sensors)
+        self.lidar_config = lidar_config if isinstance(lidar_config, LidarConfig) else LidarConfig.from_dict(lidar_config)
+        self.stereo = self.sensors[0] == "stereo-cameras"
+        if self.stereo and not grayscale:
+            raise SensorError("stereo-cameras are grey, one channel per camera (DeepRacer's): leave grayscale on")
         base = track if isinstance(track, Track) else load_track(track)
         self.track = base.reverse() if reverse else base
         self.is_reversed = reverse
@@ -185,8 +204,11 @@ class TimeTrialEnv(gym.Env):
         steerings = self.actions[:, 0] if self.actions is not None else np.array(steering_range)
         if np.max(np.abs(steerings)) > car_spec.max_steering_deg:
             raise ValueError(f"steering beyond the car's +/-{car_spec.max_steering_deg} degrees: {steerings.tolist()}")
-        shape = (self.camera.height, self.camera.width, self.camera.channels * frame_stack)
-        self.observation_space = spaces.Box(0, 255, shape, np.uint8)
+        per_frame = 2 if self.stereo else self.camera.channels  # a stereo frame is the left and the right picture
+        shape = (self.camera.height, self.camera.width, per_frame * frame_stack)
+        camera_space = spaces.Box(0, 255, shape, np.uint8)
+        self.observation_space = camera_space if self.lidar_sensor is None else spaces.Dict(
+            {self.sensors[0]: camera_space, self.lidar_sensor: lidar_space(self.lidar_sensor, self.lidar_config)})
         min_speed = max(0.1, float(np.min(np.abs(speeds))))
         self.max_steps = max_steps or int(2 * laps * self.track.length / min_speed * control_hz)
 
@@ -197,6 +219,8 @@ class TimeTrialEnv(gym.Env):
 
         self.world = World(self.track, car_spec, control_hz, substeps, renderer=renderer, look=look)
         self.objects = Objects(self.world, self.track, self.object_options)
+        self.lidar = Lidar(self.world.client, self.world.car, self.world.ground) if self.lidar_sensor else None
+        self._ranges = None  # the last LIDAR scan's raw ranges (m), for info and replays
         self._waypoints = [tuple(map(float, w)) for w in self.track.waypoints]
         self._episode = 0
         self._frames: deque = deque(maxlen=frame_stack)
@@ -233,6 +257,7 @@ class TimeTrialEnv(gym.Env):
         self.counts = {"offtracks": 0, "crashes": 0, "resets": 0}
         frame = self._camera_frame()
         self._frames.extend([frame] * self.frame_stack)
+        self._scan()
         start = (*map(float, self.world.car.reference_point()), heading_degrees(yaw), 0.0, 0.0,
                  bool(np.all(self.track.is_inside(self.world.car.wheel_points()))),
                  *self.track.closest_waypoints(self.lap.s), 0.0, None)
@@ -273,6 +298,7 @@ class TimeTrialEnv(gym.Env):
         truncated = termination is None and self._steps >= self.max_steps
 
         self._frames.append(self._camera_frame())
+        self._scan()
         info = {"progress": params["progress"], "sim_time": world.sim_time,
                 "lap_time": self.lap.lap_time, "lap_times": list(self.lap.lap_times),
                 "termination": termination or ("max_steps" if truncated else None), **self.counts,
@@ -341,8 +367,24 @@ class TimeTrialEnv(gym.Env):
         return self.objects.in_view(self.world.car, self.camera)
 
     def _camera_frame(self) -> np.ndarray:
-        frame = self.world.front_camera(self.camera)
-        return frame if self._randomizer is None else self._randomizer.picture(frame)
+        if not self.stereo:
+            frame = self.world.front_camera(self.camera)
+            return frame if self._randomizer is None else self._randomizer.picture(frame)
+        pair = self.world.stereo_cameras(self.camera)
+        if self._randomizer is None:
+            return pair
+        return np.concatenate([self._randomizer.picture(pair[:, :, :1]), self._randomizer.picture(pair[:, :, 1:])], 2)
 
-    def _observation(self) -> np.ndarray:
-        return np.concatenate(self._frames, axis=2) if self.frame_stack > 1 else self._frames[-1]
+    def _scan(self) -> None:
+        """The LIDAR's ranges now, with the scanner's noise (DeepRacer's simulator: 1 cm), drawn from np_random."""
+        if self.lidar is not None:
+            ranges = self.lidar.scan()
+            ranges = ranges + self.np_random.normal(0.0, LIDAR_NOISE_M, ranges.shape) * np.isfinite(ranges)
+            self._ranges = ranges if self._randomizer is None else self._randomizer.scan(ranges)
+
+    def _observation(self):
+        frames = np.concatenate(self._frames, axis=2) if self.frame_stack > 1 else self._frames[-1]
+        if self.lidar is None:
+            return frames
+        return {self.sensors[0]: frames,
+                self.lidar_sensor: lidar_observation(self._ranges, self.lidar_sensor, self.lidar_config)}

@@ -70,6 +70,11 @@ RANGES = {
     "steering_rate": ("float", (0.5, 100.0)),  # rad/s, the steering servo's slew rate (CarSpec: 10)
     "speed_gain": ("float", (0.2, 3.0)),  # commanded speed times this
     "tyre_friction": ("float", (0.05, 3.0)),  # the tyres' lateral friction (CarSpec: 0.9)
+    # -- the other sensors, per episode (a camera-only car ignores them) --
+    "stereo_skew": ("float", (0.0, 10.0)),  # degrees: a stereo pair's right camera's pitch, roll, yaw each differ
+    # from the left camera's by up to this (its own mount)
+    "lidar_noise": ("float", (0.0, 0.5)),  # m: sigma of Gaussian noise on every range, anew each scan
+    "lidar_dropout": ("float", (0.0, 1.0)),  # the share of rays that return nothing, drawn anew each scan
 }
 LOOK_EVERY_MAX = 1_000_000
 
@@ -111,6 +116,9 @@ class Randomization:
     steering_rate: tuple | None = None
     speed_gain: tuple | None = None
     tyre_friction: tuple | None = None
+    stereo_skew: tuple | None = None
+    lidar_noise: tuple | None = None
+    lidar_dropout: tuple | None = None
     # not drawn: a new ground picture every this many episodes, when a look field is on. One costs about 25 ms
     # with the fast renderer; with tiny or egl about 130 ms and ~9 MB that PyBullet never frees (sim/world.py)
     look_every: int = 1
@@ -272,7 +280,7 @@ PRESETS = {
         ambient=(0.5, 0.7), diffuse=(0.25, 0.45), distractors=(0, 6), camera_height=(-0.02, 0.02),
         camera_pitch=(-4.0, 4.0), camera_roll=(-3.0, 3.0), camera_yaw=(-3.0, 3.0), camera_fov=(-8.0, 8.0),
         latency=(0, 1), steering_trim=(-2.0, 2.0), steering_rate=(7.0, 13.0), speed_gain=(0.85, 1.15),
-        tyre_friction=(0.7, 1.0)),
+        tyre_friction=(0.7, 1.0), stereo_skew=(0.0, 1.0), lidar_noise=(0.0, 0.02), lidar_dropout=(0.0, 0.05)),
     # wide: beyond what training with `default` sees, for harder training or held-out tests
     "strong": Randomization(
         brightness=(0.5, 1.5), contrast=(0.5, 1.5), gamma=(0.5, 2.0), colour_cast=(0.8, 1.2), noise=(0.0, 8.0),
@@ -281,5 +289,6 @@ PRESETS = {
         light_azimuth=(0.0, 360.0), light_elevation=(20.0, 90.0), ambient=(0.35, 0.8), diffuse=(0.15, 0.6),
         distractors=(0, 10), camera_height=(-0.04, 0.04), camera_pitch=(-8.0, 8.0), camera_roll=(-6.0, 6.0),
         camera_yaw=(-6.0, 6.0), camera_fov=(-15.0, 15.0), latency=(0, 2), steering_trim=(-4.0, 4.0),
-        steering_rate=(4.0, 16.0), speed_gain=(0.7, 1.3), tyre_friction=(0.5, 1.1)),
+        steering_rate=(4.0, 16.0), speed_gain=(0.7, 1.3), tyre_friction=(0.5, 1.1), stereo_skew=(0.0, 2.0),
+        lidar_noise=(0.0, 0.05), lidar_dropout=(0.0, 0.15)),
 }

@@ -24,9 +24,12 @@ from racekit.sim.randomization import COLOURS, LOOK_FIELDS, RANGES, Randomizatio
 from racekit.sim.render import Box, Light
 from racekit.sim.texture import BORDER, CENTRE, GRASS, ROAD
 
-FIELD_INDEX = {name: i for i, name in enumerate(RANGES)}  # each field's own generator: [episode seed, index]
-LOOK_SEED = len(RANGES)  # the ground texture's generator
-NOISE_STREAM = len(RANGES) + 1  # the per-step pixel noise
+LOOK_SEED = 28  # the ground texture's generator
+NOISE_STREAM = 29  # the per-step pixel noise
+LIDAR_STREAM = 30  # the per-scan LIDAR noise and dropped rays
+# each field's own generator: [episode seed, index]; the fields after the first 28 skip the streams' numbers, so
+# every draw made before the sensor fields came stays what it was
+FIELD_INDEX = {name: i if i < LOOK_SEED else i + 3 for i, name in enumerate(RANGES)}
 NOISE_BANK = 4  # frames' worth of noise drawn per episode; each step reads a window of it at a random offset
 MIN_BLUR = 0.1  # px: a smaller sigma is no blur
 PARK_HEIGHT = 1000.0  # m: unused distractors wait far above the track, out of every view
@@ -69,9 +72,11 @@ class Randomizer:
         self._scene(values, seed, episode)
         self._place_distractors(values.get("distractors", 0),
                                 np.random.default_rng([seed, FIELD_INDEX["distractors"]]))
-        self._camera(values)
+        self._camera(values, seed)
         self._dynamics(values)
         self._picture(values, seed)
+        self._lidar_noise, self._lidar_dropout = values.get("lidar_noise", 0.0), values.get("lidar_dropout", 0.0)
+        self._lidar_rng = np.random.default_rng([seed, LIDAR_STREAM])
         return dict(self.drawn)
 
     def _draw(self, name: str, seed: int):
@@ -152,11 +157,17 @@ class Randomizer:
                     world.move_scenery(index, float(x), float(y), float(g.uniform(0, math.pi)), rgb, z=box.half[2])
                     break
 
-    def _camera(self, values: dict) -> None:
+    def _camera(self, values: dict, seed: int) -> None:
         keys = ("camera_height", "camera_pitch", "camera_roll", "camera_yaw", "camera_fov")
         if any(k in values for k in keys):
             h, pitch, roll, yaw, fov = (values.get(k, 0.0) for k in keys)
             self.world.camera_jitter = CameraJitter(h, pitch, roll, yaw, fov)
+        if "stereo_skew" in values:  # the right camera: the left one's mount, off by its own little angles
+            left = self.world.camera_jitter or CameraJitter()
+            skew = values["stereo_skew"]
+            d_pitch, d_roll, d_yaw = np.random.default_rng([seed, FIELD_INDEX["stereo_skew"], 1]).uniform(-skew, skew, 3)
+            self.world.right_camera_jitter = dataclasses.replace(
+                left, pitch_deg=left.pitch_deg + d_pitch, roll_deg=left.roll_deg + d_roll, yaw_deg=left.yaw_deg + d_yaw)
 
     def _dynamics(self, values: dict) -> None:
         self._queue = deque([(0.0, 0.0)] * values.get("latency", 0))  # the car at rest meanwhile
@@ -182,6 +193,15 @@ class Randomizer:
         """The command the car gets this step: trimmed, scaled, and `latency` steps late."""
         self._queue.append((steering + self._trim, speed * self._gain))
         return self._queue.popleft()
+
+    def scan(self, ranges: np.ndarray) -> np.ndarray:
+        """The LIDAR's raw ranges (m, inf = nothing) as this episode's scanner returns them: noisier, and with
+        some rays returning nothing."""
+        if self._lidar_noise:
+            ranges = ranges + self._lidar_rng.normal(0.0, self._lidar_noise, ranges.shape) * np.isfinite(ranges)
+        if self._lidar_dropout:
+            ranges = np.where(self._lidar_rng.random(ranges.shape) < self._lidar_dropout, np.inf, ranges)
+        return np.maximum(ranges, 0.0)
 
     def picture(self, frame: np.ndarray) -> np.ndarray:
         """The camera frame (uint8 (h, w, c)) as this episode's camera delivers it."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import pybullet as p
 
-from racekit.sim.camera import CameraJitter, CameraSpec, camera_pose
+from racekit.sim.camera import STEREO_BASELINE, CameraJitter, CameraSpec, camera_pose
 from racekit.sim.car import Car, CarSpec
 from racekit.sim.looks import look_ground, look_sky
 from racekit.sim.render import Box, Light, make_renderer
@@ -59,6 +60,7 @@ class World:
         self.scenery: list[Box] = []  # seen but not solid: distractors beside the track (add_scenery)
         self._scenery_bodies: list[int] = []
         self.camera_jitter: CameraJitter | None = None  # a mount off by a little (sim/randomizer.py)
+        self.right_camera_jitter: CameraJitter | None = None  # a stereo pair's right camera's own; None: the same
         self.car = Car(self.client, car_spec)
         self.renderer = make_renderer(renderer, self.client, self.ground_image, light, sky)
 
@@ -175,8 +177,20 @@ class World:
 
     def front_camera(self, spec: CameraSpec) -> np.ndarray:
         """What the car's front camera sees now: uint8 (height, width, channels). The car never sees itself."""
+        return self._render(spec, camera_pose(self.car, spec, self.camera_jitter))
+
+    def stereo_cameras(self, spec: CameraSpec) -> np.ndarray:
+        """What the car's stereo pair sees now, each camera STEREO_BASELINE / 2 beside the front camera's place
+        and each with its own mount jitter: uint8 (height, width, 2), grey left then grey right (DeepRacer's)."""
+        grey = replace(spec, channels=1)
+        right_jitter = self.right_camera_jitter or self.camera_jitter
+        left = self._render(grey, camera_pose(self.car, grey, self.camera_jitter, STEREO_BASELINE / 2))
+        right = self._render(grey, camera_pose(self.car, grey, right_jitter, -STEREO_BASELINE / 2))
+        return np.concatenate([left, right], axis=2)
+
+    def _render(self, spec: CameraSpec, pose) -> np.ndarray:
         boxes = self.standing + self.scenery if self.scenery else self.standing
-        return self.renderer.render(camera_pose(self.car, spec, self.camera_jitter), spec.channels, boxes)
+        return self.renderer.render(pose, spec.channels, boxes)
 
     def crashed(self) -> bool:
         return bool(self.bodies) and self.car.touching(self.bodies)

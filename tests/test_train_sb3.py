@@ -27,3 +27,22 @@ def test_stable_baselines3_ppo_cnn_policy_trains_on_the_registered_env():
     action, _ = model.predict(obs, deterministic=True)
     assert env.action_space.contains(np.asarray(action, dtype=np.float32))
     env.close()
+
+
+@pytest.mark.filterwarnings("ignore:We recommend you to use a symmetric and normalized Box action space")
+def test_stable_baselines3_multi_input_policy_trains_on_a_camera_and_lidar_env():
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_checker import check_env
+
+    env = gym.make("racekit/ObjectAvoidance-v0", track="oval", sensors=["front-camera", "lidar"], num_objects=2)
+    check_env(env.unwrapped, warn=True)
+    model = PPO("MultiInputPolicy", env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu", verbose=0)
+    assert set(model.policy.features_extractor.extractors) == {"front-camera", "lidar"}  # one embedder per sensor
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(total_timesteps=128)
+    assert model.num_timesteps >= 128
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.policy.parameters()))
+    obs, _ = env.reset(seed=0)
+    action, _ = model.predict(obs, deterministic=True)
+    assert env.action_space.contains(np.asarray(action, dtype=np.float32))
+    env.close()
