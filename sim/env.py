@@ -317,6 +317,12 @@ class TimeTrialEnv(gym.Env):
             return topdown_view(self)
         return chase_camera(self.world.client, self.world.car)
 
+    @property
+    def lidar_ranges(self) -> np.ndarray | None:
+        """The last LIDAR scan's 64 raw ranges (m, inf where nothing returned; sim/lidar.py's ray order), as the
+        scanner gave them before any LIDAR form; None without a LIDAR."""
+        return None if self._ranges is None else self._ranges.copy()
+
     def close(self):
         self.world.close()
 
