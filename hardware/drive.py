@@ -1,6 +1,10 @@
 """The car loop: small parts with one `run(tick)` each, run in order at a fixed rate.
 
-    CameraPart -> PilotPart -> SafetyPart -> ActuatorPart -> LogPart
+    CameraPart -> [LidarPart] -> PilotPart -> SafetyPart -> ActuatorPart -> LogPart
+
+(a stereo car has hardware/stereo.py's StereoCameraPart in CameraPart's place;
+a car with a LIDAR has LidarPart, which turns the newest scan into the
+model's LIDAR observation and makes a silent LIDAR the fault "lidar-stall").
 
 A `Tick` carries what one pass learned (frame, action, fault, command,
 pulses). A part that finds a fault sets `tick.fault`; SafetyPart then turns
@@ -20,27 +24,44 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from racekit.hardware.calibration import Calibration
 from racekit.hardware.camera import Camera, FrameInfo
 from racekit.hardware.errors import ModelError
+from racekit.hardware.lidar import LIDAR_STALL_S, Lidar
+from racekit.hardware.lidar_observation import EVO_MOUNT_YAW_DEG, LidarConfig, lidar_observation, scan_to_ranges
 from racekit.hardware.link import ControllerLink
 from racekit.hardware.model import Policy
-from racekit.hardware.preprocess import FrameStacker
 from racekit.hardware.profiler import Profiler, timed
 from racekit.hardware.safety import CAMERA_STALL_S, Command, EStop, Governor, StopRequest
+from racekit.hardware.stereo import make_stacker
 
 log = logging.getLogger("racekit.hardware.drive")
 WAKE_SLICE_S = 0.05  # between ticks, check stop/e-stop at least this often
 CAPTURE_TO_COMMAND = "capture to command"  # the profile's row: a frame's capture to its command's send
+PAIR_SKEW = "stereo pair skew"  # the profile's row: |t_left - t_right| of each new stereo pair
+LIDAR_AGE = "lidar scan age"  # the profile's row: how old the scan was that a new frame's command used
+
+
+def _ms_line(name: str, s: dict, what: str) -> str:
+    return f"{name}: p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms, max {s['max_ms']:.1f} ms over {s['n']} {what}"
 
 
 def latency_report(stats: dict, extra: dict, control_hz: float) -> list[str]:
     """Lines on the measured capture-to-command delay beside the latency the model was trained for
     (its metadata's `trained_latency`, written by the exporter from the run's randomisation), with a
     warning when the typical (p50) delay is beyond the trained range."""
+    sensors = [_ms_line(PAIR_SKEW, stats[PAIR_SKEW], "pairs")] if stats.get(PAIR_SKEW) else []
+    if stats.get(LIDAR_AGE):
+        sensors.append(_ms_line(LIDAR_AGE + " at the command", stats[LIDAR_AGE], "frames"))
     s = stats.get(CAPTURE_TO_COMMAND)
     if not s:
-        return ["capture to command: no frame's command was sent"]
+        return ["capture to command: no frame's command was sent"] + sensors
+    return _capture_lines(s, extra, control_hz) + sensors
+
+
+def _capture_lines(s: dict, extra: dict, control_hz: float) -> list[str]:
     line = f"capture to command: p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms over {s['n']} frames"
     trained = extra.get("trained_latency")
     ms = trained.get("ms") if isinstance(trained, dict) else None
@@ -69,6 +90,9 @@ class Tick:
     sends: int = 0  # commands written this tick (the stop tick writes neutral twice)
     captured: float | None = None  # perf_counter() time the new frame was captured (from its age)
     sent: float | None = None  # perf_counter() time the first command of this tick was written
+    pair_skew: float | None = None  # a new stereo pair: seconds between its two frames' capture
+    lidar: np.ndarray | None = None  # the model's LIDAR observation from the newest scan
+    lidar_age: float = math.inf  # seconds since that scan was complete
 
 
 class CameraPart:
@@ -103,15 +127,58 @@ class CameraPart:
             tick.captured = time.perf_counter() - tick.frame_age
 
 
+class LidarPart:
+    """The newest complete scan -> the model's LIDAR observation (tick.lidar), converted once per new scan.
+
+    No complete scan for `stall_s` (LIDAR_STALL_S: the LIDAR stopped sending, or sends only what is not
+    its protocol) is the fault "lidar-stall": neutral through SafetyPart, as a stalled camera; before the
+    first scan the fault is "waiting-for-lidar". A fault found earlier in the tick is kept.
+    """
+
+    name = "lidar"
+    runs_on_stop = False
+
+    def __init__(self, lidar: Lidar, sensor: str, config: LidarConfig | None = None, *,
+                 mount_yaw_deg: float = EVO_MOUNT_YAW_DEG, stall_s: float = LIDAR_STALL_S):
+        lidar_observation(np.full(64, np.inf), sensor, config)  # ValueError now for an unknown sensor or config
+        self.lidar, self.sensor, self.config = lidar, sensor, config
+        self.mount_yaw_deg = mount_yaw_deg
+        self.stall_s = stall_s
+        self._index = 0
+        self._observation: np.ndarray | None = None
+        self._stalled = False
+
+    def run(self, tick: Tick) -> None:
+        scan = self.lidar.latest()
+        tick.lidar_age = age = math.inf if scan is None else self.lidar.clock() - scan.t
+        if age >= self.stall_s:
+            if scan is not None and not self._stalled:
+                error = getattr(self.lidar, "error", None)
+                log.error("LIDAR %s stalled: no complete scan for %.0f ms%s; neutral", self.lidar.name, age * 1000,
+                          f" ({error})" if error else "")
+                self._stalled = True
+            tick.fault = tick.fault or ("waiting-for-lidar" if scan is None else "lidar-stall")
+            return
+        if self._stalled:
+            log.warning("LIDAR %s delivering scans again", self.lidar.name)
+            self._stalled = False
+        if scan.index != self._index:
+            self._index = scan.index
+            ranges = scan_to_ranges(scan.angles_deg, scan.distances_m, self.mount_yaw_deg)
+            self._observation = lidar_observation(ranges, self.sensor, self.config)
+        tick.lidar = self._observation
+
+
 class PilotPart:
-    """Stacks new frames and runs the model; repeats the last action between camera frames."""
+    """Stacks new frames and runs the model (with the LIDAR's observation, if it has one); repeats the last
+    action between camera frames."""
 
     name = "model"
     runs_on_stop = False
 
     def __init__(self, policy: Policy):
         self.policy = policy
-        self.stacker = FrameStacker(policy.spec.camera)
+        self.stacker = make_stacker(policy.spec.camera)
         self._action: tuple[float, float] | None = None
         self._fault: str | None = None
         self.errors = 0
@@ -123,7 +190,7 @@ class PilotPart:
             return
         if tick.frame is not None:
             try:
-                self._action = self.policy.act(self.stacker.push(tick.frame.frame))
+                self._action = self.policy.act(self.stacker.push(tick.frame.frame), tick.lidar)
                 self._fault = None
             except ModelError as exc:
                 self.errors += 1
@@ -243,6 +310,10 @@ class DriveLoop:
         if tick.frame is not None and tick.fault is None and tick.captured is not None and tick.sent is not None:
             # a new frame's own command reached the controller: the delay the model drives with
             self.profiler.add(CAPTURE_TO_COMMAND, max(0.0, tick.sent - tick.captured))
+            if math.isfinite(tick.lidar_age):
+                self.profiler.add(LIDAR_AGE, tick.lidar_age)
+        if tick.pair_skew is not None:
+            self.profiler.add(PAIR_SKEW, tick.pair_skew)
         return tick
 
     def run(self, duration_s: float | None = None) -> str:

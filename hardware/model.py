@@ -1,11 +1,18 @@
 """The ONNX model file: read its racekit metadata, check the contract, run it.
 
 The contract (written by the trainer's exporter, see DESIGN.md section 5):
-- one input "frames": uint8 [batch, H, W, C], C = channels * frame_stack,
-  channel-last, RGB order when channels == 3, stacked frames oldest first;
+- an input "frames": uint8 [batch, H, W, C], C = cameras * channels * frame_stack,
+  channel-last, RGB order when channels == 3, stacked frames oldest first; a
+  stereo pair ("stereo-cameras": camera.cameras 2, channels 1) gives each frame
+  as grey left then grey right;
+- with a LIDAR, a second input "lidar": float32 [batch, N], N = 64 ("lidar"),
+  8 ("sector-lidar") or sectors * values ("discretized-sector-lidar");
 - one output "action": float32 [batch, 2] = (steering_deg, speed_mps),
   positive steering = left;
-- metadata_props["racekit"] = JSON with format 1, camera, control_hz, action_space.
+- metadata_props["racekit"] = JSON with format 1, camera, control_hz, action_space,
+  and optionally "sensors" (racekit's names, camera first; absent = ["front-camera"])
+  and "lidar_config" (num_sectors, num_values_per_sector, clipping_dist) for
+  "discretized-sector-lidar" (absent: DeepRacer's defaults).
   The camera may also say what the simulator showed the model in training: "fov_deg" (its lens), "mount" and
   "look" (names: "deepracer" for a model from DeepRacer's simulator). The car has its own lens and world, so
   here they are read and kept (strings, if present), never acted on; the simulator (racekit/racing.py) refuses
@@ -24,11 +31,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from racekit.hardware.errors import ModelError
+from racekit.hardware.lidar_observation import SENSORS as LIDAR_SENSORS
+from racekit.hardware.lidar_observation import LidarConfig, observation_size
 
 METADATA_KEY = "racekit"
 SUPPORTED_FORMAT = 1
 INPUT_NAME = "frames"
+LIDAR_INPUT = "lidar"
 OUTPUT_NAME = "action"
+CAMERA_SENSORS = ("front-camera", "stereo-cameras")
+SENSORS = CAMERA_SENSORS + LIDAR_SENSORS
 
 
 @dataclass(frozen=True)
@@ -40,11 +52,12 @@ class CameraSpec:
     fov_deg: float | None = None
     mount: str | None = None  # where the simulator put the camera in training; None: racekit's (the car ignores it)
     look: str | None = None  # how the simulator's world looked; None: racekit's (the car ignores it)
+    cameras: int = 1  # 2: a stereo pair, each frame grey left then grey right
 
     @property
     def depth(self) -> int:
-        """Channels of the model input: channels * frame_stack."""
-        return self.channels * self.frame_stack
+        """Channels of the model input: cameras * channels * frame_stack."""
+        return self.cameras * self.channels * self.frame_stack
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,22 @@ class ModelSpec:
     control_hz: float
     action_space: ActionSpace
     extra: dict = field(default_factory=dict)  # track, reward_sha256, ...: shown, not used
+    sensors: tuple[str, ...] = ("front-camera",)  # racekit's names, the camera first
+    lidar_config: LidarConfig | None = None  # "discretized-sector-lidar" only
+
+    @property
+    def stereo(self) -> bool:
+        return self.sensors[0] == "stereo-cameras"
+
+    @property
+    def lidar(self) -> str | None:
+        """The model's LIDAR sensor, or None."""
+        return next((s for s in self.sensors if s in LIDAR_SENSORS), None)
+
+    @property
+    def lidar_size(self) -> int | None:
+        """Length of the "lidar" input, or None without a LIDAR."""
+        return None if self.lidar is None else observation_size(self.lidar, self.lidar_config)
 
 
 def _field(obj: dict, key: str, where: str, kinds: tuple[type, ...]):
@@ -129,6 +158,38 @@ def _action_space(raw: dict) -> ActionSpace:
     return space
 
 
+def _sensors(raw: dict) -> tuple[str, ...]:
+    """metadata "sensors": exactly one camera, first, and at most one LIDAR (DeepRacer's rule)."""
+    if "sensors" not in raw:
+        return ("front-camera",)
+    sensors = _field(raw, "sensors", "", (list,))
+    for s in sensors:
+        if not isinstance(s, str) or s not in SENSORS:
+            raise ValueError(f"metadata field sensors names an unknown sensor {s!r} (known: {', '.join(SENSORS)})")
+    if len(set(sensors)) != len(sensors):
+        raise ValueError(f"metadata field sensors lists a sensor twice: {sensors}")
+    lidars = [s for s in sensors if s in LIDAR_SENSORS]
+    if not sensors or sensors[0] not in CAMERA_SENSORS or len(sensors) - len(lidars) != 1 or len(lidars) > 1:
+        raise ValueError(f"metadata field sensors must be one camera ({' or '.join(CAMERA_SENSORS)}) first, "
+                         f"then at most one LIDAR; got {sensors}")
+    return tuple(sensors)
+
+
+def _lidar_config(raw: dict, sensors: tuple[str, ...]) -> LidarConfig | None:
+    if "discretized-sector-lidar" not in sensors:
+        return None
+    if raw.get("lidar_config") is None:
+        return LidarConfig().check()  # DeepRacer's defaults
+    values = _field(raw, "lidar_config", "", (dict,))
+    unknown = sorted(set(values) - {"num_sectors", "num_values_per_sector", "clipping_dist"})
+    if unknown:
+        raise ValueError(f"metadata field lidar_config has unknown field(s) {', '.join(unknown)}")
+    try:
+        return LidarConfig(**values).check()
+    except ValueError as exc:
+        raise ValueError(f"metadata field {exc}") from None
+
+
 def parse_metadata(text: str | None) -> ModelSpec:
     """The racekit metadata JSON -> ModelSpec; ValueError says what is wrong."""
     if text is None:
@@ -147,6 +208,13 @@ def parse_metadata(text: str | None) -> ModelSpec:
     if channels not in (1, 3):
         raise ValueError(f"metadata field camera.channels must be 1 (gray) or 3 (RGB), got {channels}")
     fov = cam.get("fov_deg")
+    cameras = _positive_int(cam, "cameras", "camera.") if "cameras" in cam else 1
+    sensors = _sensors(raw)
+    if sensors[0] == "stereo-cameras" and (cameras != 2 or channels != 1):
+        raise ValueError(f"metadata sensor stereo-cameras is two grey cameras: camera.cameras must be 2 and "
+                         f"camera.channels 1, got {cameras} and {channels}")
+    if sensors[0] == "front-camera" and cameras != 1:
+        raise ValueError(f"metadata field camera.cameras is {cameras} but the sensors name one front-camera")
     names = {}
     for key in ("mount", "look"):
         if cam.get(key) is not None:
@@ -157,14 +225,17 @@ def parse_metadata(text: str | None) -> ModelSpec:
         channels=channels,
         frame_stack=_positive_int(cam, "frame_stack", "camera."),
         fov_deg=float(fov) if isinstance(fov, (int, float)) and not isinstance(fov, bool) else None,
+        cameras=cameras,
         **names,
     )
     hz = float(_field(raw, "control_hz", "", (int, float)))
     if not (math.isfinite(hz) and 0 < hz <= 1000):
         raise ValueError(f"metadata field control_hz must be in (0, 1000], got {hz}")
     space = _action_space(_field(raw, "action_space", "", (dict,)))
-    extra = {k: v for k, v in raw.items() if k not in ("format", "camera", "control_hz", "action_space")}
-    return ModelSpec(camera, hz, space, extra)
+    config = _lidar_config(raw, sensors)
+    extra = {k: v for k, v in raw.items()
+             if k not in ("format", "camera", "control_hz", "action_space", "sensors", "lidar_config")}
+    return ModelSpec(camera, hz, space, extra, sensors, config)
 
 
 def _dim_ok(dim, expected: int | None) -> bool:
@@ -175,15 +246,31 @@ def _dim_ok(dim, expected: int | None) -> bool:
     return dim == expected
 
 
+def _check_lidar_input(inp, spec: ModelSpec) -> None:
+    if inp.type != "tensor(float)":
+        raise ValueError(f"input '{LIDAR_INPUT}' is {inp.type}, the contract says tensor(float)")
+    size = spec.lidar_size
+    if len(inp.shape) != 2 or not _dim_ok(inp.shape[0], None) or not _dim_ok(inp.shape[1], size):
+        raise ValueError(f"input '{LIDAR_INPUT}' has shape {inp.shape} but the metadata sensor {spec.lidar} "
+                         f"gives [batch, {size}]")
+
+
 def _check_io(session, spec: ModelSpec) -> None:
     inputs, outputs = session.get_inputs(), session.get_outputs()
-    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
-        names = [i.name for i in inputs]
-        raise ValueError(f"expected one input named '{INPUT_NAME}', found {names}")
+    names = [i.name for i in inputs]
+    if spec.lidar is None and names != [INPUT_NAME]:
+        raise ValueError(f"expected one input named '{INPUT_NAME}', found {names}"
+                         + (" (a LIDAR input, but the metadata sensors name no LIDAR)" if LIDAR_INPUT in names else ""))
+    if spec.lidar is not None and sorted(names) != sorted([INPUT_NAME, LIDAR_INPUT]):
+        raise ValueError(f"expected inputs '{INPUT_NAME}' and '{LIDAR_INPUT}' (metadata sensors "
+                         f"{', '.join(spec.sensors)}), found {names}")
     if len(outputs) != 1 or outputs[0].name != OUTPUT_NAME:
         names = [o.name for o in outputs]
         raise ValueError(f"expected one output named '{OUTPUT_NAME}', found {names}")
-    inp, out = inputs[0], outputs[0]
+    by_name = {i.name: i for i in inputs}
+    if spec.lidar is not None:
+        _check_lidar_input(by_name[LIDAR_INPUT], spec)
+    inp, out = by_name[INPUT_NAME], outputs[0]
     if inp.type != "tensor(uint8)":
         raise ValueError(f"input '{INPUT_NAME}' is {inp.type}, the contract says tensor(uint8)")
     cam = spec.camera
@@ -191,7 +278,8 @@ def _check_io(session, spec: ModelSpec) -> None:
     if len(inp.shape) != 4 or not all(_dim_ok(d, w) for d, w in zip(inp.shape, want)):
         raise ValueError(
             f"input '{INPUT_NAME}' has shape {inp.shape} but the metadata camera needs "
-            f"[batch, {cam.height}, {cam.width}, {cam.depth}] (height, width, channels*frame_stack)")
+            f"[batch, {cam.height}, {cam.width}, {cam.depth}] (height, width, "
+            + ("cameras*" if cam.cameras > 1 else "") + "channels*frame_stack)")
     if out.type != "tensor(float)":
         raise ValueError(f"output '{OUTPUT_NAME}' is {out.type}, the contract says tensor(float)")
     if len(out.shape) != 2 or not _dim_ok(out.shape[0], None) or not _dim_ok(out.shape[1], 2):
@@ -199,21 +287,27 @@ def _check_io(session, spec: ModelSpec) -> None:
 
 
 class Policy:
-    """A loaded, checked model: `act(frames)` -> (steering_deg, speed_mps)."""
+    """A loaded, checked model: `act(frames[, lidar])` -> (steering_deg, speed_mps)."""
 
     def __init__(self, path: str, session, spec: ModelSpec):
         self.path = path
         self.spec = spec
         self._session = session
 
-    def act(self, frames: np.ndarray) -> tuple[float, float]:
-        """Run the model on one stacked input [1, H, W, C] uint8.
+    def act(self, frames: np.ndarray, lidar: np.ndarray | None = None) -> tuple[float, float]:
+        """Run the model on one stacked input [1, H, W, C] uint8 and, for a model with a LIDAR, its
+        observation (float32 [N] or [1, N]).
 
-        Raises ModelError if onnxruntime fails or the output is not finite, so
-        the loop can go to neutral instead of sending garbage to the motors.
+        Raises ModelError if onnxruntime fails, the LIDAR observation is missing or the output is not
+        finite, so the loop can go to neutral instead of sending garbage to the motors.
         """
+        feed = {INPUT_NAME: frames}
+        if self.spec.lidar is not None:
+            if lidar is None:
+                raise ModelError(f"{self.path}: the model needs a {self.spec.lidar} observation and got none")
+            feed[LIDAR_INPUT] = np.asarray(lidar, np.float32).reshape(1, -1)
         try:
-            out = self._session.run([OUTPUT_NAME], {INPUT_NAME: frames})[0]
+            out = self._session.run([OUTPUT_NAME], feed)[0]
         except Exception as exc:  # onnxruntime raises its own pybind exception types
             raise ModelError(f"{self.path}: inference failed: {exc}") from exc
         out = np.asarray(out, dtype=np.float64).reshape(-1)

@@ -6,6 +6,12 @@
   (the handler only sets an event; the loop, woken by it, sends neutral).
 - EStop: a second process stops the car with a signal (SIGUSR1) or by
   creating a file.
+- sensor_mismatch: a model whose sensors the car lacks (or does not use) is
+  refused before the motor controller is opened.
+Every fault of the loop takes the same path to neutral (hardware/drive.py's
+SafetyPart): "camera-stall" (no new frame for CAMERA_STALL_S), "lidar-stall"
+(no complete LIDAR scan for LIDAR_STALL_S, hardware/lidar.py), "model-error",
+a serial link down, and the stop tick.
 Pulses are clamped to the calibrated range by hardware/calibration.py.
 """
 from __future__ import annotations
@@ -16,7 +22,7 @@ import signal
 import threading
 from dataclasses import dataclass
 
-from racekit.hardware.model import ActionSpace
+from racekit.hardware.model import ActionSpace, ModelSpec
 
 CAMERA_STALL_S = 0.2  # no new frame for this long -> neutral
 ESTOP_SIGNAL = signal.SIGUSR1
@@ -27,6 +33,27 @@ def check_speed_cap(cap: float) -> float:
     if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not math.isfinite(cap) or not 0 <= cap <= 1:
         raise ValueError(f"speed cap must be a number in [0, 1] (fraction of full throttle), got {cap!r}")
     return float(cap)
+
+
+def sensor_mismatch(spec: ModelSpec, cameras: int, side_by_side: bool, lidar: bool) -> str | None:
+    """Why the car's sensors (`cameras` camera sources, one of them a side-by-side stereo device, a LIDAR
+    or not) cannot feed this model; None when they can."""
+    sensors = ", ".join(spec.sensors)
+    if cameras > 2:
+        return f"at most two cameras (a stereo pair), got {cameras}"
+    if side_by_side and cameras != 1:
+        return f"a side-by-side stereo device is one camera, got {cameras}"
+    if spec.stereo and cameras == 1 and not side_by_side:
+        return (f"the model sees through stereo-cameras (sensors: {sensors}) but the car has one camera: give two "
+                "--camera sources (left, then right), or one side-by-side stereo device with --stereo-side-by-side")
+    if not spec.stereo and (cameras == 2 or side_by_side):
+        return (f"the model sees through one front-camera (sensors: {sensors}) but the car was given a stereo pair: "
+                "give one --camera")
+    if spec.lidar is not None and not lidar:
+        return f"the model drives with a LIDAR ({spec.lidar}; sensors: {sensors}) but the car has none: give --lidar PORT"
+    if spec.lidar is None and lidar:
+        return f"--lidar is given but the model has no LIDAR input (sensors: {sensors}): drop --lidar or use a LIDAR model"
+    return None
 
 
 @dataclass(frozen=True)

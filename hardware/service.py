@@ -1,10 +1,11 @@
 """`racekit car drive`: put the parts together, in the order that keeps the car safe.
 
 1. Check everything the user gave (speed cap, model, calibration, e-stop
-   file, camera) before the motor controller is even opened: a bad model
-   file is refused before any motor command.
+   file, that the car has the sensors the model reads, cameras, LIDAR)
+   before the motor controller is even opened: a bad model file, or a model
+   whose sensors the car lacks, is refused before any motor command.
 2. Open the controller. The loop's first ticks send neutral until the
-   camera and the model have produced an action.
+   camera (or stereo pair), the LIDAR and the model have produced an action.
 3. Run the loop; on any exit it sends neutral first, then the profile is
    printed and everything is closed.
 """
@@ -23,12 +24,15 @@ import cv2
 from racekit.hardware.calibration import Calibration, load_calibration
 from racekit.hardware.camera import Camera, open_camera
 from racekit.hardware.controllers import open_controller
-from racekit.hardware.drive import (ActuatorPart, CameraPart, DriveLoop, LogPart, PilotPart, SafetyPart,
+from racekit.hardware.drive import (ActuatorPart, CameraPart, DriveLoop, LidarPart, LogPart, PilotPart, SafetyPart,
                                     latency_report)
 from racekit.hardware.errors import HardwareError
+from racekit.hardware.lidar import open_lidar
+from racekit.hardware.lidar_observation import EVO_MOUNT_YAW_DEG
 from racekit.hardware.link import ControllerLink
 from racekit.hardware.model import load_policy
-from racekit.hardware.safety import EStop, Governor, StopRequest, check_speed_cap
+from racekit.hardware.safety import EStop, Governor, StopRequest, check_speed_cap, sensor_mismatch
+from racekit.hardware.stereo import StereoCameraPart
 
 
 @dataclass
@@ -36,7 +40,13 @@ class DriveConfig:
     model: str
     serial: str
     controller: str
-    camera: str = "0"
+    camera: str = "0"  # the camera, or the left one of a stereo pair
+    right_camera: str | None = None  # the right camera of a stereo pair (two devices)
+    side_by_side: bool = False  # `camera` is one stereo device: left picture in the left half, right in the right
+    lidar: str | None = None  # the RPLIDAR's serial port
+    lidar_mount_yaw_deg: float = EVO_MOUNT_YAW_DEG  # where the LIDAR's 0 points on the car (0 ahead, 90 left)
+    lidar_baudrate: int | None = None  # None: 115200 (A1, A2)
+    lidar_motor_pwm: int | None = None  # A2: motor speed 0-1023; None: DTR only (A1)
     max_speed: float = 0.5  # fraction of the calibrated forward range
     calibration: str | None = None  # None: DeepRacer's defaults
     log: str = "drive.csv"
@@ -70,10 +80,15 @@ def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], flo
     estop = EStop(config.estop_file)
     if estop.check():
         raise HardwareError(f"{estop.check()} exists: remove it to drive")
+    cameras = [config.camera] + ([config.right_camera] if config.right_camera else [])
+    mismatch = sensor_mismatch(spec, len(cameras), config.side_by_side, config.lidar is not None)
+    if mismatch:
+        raise HardwareError(f"{config.model}: {mismatch}")
     # One OpenCV thread: resizing one small frame gains nothing from a thread pool whose
     # threads would compete with the camera thread and onnxruntime on a Pi's 4 cores.
     cv2.setNumThreads(1)
-    print(f"model {config.model}: {spec.camera.width}x{spec.camera.height}x{spec.camera.channels} "
+    print(f"model {config.model}: {', '.join(spec.sensors)}, "
+          f"{spec.camera.width}x{spec.camera.height}x{spec.camera.channels} "
           f"stack {spec.camera.frame_stack}, {spec.action_space.type} actions, {spec.control_hz:g} Hz; "
           f"speed cap {cap:g}; calibration {config.calibration or 'DeepRacer defaults'}", file=out)
 
@@ -85,6 +100,18 @@ def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], flo
         if camera is None:
             camera = open_camera(config.camera, clock=clock).start()
             cleanup.callback(camera.stop)
+        if config.right_camera:
+            right = open_camera(config.right_camera, clock=clock).start()
+            cleanup.callback(right.stop)
+            camera_part = StereoCameraPart(camera, right)
+        else:
+            camera_part = StereoCameraPart(camera, split=True) if config.side_by_side else CameraPart(camera)
+        parts = [camera_part]
+        if config.lidar is not None:
+            lidar = open_lidar(config.lidar, clock=clock, motor_pwm=config.lidar_motor_pwm,
+                               **({"baudrate": config.lidar_baudrate} if config.lidar_baudrate else {}))
+            cleanup.callback(lidar.stop)
+            parts.append(LidarPart(lidar, spec.lidar, spec.lidar_config, mount_yaw_deg=config.lidar_mount_yaw_deg))
         # No command before the loop: its first tick sends one (neutral until the camera
         # and the model have produced an action), so every command sent is in the log.
         link = ControllerLink(opener(), opener, calibration.neutral(), clock=clock)
@@ -99,11 +126,16 @@ def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], flo
         if threading.current_thread() is threading.main_thread():
             stop.install()
             cleanup.callback(stop.uninstall)
-        parts = [CameraPart(camera), PilotPart(policy), SafetyPart(Governor(spec.action_space, cap)),
-                 ActuatorPart(link, calibration), logger] + ([monitor] if monitor is not None else [])
+        parts += [PilotPart(policy), SafetyPart(Governor(spec.action_space, cap)),
+                  ActuatorPart(link, calibration), logger] + ([monitor] if monitor is not None else [])
         loop = DriveLoop(parts, spec.control_hz, stop=stop, estop=estop, clock=clock,
                          emergency_neutral=link.send_neutral)
-        print(f"driving: camera {config.camera}, {config.controller} on {config.serial}, log {config.log}; "
+        sensors = (f"stereo cameras {config.camera} (left) and {config.right_camera} (right)" if config.right_camera
+                   else f"side-by-side stereo camera {config.camera}" if config.side_by_side
+                   else f"camera {config.camera}")
+        if config.lidar is not None:
+            sensors += f", LIDAR {config.lidar} (mount yaw {config.lidar_mount_yaw_deg:g} deg)"
+        print(f"driving: {sensors}, {config.controller} on {config.serial}, log {config.log}; "
               f"Ctrl-C stops, SIGUSR1 (kill -USR1 {os.getpid()}) "
               + (f"or `touch {config.estop_file}` " if config.estop_file else "") + "is the e-stop",
               file=out, flush=True)

@@ -87,6 +87,68 @@ def make_model(path, *, width=32, height=24, channels=1, frame_stack=2, control_
     return path
 
 
+LIDAR_SIZES = {"lidar": 64, "sector-lidar": 8}
+
+
+def make_sensor_model(path, sensors=("front-camera",), *, width=32, height=24, frame_stack=2, channels=None,
+                      channel_weights=None, lidar_weights=None, speed=2.0, lidar_config=None, lidar_size=None,
+                      lidar_type=TensorProto.FLOAT, meta="default", input_names=None, control_hz=15):
+    """A model of the sensor contract: input "frames" uint8 [batch, H, W, D] and, with a LIDAR, "lidar" float32
+    [batch, N]; steering_deg = sum over channels c of channel_weights[c] * mean(frames[..., c])
+    + lidar_weights . lidar, speed_mps = `speed`.
+
+    D = cameras * channels * frame_stack (a stereo frame: grey left, grey right). Default weights: a stereo
+    model steers toward the brighter camera (+30 deg when only the left one is white), a one-camera model
+    straight; lidar_weights default to zeros. lidar_size / input_names / lidar_type / meta override what the
+    sensors say, to build files that break the contract.
+    """
+    stereo = sensors[0] == "stereo-cameras"
+    channels = channels or 1
+    depth = (2 if stereo else 1) * channels * frame_stack
+    if channel_weights is None:
+        g = 30.0 / 255.0 / (channels * frame_stack)
+        channel_weights = ([g] * channels + [-g] * channels) * frame_stack if stereo else [0.0] * depth
+    lidar = next((s for s in sensors if s not in ("front-camera", "stereo-cameras")), None)
+    if lidar_size is None and lidar is not None:
+        config = lidar_config or {"num_sectors": 8, "num_values_per_sector": 8}
+        lidar_size = LIDAR_SIZES.get(lidar) or config.get("num_sectors", 8) * config.get("num_values_per_sector", 8)
+    names = input_names or (["frames"] + (["lidar"] if lidar_size else []))
+    init = [helper.make_tensor("axes_hw", TensorProto.INT64, [2], [1, 2]),
+            helper.make_tensor("wc", TensorProto.FLOAT, [depth, 1], [float(w) for w in channel_weights]),
+            helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+            helper.make_tensor("speed", TensorProto.FLOAT, [], [speed])]
+    nodes = [helper.make_node("Cast", [names[0]], ["f"], to=TensorProto.FLOAT),
+             helper.make_node("ReduceMean", ["f"], ["means"], axes=[1, 2], keepdims=0),
+             helper.make_node("MatMul", ["means", "wc"], ["steer_cam"])]
+    inputs = [helper.make_tensor_value_info(names[0], TensorProto.UINT8, ["batch", height, width, depth])]
+    steer = "steer_cam"
+    if len(names) > 1:
+        weights = lidar_weights if lidar_weights is not None else [0.0] * lidar_size
+        init.append(helper.make_tensor("wl", TensorProto.FLOAT, [lidar_size, 1], [float(w) for w in weights]))
+        nodes += [helper.make_node("Cast", [names[1]], ["lf"], to=TensorProto.FLOAT),
+                  helper.make_node("MatMul", ["lf", "wl"], ["steer_lidar"]),
+                  helper.make_node("Add", ["steer_cam", "steer_lidar"], ["steer_all"])]
+        inputs.append(helper.make_tensor_value_info(names[1], lidar_type, ["batch", lidar_size]))
+        steer = "steer_all"
+    nodes += [helper.make_node("Mul", [steer, "zero"], ["zeros"]),
+              helper.make_node("Add", ["zeros", "speed"], ["spd"]),
+              helper.make_node("Concat", [steer, "spd"], ["action"], axis=1)]
+    out = helper.make_tensor_value_info("action", TensorProto.FLOAT, ["batch", 2])
+    graph = helper.make_graph(nodes, "racekit_sensor_policy", inputs, [out], initializer=init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    if meta == "default":
+        meta = metadata(width, height, channels, frame_stack, control_hz, sensors=list(sensors))
+        if stereo:
+            meta["camera"]["cameras"] = 2
+        if lidar_config is not None:
+            meta["lidar_config"] = lidar_config
+    if meta is not None:
+        helper.set_model_props(model, {"racekit": meta if isinstance(meta, str) else json.dumps(meta)})
+    onnx.save(model, str(path))
+    return path
+
+
 def half_bright(height: int, width: int, bright: str, value: int = 255) -> np.ndarray:
     """A BGR frame with one bright half ('left' or 'right') and the other black."""
     frame = np.zeros((height, width, 3), np.uint8)

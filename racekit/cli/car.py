@@ -25,8 +25,17 @@ def register(subparsers) -> None:
     d.add_argument("--model", required=True, help="the ONNX model file exported by racekit")
     d.add_argument("--serial", required=True, help="serial port or pyserial URL of the motor controller")
     d.add_argument("--controller", required=True, choices=CONTROLLER_NAMES, help="motor controller protocol")
-    d.add_argument("--camera", default="0",
-                   help="camera: device index (0), device path (/dev/video0), video file, or scheme:// URL (default 0)")
+    d.add_argument("--camera", action="append",
+                   help="camera: device index (0), device path (/dev/video0), video file, or scheme:// URL "
+                        "(default 0); twice for a stereo model's pair: left, then right")
+    d.add_argument("--stereo-side-by-side", action="store_true",
+                   help="the one --camera is a stereo device giving both pictures side by side (left half = left)")
+    d.add_argument("--lidar", metavar="PORT", help="the RPLIDAR's serial port (A1/A2), for a model with a LIDAR")
+    d.add_argument("--lidar-mount-yaw", type=float, default=180.0, metavar="DEG",
+                   help="where the LIDAR's 0 degrees points on the car, counter-clockwise from straight ahead "
+                        "(default 180: facing backward, as on DeepRacer Evo)")
+    d.add_argument("--lidar-baud", type=int, help="the LIDAR's baud rate (default 115200: A1, A2)")
+    d.add_argument("--lidar-motor-pwm", type=int, help="A2: motor speed 0-1023 (660 is Slamtec's); A1: leave out")
     d.add_argument("--max-speed", type=float, default=0.5,
                    help="speed cap, fraction 0..1 of the calibrated forward range (default 0.5)")
     d.add_argument("--calibration", help="calibration file from `racekit car calibrate` (default: DeepRacer values)")
@@ -94,13 +103,25 @@ def _drive(args) -> int:
     from racekit.hardware.errors import HardwareError
     from racekit.hardware.service import DriveConfig, drive
 
+    import math
+
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be a positive number of seconds")
+    cameras = args.camera or ["0"]
+    if len(cameras) > 2:
+        raise UserError(f"--camera: at most two (a stereo pair: left, then right), got {len(cameras)}")
+    if not math.isfinite(args.lidar_mount_yaw):
+        raise UserError("--lidar-mount-yaw must be a number of degrees")
+    if args.lidar_motor_pwm is not None and not 0 <= args.lidar_motor_pwm <= 1023:
+        raise UserError("--lidar-motor-pwm must be in 0..1023")
     log_path = args.log or os.path.join(
         "runs", "car", f"drive-{datetime.datetime.now():%Y%m%d-%H%M%S}.csv")
     _setup_logging()
-    config = DriveConfig(model=args.model, serial=args.serial, controller=args.controller, camera=args.camera,
-                         max_speed=args.max_speed, calibration=args.calibration, log=log_path,
+    config = DriveConfig(model=args.model, serial=args.serial, controller=args.controller, camera=cameras[0],
+                         right_camera=cameras[1] if len(cameras) > 1 else None,
+                         side_by_side=args.stereo_side_by_side, lidar=args.lidar,
+                         lidar_mount_yaw_deg=args.lidar_mount_yaw, lidar_baudrate=args.lidar_baud,
+                         lidar_motor_pwm=args.lidar_motor_pwm, max_speed=args.max_speed, calibration=args.calibration, log=log_path,
                          estop_file=args.estop_file, duration_s=args.duration, baudrate=args.baud,
                          steering_channel=args.steering_channel, throttle_channel=args.throttle_channel)
     try:
