@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hardware_helpers import FakeClock, wait_until
-from lidar_device import FakeLidar, box, descriptor, encode_sample
+from lidar_device import FakeLidar, RangesScene, box, descriptor, encode_sample
 from racekit.hardware.errors import HardwareError, LidarError
 from racekit.hardware.lidar import LIDAR_STALL_S, Lidar, open_lidar, request, sample_ok
 from racekit.hardware.lidar import descriptor as driver_descriptor
@@ -261,3 +261,27 @@ def test_bad_sensor_or_ranges_are_clear_errors():
         lidar_observation(np.full(64, 1.0), "radar")
     with pytest.raises(ValueError, match="must be 64 values, got shape"):
         lidar_observation(np.full(63, 1.0), "lidar")
+
+
+def test_a_simulated_scan_served_as_device_bytes_comes_back_as_the_same_ranges():
+    # racekit sim serve's LIDAR: 64 ranges on DeepRacer's rays -> a backward-mounted, clockwise device's samples
+    # (RangesScene) -> protocol bytes on a pty -> the car's driver -> scan_to_ranges: the same ranges again
+    rng = np.random.default_rng(0)
+    ranges = rng.uniform(MIN_RANGE, 11.0, NUM_RAYS)
+    ranges[[0, 5, 63]] = INF  # nothing there
+    ranges[7] = 12.5  # beyond the sensor: no return either
+    with FakeLidar(RangesScene(ranges), samples_per_rev=200, scan_hz=10.0) as fake:
+        lidar = open_lidar(fake.port)
+        try:
+            scan = new_scan(lidar, after=new_scan(lidar).index)
+        finally:
+            lidar.stop()
+    back = scan_to_ranges(scan.angles_deg, scan.distances_m)
+    expected = np.where(ranges <= MAX_RANGE, ranges, INF)
+    assert (np.isinf(back) == np.isinf(expected)).all()
+    np.testing.assert_allclose(back[np.isfinite(back)], expected[np.isfinite(expected)], atol=0.000126)
+    # hence the simulator's observation, to the protocol's quarter millimetre
+    np.testing.assert_allclose(lidar_observation(back, "lidar"), lidar_observation(expected, "lidar"), atol=0.000126)
+    np.testing.assert_array_equal(lidar_observation(back, "sector-lidar"), lidar_observation(expected, "sector-lidar"))
+    with pytest.raises(ValueError, match="64 values"):
+        RangesScene([1.0, 2.0])
