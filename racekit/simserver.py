@@ -7,7 +7,14 @@ per tick) a SimServer:
   (Calibration.fractions), then into steering and speed (sim/standin.py: steering * 30 degrees,
   throttle * 4 m/s);
 - streams the car's front camera, BGR 160x120 by default, on 127.0.0.1:PORT for
-  `--camera sim://127.0.0.1:PORT` (racekit/camera_stream.py);
+  `--camera sim://127.0.0.1:PORT` (racekit/camera_stream.py); with `sensors` naming "stereo-cameras", the
+  stereo pair instead (sim/world.py: grey, 0.06 m apart), each camera its own stream (the left on PORT, the
+  right on PORT + 1; grey as BGR, as a USB camera gives it) for `--camera LEFT --camera RIGHT`;
+- with a LIDAR among `sensors` (any of its three forms: the car computes the form its model reads), casts
+  the car's 64 LIDAR rays (sim/lidar.py) every tick and serves them from a software RPLIDAR A1 on a second
+  pseudo-terminal (hardware/virtual_lidar.py: the device's protocol bytes, mounted turned around as on
+  DeepRacer Evo, 10 revolutions a second of 200 samples) for `--lidar PTY`: the car's own driver and
+  preprocessing read the simulator's scan;
 - writes the start, every lap time (simulated seconds), every off-track and, every few seconds, where
   the car is, as lines to the stream it was given (`out`; none by default).
 If the machine cannot keep up, ticks run late rather than in bursts (the simulation then runs slower
@@ -18,36 +25,52 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
+
+LIDAR_SCAN_HZ = 10.0  # the virtual RPLIDAR's revolutions a second (an A1 turns at 5-10 Hz) ...
+LIDAR_SAMPLES = 200  # ... and samples a revolution (2000 a second, an A1's standard scan): 2-3 per DeepRacer ray
+
 
 class SimServer:
     """The stand-in, its virtual controller and its camera stream, stepped by `run()`."""
 
     def __init__(self, track, controller: str = "mm1", calibration=None, port: int = 0,
                  camera_size: tuple[int, int] = (160, 120), hz: float = 15.0, offtrack_penalty: float = 2.0,
-                 out=None, fov_deg: float = 120.0, camera_mount: str = "racekit", look: str = "racekit"):
+                 out=None, fov_deg: float = 120.0, camera_mount: str = "racekit", look: str = "racekit",
+                 sensors=("front-camera",)):
         """fov_deg, camera_mount, look: the simulated camera's lens, its place on the car and the world's look,
         as the env's arguments of those names (sim/env.py): a model trained in DeepRacer's simulator drives the
-        stand-in seeing what it was trained on with 64.74 degrees, "deepracer", "deepracer"."""
+        stand-in seeing what it was trained on with 64.74 degrees, "deepracer", "deepracer".
+        sensors: the car's, as the env's `sensors` (sim/sensors.py's names; SensorError names a bad list)."""
         from racekit.hardware.calibration import Calibration
         from racekit.hardware.virtual import open_virtual_controller
         from racekit.camera_stream import FrameServer
+        from racekit.sim.sensors import check_sensors, lidar_of
         from racekit.sim.standin import StandIn
 
+        self.sensors = check_sensors(sensors)
+        self.stereo = self.sensors[0] == "stereo-cameras"
         self.calibration = calibration or Calibration()
         self.hz = hz
         self.out = out
         self.standin = StandIn(track, camera_size[0], camera_size[1], control_hz=hz, offtrack_penalty=offtrack_penalty,
                                fov_deg=fov_deg, camera_mount=camera_mount, look=look)
-        self.controller = self.frames = None
+        self.controller = self.frames = self.right_frames = self.lidar_device = self._scene = self._lidar = None
+        self.lidar_ranges: np.ndarray | None = None  # the last scan's 64 ranges (m, inf = nothing), ray order
         try:
             self.frames = FrameServer("127.0.0.1", port)
+            if self.stereo:
+                self.right_frames = FrameServer("127.0.0.1", port + 1 if port else 0)
             # power-up and failsafe at the calibrated neutral, as the car's controller would be set up
             self.controller = open_virtual_controller(controller, neutral=self.calibration.neutral())
+            if lidar_of(self.sensors) is not None:
+                self._start_lidar()
         except BaseException:
             self.close()
             raise
-        self.frames.start()
-        self.frames.publish(self.standin.frame(), 0.0)  # a frame from the start: the camera opens at once
+        for server in self._frame_servers():
+            server.start()
+        self._publish()  # a frame from the start: the camera opens at once
         self.ticks = self.late = 0
         self._lock = threading.Lock()
         self._state = self.standin.state()
@@ -59,7 +82,43 @@ class SimServer:
 
     @property
     def camera_url(self) -> str:
+        """The front camera's stream, or the left camera's of a stereo pair."""
         return self.frames.url
+
+    @property
+    def camera_urls(self) -> list[str]:
+        """What to give `racekit car drive --camera`, in order: the front camera, or the left then the right."""
+        return [server.url for server in self._frame_servers()]
+
+    @property
+    def lidar_port(self) -> str | None:
+        """The pseudo-terminal to give `racekit car drive --lidar` (None without a LIDAR)."""
+        return None if self.lidar_device is None else self.lidar_device.port
+
+    def _frame_servers(self) -> list:
+        return [s for s in (self.frames, self.right_frames) if s is not None]
+
+    def _start_lidar(self) -> None:
+        from racekit.hardware.virtual_lidar import RangesScene, open_virtual_lidar
+        from racekit.sim.lidar import Lidar
+
+        world = self.standin.world
+        self._lidar = Lidar(world.client, world.car, world.ground)
+        self._scene = RangesScene(self._lidar.scan())
+        self.lidar_device = open_virtual_lidar(self._scene, samples_per_rev=LIDAR_SAMPLES, scan_hz=LIDAR_SCAN_HZ)
+
+    def _publish(self) -> None:
+        """The cameras' pictures now to their streams, and the LIDAR's scan now to the virtual device."""
+        t = self.standin.world.sim_time
+        if self.stereo:
+            pair = self.standin.world.stereo_cameras(self.standin.camera)  # grey left, grey right
+            for server, grey in zip((self.frames, self.right_frames), (pair[:, :, 0], pair[:, :, 1])):
+                server.publish(np.repeat(grey[:, :, None], 3, axis=2), t)
+        else:
+            self.frames.publish(self.standin.frame(), t)
+        if self._lidar is not None:
+            self.lidar_ranges = self._lidar.scan()
+            self._scene.set(self.lidar_ranges)
 
     def state(self):
         """The latest CarState (any thread)."""
@@ -76,7 +135,7 @@ class SimServer:
         steering_us, throttle_us = self.controller.pulses
         steering, throttle = self.calibration.fractions(steering_us, throttle_us)
         events = self.standin.step(steering, throttle)
-        self.frames.publish(self.standin.frame(), self.standin.world.sim_time)
+        self._publish()
         with self._lock:
             self._state = self.standin.state()
         self.ticks += 1
@@ -114,8 +173,10 @@ class SimServer:
     def close(self) -> None:
         if self.controller is not None:
             self.controller.stop()
-        if self.frames is not None:
-            self.frames.close()
+        if self.lidar_device is not None:
+            self.lidar_device.stop()
+        for server in self._frame_servers():
+            server.close()
         self.standin.close()
 
 
