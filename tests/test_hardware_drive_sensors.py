@@ -117,3 +117,19 @@ def wait_for_stop(fake, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_one_side_by_side_stereo_device_is_split_into_the_pair(tmp_path):
+    model = make_sensor_model(tmp_path / "stereo.onnx", ("stereo-cameras",))
+    picture = np.zeros((120, 320, 3), np.uint8)
+    picture[:, :160] = 255  # the left camera's half white, the right one's black: full left (+30 degrees)
+    video = write_video(tmp_path / "sbs.avi", [picture] * 8)
+    log = tmp_path / "drive.csv"
+    with open_virtual_controller("mm1") as virtual:
+        proc = racekit_car("drive", "--model", str(model), "--serial", virtual.port, "--controller", "mm1",
+                           "--camera", str(video), "--stereo-side-by-side", "--log", str(log), "--duration", "1.5")
+        out, err = proc.communicate(timeout=WAIT)
+        assert proc.returncode == 0, err
+        assert any(r.steering_us >= 1695 for r in virtual.history("command"))  # 1700 us: full left
+    assert f"side-by-side stereo camera {video}" in out and "stereo pair skew: p50 0.0 ms" in out
+    assert any(r["reason"] == "drive" and float(r["steering_deg"]) > 29 for r in csv.DictReader(log.open()))
