@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from racekit.agent.errors import RunError
+from racekit.agent.observations import model_inputs
 from racekit.agent.workers import RolloutWorker, replay_trace, stack_rollouts
 
 INSTALL_HINT = "--ray needs Ray, which is not installed: pip install racekit[ray]"
@@ -79,7 +80,7 @@ class RayRolloutWorker(RolloutWorker):
     def info(self) -> dict:
         import ray
 
-        return {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(), "obs_shape": self.obs_shape()}
+        return {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(), "observation_space": self.observation_space()}
 
 
 class RayRollouts:
@@ -117,10 +118,8 @@ class RayRollouts:
         except BaseException:
             self.close()
             raise
-        import gymnasium as gym
-
-        self.obs_shape = infos[0]["obs_shape"]
-        self.single_observation_space = gym.spaces.Box(0, 255, self.obs_shape, np.uint8)
+        self.single_observation_space = infos[0]["observation_space"]
+        self.obs_shape = model_inputs(self.single_observation_space)[0]  # the camera's, for actors spawned later
         self.model, self.trace = None, None
 
     # -- actors ---------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Evaluating a driver with DeepRacer's rules: N laps in a row, off-tracks put back with a penalty.
 
-A driver is any function from a batch of uint8 frames (1, H, W, C) to (1, 2)
-(steering_deg, speed_mps): the PyTorch policy or an ONNX model through
-onnxruntime, so a checkpoint and its exported file are judged the same way.
+A driver is any function from a batch of observations, uint8 frames (1, H, W, C) or for a car with a LIDAR
+a dict of them and its (1, N) values, to (1, 2) (steering_deg, speed_mps): the PyTorch policy or an ONNX
+model through onnxruntime, so a checkpoint and its exported file are judged the same way.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from racekit.agent.observations import obs_map, split
 from racekit.agent.simtrace import EvaluationTrace
 from racekit.sim.env import TimeTrialEnv
 
@@ -20,7 +21,8 @@ MAX_RESETS = 20
 def camera_kwargs(camera: dict) -> dict:
     """Env arguments for a model's camera spec (racekit model-file format): its size, channels and frame stack,
     and where it says so its lens ("fov_deg"), its mount ("mount": the env's camera_mount) and the world's look
-    ("look"), so the model sees what it was trained on (absent: racekit's)."""
+    ("look"), so the model sees what it was trained on (absent: racekit's); and the sensors it reads ("sensors",
+    sim/sensors.py's names, "lidar_config"; absent: the front camera alone)."""
     kwargs = {"camera_width": camera["width"], "camera_height": camera["height"],
               "grayscale": camera["channels"] == 1, "frame_stack": camera["frame_stack"]}
     if camera.get("fov_deg") is not None:
@@ -29,6 +31,10 @@ def camera_kwargs(camera: dict) -> dict:
         kwargs["camera_mount"] = camera["mount"]
     if camera.get("look") is not None:
         kwargs["look"] = camera["look"]
+    if list(camera.get("sensors") or ["front-camera"]) != ["front-camera"]:  # a stereo pair, a LIDAR
+        kwargs["sensors"] = list(camera["sensors"])
+        if camera.get("lidar_config"):
+            kwargs["lidar_config"] = camera["lidar_config"]
     return kwargs
 
 
@@ -59,7 +65,7 @@ def evaluate(driver: Callable[[np.ndarray], np.ndarray], track, camera: dict, ac
             trace.on_reset(info)
         offtracks_per_lap, before = [], 0
         while True:
-            action = np.asarray(driver(obs[None]), dtype=np.float32).reshape(-1)[:2]
+            action = np.asarray(driver(obs_map(lambda x: x[None], obs)), dtype=np.float32).reshape(-1)[:2]
             obs, reward, terminated, truncated, info = env.step(action)
             if trace is not None:
                 trace.on_step(action, reward, terminated, truncated, info, env.penalties)
@@ -90,8 +96,9 @@ def torch_driver(policy) -> Callable[[np.ndarray], np.ndarray]:
 
     policy.eval()
 
-    def drive(frames: np.ndarray) -> np.ndarray:
+    def drive(obs) -> np.ndarray:
+        frames, lidar = split(obs)
         with torch.no_grad():
-            return policy(torch.from_numpy(frames)).numpy()
+            return policy(torch.from_numpy(frames), None if lidar is None else torch.from_numpy(lidar)).numpy()
 
     return drive

@@ -1,9 +1,11 @@
 """Exporting a run to the ONNX model file (DESIGN.md section 5): the contract between sim and car.
 
 The file holds the deterministic policy only (no value head, no sampling):
-input "frames" uint8 [batch, H, W, C] exactly as the env yields them, output
+input "frames" uint8 [batch, H, W, C] exactly as the env yields them (and for a
+car with a LIDAR, input "lidar" float32 [batch, N]: the sensor's form), output
 "action" float32 [batch, 2] = (steering_deg, speed_mps). metadata_props["racekit"]
-is a JSON object with the camera spec, action space, control rate, track,
+is a JSON object with the camera spec ("cameras": 2 for a stereo pair), the
+sensors ("sensors", sim/sensors.py's names; "lidar_config"), action space, control rate, track,
 reward sha256, training steps, racekit version and creation time (hardware/model.py
 reads exactly this), and what the policy was trained on (`trained_on`): tracks
 (names, files or "generated"), directions ("forward" or "both"), race_type and
@@ -37,6 +39,7 @@ FORMAT = 1
 CONTROL_HZ = 15.0  # the env's default control rate, which every run trains at
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "frames", "action"
+LIDAR_INPUT = "lidar"  # a model with a LIDAR: its float32 [batch, N] values, the sensor's form (sim/sensors.py)
 
 
 class ExportError(Exception):
@@ -108,7 +111,8 @@ def load_policy_checkpoint(path: Path) -> tuple[DeterministicPolicy, dict]:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(sorted(missing))} (not written by racekit train?)")
     try:
         model = ActorCritic(tuple(state["obs_shape"]), spec_from_dict(state["actions"]),
-                            distribution=distribution_of(state), network=network_of(state))
+                            distribution=distribution_of(state), network=network_of(state),
+                            lidar_size=state.get("lidar_size", 0))
         model.load_state_dict(state["model"])
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -121,10 +125,14 @@ def metadata(state: dict, checkpoint: Path, racekit_version_: str | None = None)
     """The model file's racekit metadata for a checkpoint dict (every field hardware/model.py reads, and more)."""
     run = state.get("run") or {}
     camera = dict(state["camera"])
+    sensors = {"sensors": list(camera.get("sensors") or ["front-camera"]),
+               **({"lidar_config": camera["lidar_config"]} if camera.get("lidar_config") else {})}
+    keys = ("width", "height", "channels", "fov_deg", "frame_stack", "cameras")
     return {
         "format": FORMAT,
         "racekit_version": racekit_version_ or racekit_version(),
-        "camera": {k: camera[k] for k in ("width", "height", "channels", "fov_deg", "frame_stack")},
+        "camera": {k: camera[k] for k in keys if k in camera},
+        **sensors,
         "control_hz": float(run.get("control_hz", CONTROL_HZ)),
         "action_space": state["actions"],
         "track": run.get("track"),
@@ -169,16 +177,21 @@ def trained_on(run: dict) -> dict:
 
 
 def onnx_bytes(policy: DeterministicPolicy, obs_shape: tuple[int, int, int]) -> bytes:
-    """The policy as an ONNX graph with a dynamic batch dimension."""
-    example = torch.zeros((1, *obs_shape), dtype=torch.uint8)
+    """The policy as an ONNX graph with a dynamic batch dimension: input "frames", and "lidar" when the policy
+    reads a LIDAR."""
+    lidar_size = policy.model.lidar_size
+    names = [INPUT_NAME, LIDAR_INPUT] if lidar_size else [INPUT_NAME]
+    example = (torch.zeros((1, *obs_shape), dtype=torch.uint8),)
+    if lidar_size:
+        example += (torch.zeros((1, lidar_size), dtype=torch.float32),)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # torch 2.13 marks the TorchScript exporter deprecated; it is the one that handles this graph
         # (uint8 in, argmax gather for discrete) without extra dependencies
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(policy, (example,), buffer, dynamo=False, opset_version=OPSET,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+        torch.onnx.export(policy, example, buffer, dynamo=False, opset_version=OPSET,
+                          input_names=names, output_names=[OUTPUT_NAME],
+                          dynamic_axes={**{name: {0: "batch"} for name in names}, OUTPUT_NAME: {0: "batch"}})
     return buffer.getvalue()
 
 

@@ -31,8 +31,10 @@ from torch import nn
 from torch.distributions import Beta, Categorical, Normal
 
 from racekit.agent.networks import Network, as_network, build_trunk
+from racekit.agent.observations import split
 
 DISTRIBUTIONS = ("gaussian", "beta", "squashed")  # of continuous actions
+LIDAR_HIDDEN = 256
 BETA_EDGE = 1e-6  # a Beta sample of exactly 0 or 1 (float32 rounding) has no finite log-density
 
 
@@ -77,8 +79,12 @@ def layer(module: nn.Module, gain: float = np.sqrt(2)) -> nn.Module:
 
 
 class ActorCritic(nn.Module):
+    """The camera's network (and, with `lidar_size` > 0, DeepRacer's LIDAR embedder: dense 256, 256), joined
+    before the actor and critic heads. It takes an observation as the env gives it: frames, or a dict of a
+    camera's frames and a LIDAR's vector (agent/observations.py)."""
+
     def __init__(self, obs_shape: tuple[int, int, int], actions: ActionSpec, distribution: str = "gaussian",
-                 network: Network | str | dict = "racekit"):
+                 network: Network | str | dict = "racekit", lidar_size: int = 0):
         super().__init__()
         if distribution not in DISTRIBUTIONS:
             raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}")
@@ -88,7 +94,12 @@ class ActorCritic(nn.Module):
         self.obs_shape, self.actions, self.network = tuple(obs_shape), actions, as_network(network)
         self.beta, self.squashed = distribution == "beta", distribution == "squashed"
         self.trunk = build_trunk(self.network, channels, height, width, layer)
+        self.lidar_size = int(lidar_size)
         hidden = self.network.hidden
+        if self.lidar_size:  # deepracer-simapp sensors/utils.py: the LIDAR's embedder, dense 256 then 256
+            self.lidar_trunk = nn.Sequential(layer(nn.Linear(self.lidar_size, LIDAR_HIDDEN)), nn.ReLU(),
+                                             layer(nn.Linear(LIDAR_HIDDEN, LIDAR_HIDDEN)), nn.ReLU())
+            hidden += LIDAR_HIDDEN
         outputs = len(actions.table) if actions.discrete else 2
         # small: start near uniform / zero mean (beta: both shapes near 1.69, the mean mid-range)
         self.actor = layer(nn.Linear(hidden, 2 * outputs if self.beta else outputs), gain=0.01)
@@ -96,10 +107,19 @@ class ActorCritic(nn.Module):
         gaussian = not actions.discrete and not self.beta
         self.log_std = nn.Parameter(torch.zeros(outputs)) if gaussian else None
 
-    def features(self, frames: torch.Tensor) -> torch.Tensor:
-        """uint8 (B, H, W, C) -> features (B, hidden)."""
-        x = frames.permute(0, 3, 1, 2).float() / 255.0
-        return self.trunk(x)
+    def features(self, obs) -> torch.Tensor:
+        """uint8 frames (B, H, W, C), or a dict of them and a LIDAR's float (B, N) -> features (B, hidden)."""
+        frames, lidar = split(obs)
+        return self.joined(frames, lidar)
+
+    def joined(self, frames: torch.Tensor, lidar: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.trunk(frames.permute(0, 3, 1, 2).float() / 255.0)
+        if not self.lidar_size:
+            return x
+        if lidar is None:
+            raise ValueError(f"this policy reads a LIDAR ({self.lidar_size} values) beside its camera: "
+                             f"its observation must be a dict with both")
+        return torch.cat([x, self.lidar_trunk(lidar.float())], dim=-1)
 
     def beta_shapes(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The actor's outputs -> the Beta's (alpha, beta) per action dimension, each at least 1."""
@@ -124,12 +144,12 @@ class ActorCritic(nn.Module):
             return torch.tanh(out)
         return out
 
-    def value(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.critic(self.features(frames)).squeeze(-1)
+    def value(self, obs) -> torch.Tensor:
+        return self.critic(self.features(obs)).squeeze(-1)
 
-    def act(self, frames: torch.Tensor, action: torch.Tensor | None = None):
+    def act(self, obs, action: torch.Tensor | None = None):
         """Sample (or score) an action: (action, log_prob, entropy, value)."""
-        hidden = self.features(frames)
+        hidden = self.features(obs)
         dist = self.distribution(hidden)
         if self.beta:  # the Beta lives on [0, 1]; actions are stored, like the Gaussian's, on [-1, 1]
             unit = dist.sample() if action is None else (action + 1.0) / 2.0
@@ -150,7 +170,8 @@ class ActorCritic(nn.Module):
 
 
 class DeterministicPolicy(nn.Module):
-    """What gets raced and exported: uint8 frames (B, H, W, C) -> (steering_deg, speed_mps) float32 (B, 2)."""
+    """What gets raced and exported: uint8 frames (B, H, W, C) (and, with a LIDAR, its float (B, N)) ->
+    (steering_deg, speed_mps) float32 (B, 2)."""
 
     def __init__(self, model: ActorCritic):
         super().__init__()
@@ -162,8 +183,8 @@ class DeterministicPolicy(nn.Module):
             self.register_buffer("low", torch.tensor(spec.low, dtype=torch.float32))
             self.register_buffer("high", torch.tensor(spec.high, dtype=torch.float32))
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        out = self.model.greedy(self.model.features(frames))
+    def forward(self, frames: torch.Tensor, lidar: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.model.greedy(self.model.joined(frames, lidar))
         if self.model.actions.discrete:
             return self.table[out.argmax(dim=-1)]
         return self.low + (out.clamp(-1.0, 1.0) + 1.0) * 0.5 * (self.high - self.low)

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from racekit.agent.observations import obs_len, obs_map
+
 
 @dataclass
 class PPOConfig:
@@ -61,13 +63,14 @@ def advantages_and_returns(rewards, values, dones, last_value, last_done, gamma:
 def ppo_update(model: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, cfg: PPOConfig,
                generator: torch.Generator) -> dict:
     """Several epochs of clipped-objective minibatch updates; returns the mean of each loss term."""
-    size = batch["obs"].shape[0]
+    size = obs_len(batch["obs"])
     stats = {"policy_loss": [], "value_loss": [], "entropy": [], "approx_kl": [], "clip_fraction": []}
     for _ in range(cfg.epochs):
         order = torch.randperm(size, generator=generator)
         for start in range(0, size, cfg.minibatch):
             idx = order[start:start + cfg.minibatch]
-            _, log_prob, entropy, value = model.act(batch["obs"][idx], batch["actions"][idx])
+            obs = obs_map(lambda x: x[idx], batch["obs"])  # frames, or a dict of them and a LIDAR's
+            _, log_prob, entropy, value = model.act(obs, batch["actions"][idx])
             log_ratio = log_prob - batch["log_probs"][idx]
             ratio = log_ratio.exp()
 

@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from racekit.agent.observations import as_tensors, obs_assign, obs_map, obs_zeros
 from racekit.agent.policy import ActionSpec, ActorCritic
 from racekit.agent.ppo import PPOConfig, advantages_and_returns
 
@@ -48,6 +49,11 @@ def make_vector_env(track: str, reward: str | None, envs: int, env_kwargs: dict,
                                      autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
 
 
+def flat(x: torch.Tensor) -> torch.Tensor:
+    """(T, N, ...) -> (T * N, ...)"""
+    return x.flatten(0, 1)
+
+
 @dataclass
 class EpisodeStats:
     """What finished episodes looked like during one rollout."""
@@ -70,7 +76,7 @@ class RolloutCollector:
         self.envs, self.model, self.cfg, self.trace = envs, model, cfg, trace
         self.spec: ActionSpec = model.actions
         n, t = cfg.envs, cfg.rollout_steps
-        self.obs = torch.zeros((t, n, *envs.single_observation_space.shape), dtype=torch.uint8)
+        self.obs = obs_zeros(envs.single_observation_space, t, n)  # frames, or a dict of them and a LIDAR's
         action_shape = () if self.spec.discrete else (2,)
         self.actions = torch.zeros((t, n, *action_shape), dtype=torch.long if self.spec.discrete else torch.float32)
         self.log_probs, self.rewards = torch.zeros((t, n)), torch.zeros((t, n))
@@ -78,11 +84,11 @@ class RolloutCollector:
         self.sac = getattr(cfg, "algorithm", "ppo") == "sac"
         if self.sac:  # transitions for the replay buffer (agent/sac.py)
             self.terminals, self.ends = torch.zeros((t, n)), torch.zeros((t, n))
-            self.final_obs = torch.zeros_like(self.obs)
+            self.final_obs = obs_zeros(envs.single_observation_space, t, n)
         next_obs, info = envs.reset(seed=seed)
         if trace is not None:
             trace.on_reset(info)
-        self.next_obs = torch.from_numpy(next_obs)
+        self.next_obs = as_tensors(next_obs)
         self.next_done = torch.zeros(n)
         self.episode_return, self.episode_length = np.zeros(n), np.zeros(n, dtype=int)
         # episodes each env has finished (a checkpoint keeps them: the track schedule goes on from there)
@@ -95,7 +101,8 @@ class RolloutCollector:
         stats = EpisodeStats()
         gamma = self.cfg.gamma
         for t in range(self.cfg.rollout_steps):
-            self.obs[t], self.dones[t] = self.next_obs, self.next_done
+            obs_assign(self.obs, t, self.next_obs)
+            self.dones[t] = self.next_done
             action, log_prob, _, value = self.model.act(self.next_obs)
             self.actions[t], self.log_probs[t], self.values[t] = action, log_prob, value
             env_action = self.spec.to_env(action.numpy())
@@ -115,9 +122,9 @@ class RolloutCollector:
                     goes_on = self.cfg.bootstrap_at_finish and final["termination"][i] == "lap_complete"
                     if self.sac:  # the critics bootstrap from the final observation unless racing ended
                         self.ends[t, i], self.terminals[t, i] = 1.0, float(not (cut_short or goes_on))
-                        self.final_obs[t, i] = torch.from_numpy(np.asarray(info["final_obs"][i]))
+                        obs_assign(self.final_obs, (t, i), as_tensors(info["final_obs"][i]))
                     elif cut_short or goes_on:  # not the end of racing: bootstrap from the value after it
-                        last = torch.from_numpy(np.asarray(info["final_obs"][i]))[None]
+                        last = obs_map(lambda x: x[None], as_tensors(info["final_obs"][i]))
                         reward[i] += gamma * self.model.value(last).item()
                     stats.returns.append(float(self.episode_return[i]))
                     stats.lengths.append(int(self.episode_length[i]))
@@ -135,18 +142,18 @@ class RolloutCollector:
                         self.track[i], self.reversed[i] = info["track"][i], bool(info["reversed"][i])
                 self.episode_return[done], self.episode_length[done] = 0.0, 0
             self.rewards[t] = torch.from_numpy(reward)
-            self.next_obs = torch.from_numpy(next_obs)
+            self.next_obs = as_tensors(next_obs)
             self.next_done = torch.from_numpy(done.astype(np.float32))
 
         if self.sac:
-            batch = {"obs": self.obs.flatten(0, 1), "actions": self.actions.flatten(0, 1),
+            batch = {"obs": obs_map(flat, self.obs), "actions": self.actions.flatten(0, 1),
                      "rewards": self.rewards.flatten(), "terminals": self.terminals.flatten(),
-                     "ends": self.ends.flatten(), "final_obs": self.final_obs.flatten(0, 1)}
+                     "ends": self.ends.flatten(), "final_obs": obs_map(flat, self.final_obs)}
             return batch, stats
         last_value = self.model.value(self.next_obs)
         advantages, returns = advantages_and_returns(self.rewards, self.values, self.dones, last_value,
                                                      self.next_done, gamma, self.cfg.gae_lambda)
-        batch = {"obs": self.obs.flatten(0, 1), "actions": self.actions.flatten(0, 1),
+        batch = {"obs": obs_map(flat, self.obs), "actions": self.actions.flatten(0, 1),
                  "log_probs": self.log_probs.flatten(), "advantages": advantages.flatten(),
                  "returns": returns.flatten()}
         return batch, stats

@@ -267,10 +267,12 @@ def drop_evaluations_after(run_dir: Path, step: int) -> None:
             shutil.rmtree(folder)
 
 
-def model_metadata(actions: dict, network: str = "racekit", algorithm: str = "clipped_ppo") -> dict:
-    """DeepRacer's model_metadata.json for the run's network and action space (racekit's network has the
-    shallow preset's layers)."""
+def model_metadata(actions: dict, network: str = "racekit", algorithm: str = "clipped_ppo",
+                   sensors=("front-camera",), lidar_config: dict | None = None) -> dict:
+    """DeepRacer's model_metadata.json for the run's network, action space and sensors (racekit's network has
+    the shallow preset's layers; sensors by DeepRacer's names, with the lidar_config of a discretised one)."""
     from racekit.agent.networks import DEEPRACER_NAMES
+    from racekit.sim.sensors import DEEPRACER_NAMES as SENSOR_NAMES
 
     if actions["type"] == "discrete":
         space = [{"steering_angle": float(steer), "speed": float(speed), "index": i}
@@ -279,9 +281,10 @@ def model_metadata(actions: dict, network: str = "racekit", algorithm: str = "cl
         (steer_low, steer_high), (speed_low, speed_high) = actions["steering_deg"], actions["speed_mps"]
         space = {"steering_angle": {"high": float(steer_high), "low": float(steer_low)},
                  "speed": {"high": float(speed_high), "low": float(speed_low)}}
-    return {"action_space": space, "action_space_type": actions["type"], "sensor": ["FRONT_FACING_CAMERA"],
+    return {"action_space": space, "action_space_type": actions["type"],
+            "sensor": [SENSOR_NAMES[s] for s in sensors],
             "neural_network": DEEPRACER_NAMES.get(network, "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"),
-            "training_algorithm": algorithm, "version": "5"}
+            "training_algorithm": algorithm, "version": "5", **({"lidar_config": lidar_config} if lidar_config else {})}
 
 
 def hyperparameters(ppo, frame_stack: int, episodes_per_iteration: int) -> dict:
@@ -304,12 +307,13 @@ def hyperparameters(ppo, frame_stack: int, episodes_per_iteration: int) -> dict:
 
 
 def write_metadata(run_dir: Path, actions: dict, ppo, frame_stack: int,
-                   episodes_per_iteration: int = EPISODES_PER_ITERATION, network: str = "racekit") -> None:
+                   episodes_per_iteration: int = EPISODES_PER_ITERATION, network: str = "racekit",
+                   sensors=("front-camera",), lidar_config: dict | None = None) -> None:
     """model/model_metadata.json and ip/hyperparameters.json, where DeepRacerLog looks for them (`ppo`: PPO's
     settings, or SAC's)."""
     run_dir = Path(run_dir)
     algorithm = "sac" if getattr(ppo, "algorithm", "ppo") == "sac" else "clipped_ppo"
-    for path, data in ((run_dir / "model" / "model_metadata.json", model_metadata(actions, network, algorithm)),
+    for path, data in ((run_dir / "model" / "model_metadata.json", model_metadata(actions, network, algorithm, sensors, lidar_config)),
                        (run_dir / "ip" / "hyperparameters.json",
                         hyperparameters(ppo, frame_stack, episodes_per_iteration))):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,14 @@ def source_model(source: str | dict, cfg) -> tuple[dict, dict]:
     if theirs != ours:
         raise RunError(f"--from {given}: camera {describe_camera(theirs)} differs from this run's "
                        f"{describe_camera(ours)}")
+    theirs_sensors = {"sensors": list(state["camera"].get("sensors") or ["front-camera"]),
+                      "lidar_config": state["camera"].get("lidar_config")}
+    ours_sensors = {"sensors": list(cfg.sensors), "lidar_config": cfg.lidar_config}
+    if theirs_sensors != ours_sensors:
+        named = " ".join(f"--sensor {s}" for s in theirs_sensors["sensors"])
+        raise RunError(f"--from {given}: its sensors are {', '.join(theirs_sensors['sensors'])}"
+                       f"{' ' + json.dumps(theirs_sensors['lidar_config']) if theirs_sensors['lidar_config'] else ''}"
+                       f", this run's {', '.join(ours_sensors['sensors'])} ({named} to start from it)")
     spec = cfg.action_spec().as_dict()
     theirs = json.loads(json.dumps(state["actions"]))
     if theirs != json.loads(json.dumps(spec)):

@@ -39,6 +39,7 @@ from racekit.agent.checkpoint import CheckpointError, load_checkpoint, save_chec
 from racekit.agent.errors import RunError  # its home is errors.py (workers and distributed raise it too)
 from racekit.agent.evaluate import evaluate, torch_driver
 from racekit.agent.logbook import SAC_FIELDS, Logbook, read_evaluations
+from racekit.agent.observations import model_inputs, obs_len
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 from racekit.agent.ppo import PPOConfig, ppo_update
 from racekit.agent.sac import SACConfig
@@ -91,6 +92,8 @@ class RunConfig:
     camera_mount: str = "racekit"  # or "deepracer": DeepRacer's simulator camera (a DeepRacer model's)
     look: str = "racekit"  # or "deepracer": DeepRacer's track colours and textures
     algorithm: str = "ppo"  # or "sac" (agent/sac.py); a config from before SAC is PPO's
+    sensors: list[str] = field(default_factory=lambda: ["front-camera"])  # sim/sensors.py: one camera, a LIDAR
+    lidar_config: dict | None = None  # the discretised sector LIDAR's (sim.sensors.LidarConfig's fields)
     sac: SACConfig = field(default_factory=SACConfig)  # SAC's settings (used when algorithm is "sac")
 
     def rollout_config(self):
@@ -127,7 +130,7 @@ class RunConfig:
     def env_kwargs(self) -> dict:
         kwargs = {"camera_width": self.camera_width, "camera_height": self.camera_height,
                   "grayscale": self.grayscale, "frame_stack": self.frame_stack, "start_noise": True,
-                  **self.race_kwargs(), **self.lens_kwargs()}
+                  **self.race_kwargs(), **self.lens_kwargs(), **self.sensor_kwargs()}
         if self.randomize is not None:
             kwargs["randomize"] = self.randomize
         if self.actions is not None:
@@ -149,8 +152,20 @@ class RunConfig:
             kwargs["look"] = self.look
         return kwargs
 
+    def sensor_kwargs(self) -> dict:
+        """The env arguments of sensors other than the front camera alone (none for it: runs from before them)."""
+        return {} if list(self.sensors) == ["front-camera"] else self.sensor_meta()
+
+    def sensor_meta(self) -> dict:
+        """What a checkpoint and a model file say of the sensors: their names (and the LIDAR's settings)."""
+        return {"sensors": list(self.sensors), **({"lidar_config": self.lidar_config} if self.lidar_config else {})}
+
     def camera(self) -> dict:
         extra = {k: v for k, v in (("mount", self.camera_mount), ("look", self.look)) if v != "racekit"}
+        if list(self.sensors) != ["front-camera"]:  # what the model sees: agent/evaluate.py's camera_kwargs
+            extra.update(self.sensor_meta())
+        if "stereo-cameras" in self.sensors:
+            extra["cameras"] = 2  # a stereo pair: each frame the left picture, then the right (grey)
         return {"width": self.camera_width, "height": self.camera_height, "channels": 1 if self.grayscale else 3,
                 "fov_deg": self.fov_deg, "frame_stack": self.frame_stack, **extra}
 
@@ -256,6 +271,9 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     for w in warnings:
         print(w)
     ppo, rollout = cfg.ppo, cfg.rollout_config()
+    if cfg.algorithm == "sac" and list(cfg.sensors) != ["front-camera"]:
+        raise RunError(f"--algorithm sac trains from the front camera alone so far (its replay buffer keeps one "
+                       f"camera's frames); sensors {', '.join(cfg.sensors)} train with PPO")
     if cfg.algorithm == "sac" and ray is not None:
         raise RunError("--ray: distributed rollouts are PPO's only so far; a SAC run collects with local rollout "
                        "workers (leave out --ray)")
@@ -276,8 +294,9 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
 
         envs = RayRollouts(ray, cfg, start_episodes, cfg.action_spec(), run_dir, seed=rollout_seed)
     spec = cfg.action_spec()
-    obs_shape = envs.single_observation_space.shape
-    model = ActorCritic(obs_shape, spec, distribution=cfg.distribution(), network=cfg.policy_network())
+    obs_shape, lidar_size = model_inputs(envs.single_observation_space)
+    model = ActorCritic(obs_shape, spec, distribution=cfg.distribution(), network=cfg.policy_network(),
+                        lidar_size=lidar_size)
     generator = torch.Generator().manual_seed(cfg.seed)
     if cfg.algorithm == "sac":  # agent/sac.py: critics, target, alpha and the replay buffer beside the policy
         sac = SACTraining(model, cfg, obs_shape, generator)
@@ -302,7 +321,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     trace = start_simtrace(run_dir, cfg, spec, state, global_step) if cfg.simtrace else None
     collector = envs.bind(model, trace)
     logbook = Logbook(run_dir, resume_step=global_step, extra_fields=SAC_FIELDS if sac is not None else None)
-    meta = {"run": cfg.to_json(), "obs_shape": list(envs.single_observation_space.shape),
+    meta = {"run": cfg.to_json(), "obs_shape": list(obs_shape), "lidar_size": lidar_size,
             "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward),
             "network": cfg.policy_network()}
     panel = evaluation_panel(cfg)  # evaluations: the run's track, or the panel, with the race type's objects
@@ -352,7 +371,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
                 losses = sac.learn(batch)
             if trace is not None:
                 trace.flush()  # the rollout just trained on; a checkpoint follows, before the next rollout
-            trained = len(batch["obs"])  # envs x rollout_steps; with --ray, less in an update that lost an actor
+            trained = obs_len(batch["obs"])  # envs x rollout_steps; with --ray, less in an update that lost an actor
             global_step += trained
             update += 1
             row = {"update": update, "global_step": global_step, "wall_seconds": round(time.monotonic() - started, 1),
@@ -409,7 +428,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
 def start_simtrace(run_dir: Path, cfg: RunConfig, spec: ActionSpec, state: dict | None,
                    global_step: int) -> TrainingTrace:
     """DeepRacer's model folder files for the run; resuming, the traces cut back to the checkpoint."""
-    write_metadata(run_dir, spec.as_dict(), cfg.rollout_config(), cfg.frame_stack, cfg.simtrace_episodes, cfg.network)
+    write_metadata(run_dir, spec.as_dict(), cfg.rollout_config(), cfg.frame_stack, cfg.simtrace_episodes, cfg.network,
+                   cfg.sensors, cfg.lidar_config)
     drop_evaluations_after(run_dir, global_step)
     return TrainingTrace(run_dir, load_track(cfg.track), spec.as_dict(), cfg.rollout_config().envs,
                          cfg.simtrace_episodes, state=(state or {}).get("simtrace"))

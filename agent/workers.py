@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from racekit.agent.errors import RunError
+from racekit.agent.observations import model_inputs, obs_map
 from racekit.agent.ppo import PPOConfig
 from racekit.agent.rollout import EpisodeStats
 
@@ -89,23 +90,25 @@ class RolloutWorker:
         if step_delay > 0:  # tests only (agent.distributed.RayOptions.debug_step_delay)
             step = self.envs.step
             self.envs.step = lambda action: (time.sleep(step_delay), step(action))[1]
-        self.model = ActorCritic(obs_shape or self.envs.single_observation_space.shape, spec,
-                                 distribution=cfg.distribution, network=network)
+        camera_shape, lidar_size = model_inputs(self.envs.single_observation_space)
+        self.model = ActorCritic(obs_shape or camera_shape, spec, distribution=cfg.distribution, network=network,
+                                 lidar_size=lidar_size)
         self.cfg = replace(cfg, envs=len(env_indices))
         self.tap = TraceTap(len(env_indices)) if tap else None
         self.collector = RolloutCollector(self.envs, self.model, self.cfg, seed=seed, trace=self.tap,
                                           start_episodes=start_episodes)
         self.env_indices = list(env_indices)
 
-    def obs_shape(self) -> tuple:
-        return tuple(self.envs.single_observation_space.shape)
+    def observation_space(self):
+        return self.envs.single_observation_space
 
     def rollout(self, weights: dict, rollout_id: int = 0) -> dict:
         self.model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
         t0 = time.monotonic()
         batch, stats = self.collector.collect()
         t, k = self.cfg.rollout_steps, self.cfg.envs
-        out = {key: value.reshape(t, k, *value.shape[1:]).numpy().copy() for key, value in batch.items()}
+        out = {key: obs_map(lambda x: x.reshape(t, k, *x.shape[1:]).numpy().copy(), value)
+               for key, value in batch.items()}
         for record in stats.records:
             record["env"] = self.env_indices[record["env"]]  # the run's env index
         self.rollouts += 1
@@ -121,9 +124,15 @@ def stack_rollouts(results: list[dict]) -> tuple[dict, EpisodeStats]:
     """The workers' (T, K) blocks side by side, flattened as one collector's batch; their episodes together."""
     blocks = [r["batch"] for r in results]
     batch = {}
-    for key in blocks[0]:
-        stacked = np.concatenate([b[key] for b in blocks], axis=1)  # (T, sum of K, ...)
-        batch[key] = torch.from_numpy(stacked.reshape(-1, *stacked.shape[2:]))
+    def side_by_side(parts: list[np.ndarray]) -> torch.Tensor:
+        stacked = np.concatenate(parts, axis=1)  # (T, sum of K, ...)
+        return torch.from_numpy(stacked.reshape(-1, *stacked.shape[2:]))
+
+    for key, first in blocks[0].items():
+        if isinstance(first, dict):  # observations of several sensors
+            batch[key] = {name: side_by_side([b[key][name] for b in blocks]) for name in first}
+        else:
+            batch[key] = side_by_side([b[key] for b in blocks])
     stats = EpisodeStats()
     for r in results:
         s = r["stats"]
@@ -142,7 +151,7 @@ def _serve(conn, kwargs: dict) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         worker = RolloutWorker(**kwargs)
-        conn.send(("ok", worker.obs_shape()))
+        conn.send(("ok", worker.observation_space()))
         while True:
             command, payload = conn.recv()
             if command == "close":
@@ -164,8 +173,6 @@ class WorkerRollouts:
     Has what train() uses of both: `single_observation_space`, `env_episodes`, `collect()`, `close()`."""
 
     def __init__(self, cfg, start_episodes, spec, seed: int, envs_per_worker: int = 2, tap: bool = False):
-        import gymnasium as gym
-
         ppo: PPOConfig = cfg.rollout_config()  # PPO's settings, or SAC's (agent/sac.py: transitions, not returns)
         self.groups = [list(map(int, g)) for g in np.array_split(np.arange(ppo.envs),
                                                                   -(-ppo.envs // max(1, envs_per_worker)))]
@@ -186,11 +193,11 @@ class WorkerRollouts:
                 child.close()
                 self.processes.append(process)
                 self.conns.append(parent)
-            shapes = [self._receive(w) for w in range(len(self.groups))]
+            spaces = [self._receive(w) for w in range(len(self.groups))]
         except BaseException:
             self.close()
             raise
-        self.single_observation_space = gym.spaces.Box(0, 255, shapes[0], np.uint8)
+        self.single_observation_space = spaces[0]
 
     def bind(self, model, trace=None) -> "WorkerRollouts":
         self.model, self.trace = model, trace

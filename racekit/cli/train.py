@@ -17,7 +17,7 @@ NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", 
                 "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
                 "speed_range", "discrete", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
                 "discount", "bootstrap_at_finish", "distribution", "network", "algorithm",
-                "replay_ratio", "buffer", "warmup")
+                "replay_ratio", "buffer", "warmup", "sensor", "lidar_sectors", "lidar_values", "lidar_clip")
 FLAGS = {"from_model": "--from"}  # options whose flag is not their name
 # agent/networks.py's NETWORKS, named here so that parsing needs no torch (tests/test_cli_train.py checks them)
 NETWORK_NAMES = ("racekit", "deepracer-shallow", "deepracer-standard", "deepracer-deep")
@@ -85,6 +85,13 @@ def register(subparsers) -> None:
                      help="the policy's network: racekit's (the default) or one of DeepRacer's presets, which "
                           "export to a DeepRacer car (racekit export --format deepracer) and see DeepRacer's "
                           "160x120 single frame unless --camera and --frame-stack say otherwise")
+    adv.add_argument("--sensor", action="append", default=None, metavar="SENSOR",
+                     help="the car's sensors, DeepRacer's: one camera (front-camera, the default, or "
+                          "stereo-cameras) and at most one LIDAR (lidar, sector-lidar, discretized-sector-lidar); "
+                          "repeat it, e.g. --sensor stereo-cameras --sensor lidar")
+    adv.add_argument("--lidar-sectors", type=int, help="discretized-sector-lidar: sectors, dividing 64 (default 8)")
+    adv.add_argument("--lidar-values", type=int, help="discretized-sector-lidar: distance bins a sector (default 8)")
+    adv.add_argument("--lidar-clip", type=float, help="discretized-sector-lidar: farthest distance, m (default 2)")
     adv.add_argument("--eval-every", type=int, help="env steps between evaluations (default 25000)")
     adv.add_argument("--eval-laps", type=int, help="laps per evaluation (default 3)")
     adv.add_argument("--camera", help="camera size WxH (default 80x60)")
@@ -191,8 +198,29 @@ def new_run_config(args):
             raise UserError(f"{name} must be LOW < HIGH, got {low} {high}")
     if max(abs(v) for v in cfg.steering_range) > 30:
         raise UserError(f"--steering-range must stay within the car's +/-30 degrees, got {list(cfg.steering_range)}")
+    sensor_config(cfg, args)
     sac_config(cfg, args)
     return cfg
+
+
+def sensor_config(cfg, args) -> None:
+    """--sensor and the discretised LIDAR's settings: DeepRacer's rules, one line for what breaks them."""
+    from racekit.sim.sensors import LidarConfig, SensorError, check_sensors
+
+    settings = {"num_sectors": args.lidar_sectors, "num_values_per_sector": args.lidar_values,
+                "clipping_dist": args.lidar_clip}
+    settings = {k: v for k, v in settings.items() if v is not None}
+    try:
+        sensors = check_sensors(args.sensor or ["front-camera"])
+        if settings and "discretized-sector-lidar" not in sensors:
+            raise SensorError("--lidar-sectors, --lidar-values and --lidar-clip set the discretized-sector-lidar; "
+                              "add --sensor discretized-sector-lidar")
+        lidar = LidarConfig(**settings).to_dict() if "discretized-sector-lidar" in sensors else None
+    except SensorError as exc:
+        raise UserError(f"--sensor: {exc}") from None
+    if "stereo-cameras" in sensors and not cfg.grayscale:
+        raise UserError("--sensor stereo-cameras: the pair's pictures are grey (DeepRacer's); leave out --rgb")
+    cfg.sensors, cfg.lidar_config = list(sensors), lidar
 
 
 def sac_config(cfg, args) -> None:
@@ -206,6 +234,9 @@ def sac_config(cfg, args) -> None:
             if value is not None:
                 raise UserError(f"{flag} is for --algorithm sac")
         return
+    if list(cfg.sensors) != ["front-camera"]:
+        raise UserError(f"--algorithm sac trains from the front camera alone so far (its replay buffer keeps one "
+                        f"camera's frames); --sensor {' --sensor '.join(cfg.sensors)} trains with PPO")
     if cfg.actions is not None:
         what = "--discrete's action list" if args.discrete else "the action list of the model it starts from"
         raise UserError(f"--algorithm sac needs continuous actions (--steering-range, --speed-range), not {what}")
