@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from racekit.agent.observations import split
 from racekit.sim.randomization import Randomization
 
 PUBLIC_TRACKS = ("reinvent_base", "reInvent2019_track", "Vegas_track")  # DeepRacer's, 17-23 m
@@ -138,7 +139,7 @@ def run_suite(driver, camera: dict, action_space: dict, base_track, laps: int = 
         def on_step(env, obs, info, seen=seen):
             seen["n"] = seen.get("n", 0) + 1
             if seen["n"] == FRAME_STEP:
-                seen["frame"] = np.array(obs[:, :, -channels:])
+                seen["frame"] = np.array(split(obs)[0][:, :, -channels:])
 
         result = evaluate(driver, track, camera, action_space, laps=laps, reverse=cond.reverse, seed=cond.seed,
                           on_step=on_step, env_kwargs=cond.env_kwargs())

@@ -38,6 +38,11 @@ def check_heat(entrants, stagger: float | None = None, single_file: bool = False
     """The heat's grid (sim.headtohead.Grid), once the two models can race together; RaceError if not."""
     from racekit.sim.headtohead import Grid
 
+    for e in entrants:
+        sensors = e.camera.get("sensors") or ["front-camera"]
+        if list(sensors) != ["front-camera"]:
+            raise RaceError(f"--head-to-head: {e.path} reads {', '.join(sensors)}; head-to-head races front-camera "
+                            f"models so far (race it alone: racekit race {e.path.name} --race-type head-to-bot)")
     hz = {float(e.metadata["control_hz"]) for e in entrants}
     if len(hz) != 1:
         raise RaceError(f"--head-to-head: the models run at different control rates ({', '.join(map(str, hz))} Hz); "

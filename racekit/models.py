@@ -16,10 +16,12 @@ from typing import Callable
 
 @dataclass
 class Driver:
-    """A policy ready to drive: `drive(frames) -> [(steering, speed)]`, with what it expects."""
+    """A policy ready to drive: `drive(obs) -> [(steering, speed)]` (obs: a batch of one observation, frames or
+    a dict of a camera's frames and a LIDAR's values, as the env gives them), with what it expects."""
 
     drive: Callable
-    camera: dict  # width, height, channels, frame_stack; fov_deg, mount, look where the model says (camera_kwargs)
+    camera: dict  # width, height, channels, frame_stack; fov_deg, mount, look, sensors where the model says
+    # (agent/evaluate.py's camera_kwargs)
     actions: dict  # {"type": "discrete", "actions": [...]} or {"type": "continuous", "steering_deg", "speed_mps"}
     track: str | None  # the track it was trained on, where it says (a run on several: the first it drove)
     description: str  # "runs/x/checkpoints/best.pt (PyTorch, 50000 training steps)"
@@ -31,6 +33,26 @@ def action_space_of(space) -> dict:
     if space.type == "discrete":
         return {"type": "discrete", "actions": [list(a) for a in space.actions]}
     return {"type": "continuous", "steering_deg": list(space.steering_deg), "speed_mps": list(space.speed_mps)}
+
+
+def sensor_fields(spec) -> dict:
+    """A hardware.model.ModelSpec's sensors as a camera dict's "sensors" and "lidar_config" (agent/evaluate.py's
+    camera_kwargs hands them to the env); none for the front camera alone."""
+    if spec.sensors == ("front-camera",):
+        return {}
+    fields = {"sensors": list(spec.sensors)}
+    if spec.lidar_config is not None:
+        config = spec.lidar_config
+        fields["lidar_config"] = {"num_sectors": config.num_sectors, "clipping_dist": config.clipping_dist,
+                                  "num_values_per_sector": config.num_values_per_sector}
+    return fields
+
+
+def lidar_of(obs, spec):
+    """(the camera's frames, the LIDAR's values or None) of an env observation for a model of `spec`."""
+    if not isinstance(obs, dict):
+        return obs, None
+    return obs[spec.sensors[0]], (obs[spec.lidar] if spec.lidar else None)
 
 
 def open_driver(model: str, checkpoint: str | None = None) -> Driver:
@@ -57,9 +79,10 @@ def _onnx_driver(model: str) -> Driver:
     for key in ("fov_deg", "mount", "look"):  # the lens, mount and look it was trained with: the env shows them
         if getattr(spec.camera, key) is not None:
             camera[key] = getattr(spec.camera, key)
+    camera.update(sensor_fields(spec))
 
-    def drive(frames):
-        return [policy.act(frames)]  # onnxruntime failing or a NaN: ModelError, one line
+    def drive(obs):
+        return [policy.act(*lidar_of(obs, spec))]  # onnxruntime failing or a NaN: ModelError, one line
 
     steps = spec.extra.get("training_steps")
     track = spec.extra.get("track")

@@ -36,7 +36,7 @@ from racekit.agent.evaluate import MAX_RESETS
 from racekit.sim.camera import MOUNTS
 from racekit.sim.car import CarSpec
 from racekit.sim.looks import LOOKS
-from racekit.models import action_space_of
+from racekit.models import action_space_of, lidar_of, sensor_fields
 from racekit.sim import MAX_OBJECTS, RACE_TYPES
 from racekit.sim.objects import BOT_SPEED
 
@@ -161,6 +161,7 @@ def check_model(path: str | Path, racer: str | None = None) -> Entrant:
         raise RaceError(f"{path}: the model steers up to {spec.action_space.max_steering_deg:g} degrees; the car's "
                         f"steering stops at {MAX_STEERING_DEG:g}")
     camera = {k: v for k, v in asdict(cam).items() if v is not None or k not in ("mount", "look")}  # absent: racekit's
+    camera.update(sensor_fields(spec))  # a stereo pair, a LIDAR: the env gives them
     metadata = {**spec.extra, "camera": camera, "control_hz": spec.control_hz,
                 "action_space": action_space_of(spec.action_space)}
     name = racer if racer is not None else path.stem
@@ -267,7 +268,8 @@ def race(entrant: Entrant, track, rules: Rules, on_step: Callable | None = None)
         boxes = [box for box, o in zip(env.world.standing, states) if not o.is_bot]
         bot_paths = [[(states[i].x, states[i].y)] for i in bots]
         while True:
-            steering, speed = entrant.policy.act(obs[None])
+            frames, lidar = lidar_of(obs, entrant.policy.spec)
+            steering, speed = entrant.policy.act(frames[None], None if lidar is None else lidar[None])
             obs, _, terminated, truncated, info = env.step(np.array([steering, speed], np.float32))
             params, events = info["params"], []
             point = (float(params["x"]), float(params["y"]))

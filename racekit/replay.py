@@ -20,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from racekit.sim.sensors import CAMERAS
+
 MARKERS = {"off_track": (230, 30, 30), "crash": (255, 255, 0), "reset": (220, 0, 220)}  # RGB
 BOT_PATH_RGB = (90, 140, 255)
 LEGEND_PX = 64
@@ -44,7 +46,10 @@ class ReplayVideo:
         from racekit.sim.camera import chase_camera
 
         view = chase_camera(env.world.client, env.world.car, *self.size)
-        inset = obs[:, :, -self.channels:]  # the newest frame of the stack: what the model sees now
+        if getattr(env, "lidar_ranges", None) is not None:
+            view = draw_scan(view, env.lidar_ranges)
+        frames = next(v for k, v in obs.items() if k in CAMERAS) if isinstance(obs, dict) else obs
+        inset = frames[:, :, -self.channels:]  # the newest frame of the stack: what the model sees now
         self.writer.write(self._frame(view, inset, info, lap_clock(info)))
         for event in events:
             if event["kind"] != "lap" and not event["dnf"]:
@@ -86,6 +91,31 @@ class ReplayVideo:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+SCAN_REACH_M = 2.0  # what the radar inset shows: DeepRacer's LIDAR forms look no farther
+
+
+def draw_scan(view: np.ndarray, ranges: np.ndarray) -> np.ndarray:
+    """The view (RGB) with the LIDAR's scan as a radar in its bottom-right corner: the car in the middle pointing
+    up, each ray out to what it hit (red) or to SCAN_REACH_M (grey: nothing that near)."""
+    from racekit.sim.lidar import RAY_ANGLES_DEG
+
+    view = np.ascontiguousarray(view)
+    side = max(80, view.shape[0] // 4)
+    cx, cy = view.shape[1] - side // 2 - 6, view.shape[0] - side // 2 - 6  # bottom right: the camera inset is on top
+    k = (side / 2 - 4) / SCAN_REACH_M  # pixels per metre
+    cv2.rectangle(view, (cx - side // 2, cy - side // 2), (cx + side // 2, cy + side // 2), (20, 20, 20), -1)
+    for angle, distance in zip(np.radians(RAY_ANGLES_DEG), ranges):
+        hit = bool(np.isfinite(distance) and distance < SCAN_REACH_M)
+        reach = k * (distance if hit else SCAN_REACH_M)
+        end = (int(round(cx - reach * np.sin(angle))), int(round(cy - reach * np.cos(angle))))
+        cv2.line(view, (cx, cy), end, (230, 40, 40) if hit else (90, 90, 90), 1, cv2.LINE_AA)
+        if hit:
+            cv2.circle(view, end, 2, (255, 80, 80), -1)
+    car = np.array([[cx, cy - 7], [cx - 4, cy + 5], [cx + 4, cy + 5]], np.int32)
+    cv2.fillPoly(view, [car], (255, 255, 255))
+    return view
 
 
 def speed_colours(speeds: np.ndarray, top: float) -> np.ndarray:

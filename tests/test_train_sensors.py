@@ -114,3 +114,27 @@ def test_a_sensor_run_resumes_and_another_sensor_set_cannot_start_from_it(sensor
     line = error_line(capsys)
     assert "its sensors are stereo-cameras, lidar, this run's stereo-cameras, sector-lidar" in line
     assert "--sensor stereo-cameras --sensor lidar to start from it" in line
+
+
+def test_racekit_race_drives_a_sensor_model_under_race_rules_and_draws_its_scan(sensor_run, tmp_path, capsys):
+    import cv2
+
+    from racekit.agent.export import export_onnx
+    from racekit.cli import main
+
+    model = tmp_path / "stereo-lidar.onnx"
+    export_onnx(sensor_run, model)
+    assert main(["race", str(model), "--track", "oval", "--race-type", "object-avoidance", "--objects", "2",
+                 "--laps", "1", "--max-resets", "2", "--db", str(tmp_path / "board.sqlite"),
+                 "--out", str(tmp_path / "replays"), "--video-size", "320x240"]) == 0
+    video = next((tmp_path / "replays").rglob("replay.mp4"))
+    capture = cv2.VideoCapture(str(video))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    corner = frame[-66:-6, -66:-6]  # the radar inset: a dark square with the rays drawn on it
+    assert corner.mean() < 100 and corner.max() > 60
+    capsys.readouterr()
+    assert main(["race", str(model), str(model), "--head-to-head", "--track", "oval",
+                 "--db", str(tmp_path / "board.sqlite"), "--out", str(tmp_path / "replays")]) == 2
+    assert "head-to-head races front-camera models so far" in error_line(capsys)
