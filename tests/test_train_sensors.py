@@ -138,3 +138,13 @@ def test_racekit_race_drives_a_sensor_model_under_race_rules_and_draws_its_scan(
     assert main(["race", str(model), str(model), "--head-to-head", "--track", "oval",
                  "--db", str(tmp_path / "board.sqlite"), "--out", str(tmp_path / "replays")]) == 2
     assert "head-to-head races front-camera models so far" in error_line(capsys)
+
+
+def test_a_sensor_model_is_refused_for_a_deepracer_car_naming_its_sensors(sensor_run, tmp_path, capsys):
+    from racekit.cli import main
+
+    capsys.readouterr()
+    assert main(["export", str(sensor_run), "--format", "deepracer", "-o", str(tmp_path / "model.tar.gz")]) == 2
+    assert "the sensors stereo-cameras, lidar (racekit writes DeepRacer models of the front camera" \
+        in error_line(capsys)
+    assert not (tmp_path / "model.tar.gz").exists()

@@ -107,6 +107,10 @@ def check_exportable(where: str, network: Network, distribution: str, camera: di
         problems.append(("a colour camera (DeepRacer's cars feed grey frames)", "a grey camera (no --rgb)"))
     if camera.get("frame_stack") != 1:
         problems.append((f"{camera.get('frame_stack')} stacked frames (DeepRacer's cars feed one)", "--frame-stack 1"))
+    sensors = list(camera.get("sensors") or ["front-camera"])
+    if sensors != ["front-camera"]:
+        problems.append((f"the sensors {', '.join(sensors)} (racekit writes DeepRacer models of the front camera "
+                         f"alone so far)", "no --sensor"))
     fov = camera.get("fov_deg")
     if fov is not None and not any(abs(float(fov) - deg) < 0.5 for deg in LENSES):
         problems.append((f"a {float(fov):.1f}-degree lens (DeepRacer's car has {CAR_FOV_DEG:.0f} degrees, its "

@@ -51,7 +51,8 @@ def load_deepracer(source: str | Path, checkpoint: str = "best") -> Imported:
     unsimulated = [s for s in meta.sensors if s not in SIMULATED]
     if unsimulated:
         raise DeepRacerError(f"{found.metadata_name}: the model drives with {' and '.join(unsimulated)}, which "
-                             f"racekit does not simulate yet (racekit has one front camera)")
+                             f"racekit does not import yet: it reads DeepRacer models of the front camera alone "
+                             f"(racekit simulates and trains DeepRacer's other sensors: racekit train --sensor)")
     policy = read_policy(parse_graph(found.graph, found.graph_name), meta.algorithm, meta.camera, found.graph_name)
     network = network_of(policy, found.graph_name)
     expected = NETWORKS[meta.network]
