@@ -79,6 +79,8 @@ def _onnx_driver(model: str) -> Driver:
     for key in ("fov_deg", "mount", "look"):  # the lens, mount and look it was trained with: the env shows them
         if getattr(spec.camera, key) is not None:
             camera[key] = getattr(spec.camera, key)
+    if spec.camera.cameras != 1:
+        camera["cameras"] = spec.camera.cameras  # a stereo pair: analyze shows each camera
     camera.update(sensor_fields(spec))
 
     def drive(obs):

@@ -148,3 +148,25 @@ def test_a_sensor_model_is_refused_for_a_deepracer_car_naming_its_sensors(sensor
     assert "the sensors stereo-cameras, lidar (racekit writes DeepRacer models of the front camera" \
         in error_line(capsys)
     assert not (tmp_path / "model.tar.gz").exists()
+
+
+def test_saliency_gives_each_stereo_camera_its_heat_map_with_the_lidar_beside(sensor_run, tmp_path):
+    from racekit.agent.export import export_onnx
+    from racekit.analyze.saliency import saliency_frames
+    from racekit.models import open_driver
+    from racekit.tracks import load_track
+
+    track = load_track("oval")
+    frames, method = saliency_frames(track, None, 2, checkpoint=sensor_run / "checkpoints" / "last.pt")
+    assert method == "gradient" and len(frames) == 2
+    for f in frames:  # left and right camera side by side, a heat map on each
+        assert f.frame.shape == (60, 160, 1) and f.heat.shape == (60, 160)
+        assert f.heat[:, :80].max() > 0 and f.heat[:, 80:].max() > 0
+        assert not np.array_equal(f.frame[:, :80], f.frame[:, 80:])  # two cameras 6 cm apart
+    model = tmp_path / "model.onnx"
+    export_onnx(sensor_run, model)
+    driver = open_driver(str(model))
+    occluded, method = saliency_frames(track, None, 2, model_file=model, camera=driver.camera, actions=driver.actions)
+    assert method == "occlusion" and occluded[0].heat.shape == (60, 160)
+    # the same policy in both files: the same commands at the same places
+    assert [round(f.steering, 3) for f in occluded] == [round(f.steering, 3) for f in frames]

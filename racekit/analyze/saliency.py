@@ -13,7 +13,9 @@ Heat maps:
 - an ONNX model (what `racekit analyze MODEL.onnx` has): occlusion (Zeiler and Fergus 2014), through
   onnxruntime: each patch of the frame is blurred in turn, in every stacked frame at once, and the heat is how
   far the model's steering moves (degrees).
-Both are scaled to 0..1 per frame: they say where, not how much across frames.
+Both are scaled to 0..1 per frame: they say where, not how much across frames. A stereo pair's model gets a
+heat map on each camera, shown side by side (left, right); a model with a LIDAR is given the scan the LIDAR
+makes at each place, unchanged while its camera's pixels are probed.
 """
 from __future__ import annotations
 
@@ -67,52 +69,67 @@ def poses(track, lap, points: int, stack: int) -> list[tuple[float, list[tuple[f
     return out
 
 
-def render(track, camera: dict, actions: dict, places) -> np.ndarray:
-    """The observations (N, H, W, channels * frame_stack) uint8 the model gets at `places` (from `poses`)."""
+def render(track, camera: dict, actions: dict, places) -> tuple[np.ndarray, np.ndarray | None]:
+    """The observations the model gets at `places` (from `poses`): frames (N, H, W, depth) uint8, and for a
+    model with a LIDAR its values there (N, size), else None."""
     from racekit.agent.evaluate import action_bounds, camera_kwargs
     from racekit.sim.env import TimeTrialEnv
+    from racekit.sim.sensors import lidar_observation
 
     env = TimeTrialEnv(track=track, **camera_kwargs(camera), **action_bounds(actions))
     try:
         env.reset(seed=0, options={"start_fraction": 0.0})
-        observations = []
+        observations, scans = [], []
         for _, stacked in places:
             frames = []
             for x, y, yaw in stacked:
                 env.world.place_car(x, y, yaw)
-                frames.append(env.world.front_camera(env.camera))
+                frames.append(env.world.stereo_cameras(env.camera) if env.stereo else env.world.front_camera(env.camera))
             observations.append(np.concatenate(frames, axis=2))
+            if env.lidar is not None:
+                scans.append(lidar_observation(env.lidar.scan(), env.lidar_sensor, env.lidar_config))
     finally:
         env.close()
-    return np.stack(observations)
+    return np.stack(observations), (np.stack(scans) if scans else None)
 
 
-def torch_saliency(policy, observations: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(heat (N, H, W) 0..1, the policy's (steering, speed) (N, 2)) by SmoothGrad of the steering output."""
+def per_camera(grad: np.ndarray, cameras: int) -> np.ndarray:
+    """(H, W, depth) of one observation -> (H, W * cameras): each camera's channels summed, side by side."""
+    return np.concatenate([grad[:, :, c::cameras].sum(-1) for c in range(cameras)], axis=1)
+
+
+def torch_saliency(policy, observations: np.ndarray, seed: int = 0, lidar: np.ndarray | None = None,
+                   cameras: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(heat (N, H, W * cameras) 0..1, the policy's (steering, speed) (N, 2)) by SmoothGrad of the steering
+    output; `lidar` (N, size): the LIDAR's values at each place, for a model that reads one."""
     import torch
 
     model = policy.model
+    scans = None if lidar is None else torch.from_numpy(lidar)
     with torch.no_grad():
-        commands = policy(torch.from_numpy(observations)).numpy()
+        commands = policy(torch.from_numpy(observations), scans).numpy()
     generator = torch.Generator().manual_seed(seed)
     base = torch.from_numpy(observations).float()
     heats = []
-    for frame in base:
+    for i, frame in enumerate(base):
         noisy = frame.expand(SMOOTHGRAD_SAMPLES, *frame.shape).clone()
         noisy += torch.randn(noisy.shape, generator=generator) * SMOOTHGRAD_NOISE
         noisy = noisy.clamp(0, 255).requires_grad_(True)
-        out = model.greedy(model.trunk(noisy.permute(0, 3, 1, 2) / 255.0))
+        scan = None if scans is None else scans[i].expand(SMOOTHGRAD_SAMPLES, -1)
+        out = model.greedy(model.joined(noisy, scan))
         if model.actions.discrete:
             steering = (torch.softmax(out, dim=-1) * policy.table[:, 0]).sum(-1)
         else:
             steering = out[:, 0]
         steering.sum().backward()
-        heats.append(noisy.grad.abs().mean(0).sum(-1).numpy())
+        heats.append(per_camera(noisy.grad.abs().mean(0).numpy(), cameras))
     return np.stack([normalise(cv2.GaussianBlur(h, (0, 0), 1.0)) for h in heats]), commands
 
 
-def onnx_saliency(path: Path, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(heat (N, H, W) 0..1, the model's (steering, speed) (N, 2)) by occluding patches, through onnxruntime."""
+def onnx_saliency(path: Path, observations: np.ndarray, lidar: np.ndarray | None = None,
+                  cameras: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(heat (N, H, W * cameras) 0..1, the model's (steering, speed) (N, 2)) by occluding patches of each camera
+    in turn, through onnxruntime; `lidar` (N, size): the LIDAR's values at each place, for a model with one."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -120,29 +137,39 @@ def onnx_saliency(path: Path, observations: np.ndarray) -> tuple[np.ndarray, np.
     session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
 
-    def run(batch: np.ndarray) -> np.ndarray:
-        return np.concatenate([session.run(None, {name: batch[i:i + 128]})[0] for i in range(0, len(batch), 128)])
+    def run(batch: np.ndarray, scan: np.ndarray | None) -> np.ndarray:
+        outs = []
+        for i in range(0, len(batch), 128):
+            feed = {name: batch[i:i + 128]}
+            if scan is not None:  # the same scan beside every probed picture
+                feed["lidar"] = np.repeat(scan[None], len(feed[name]), axis=0)
+            outs.append(session.run(None, feed)[0])
+        return np.concatenate(outs)
 
-    commands = run(observations)
+    commands = np.concatenate([run(obs[None], None if lidar is None else lidar[k])
+                               for k, obs in enumerate(observations)])
     _, height, width, _ = observations.shape
     patch = max(4, round(min(height, width) / 6))
     stride = max(2, patch // 2)
     rows = sorted(set(range(0, height - patch + 1, stride)) | {height - patch})
     cols = sorted(set(range(0, width - patch + 1, stride)) | {width - patch})
     heats = []
-    for obs, command in zip(observations, commands):
+    for n, (obs, command) in enumerate(zip(observations, commands)):
         blurred = cv2.GaussianBlur(obs, (0, 0), patch / 2)
         if blurred.ndim == 2:
             blurred = blurred[:, :, None]
-        batch = np.repeat(obs[None], len(rows) * len(cols), axis=0)
-        for k, (r, c) in enumerate((r, c) for r in rows for c in cols):
-            batch[k, r:r + patch, c:c + patch] = blurred[r:r + patch, c:c + patch]
-        moved = np.abs(run(batch)[:, 0] - command[0])
-        heat, count = np.zeros((height, width)), np.zeros((height, width))
-        for k, (r, c) in enumerate((r, c) for r in rows for c in cols):
-            heat[r:r + patch, c:c + patch] += moved[k]
-            count[r:r + patch, c:c + patch] += 1
-        heats.append(normalise(cv2.GaussianBlur(heat / np.maximum(count, 1), (0, 0), patch / 3)))
+        maps = []
+        for camera in range(cameras):  # each camera's patch blurred on its own (every frame of the stack at once)
+            batch = np.repeat(obs[None], len(rows) * len(cols), axis=0)
+            for k, (r, c) in enumerate((r, c) for r in rows for c in cols):
+                batch[k, r:r + patch, c:c + patch, camera::cameras] = blurred[r:r + patch, c:c + patch, camera::cameras]
+            moved = np.abs(run(batch, None if lidar is None else lidar[n])[:, 0] - command[0])
+            heat, count = np.zeros((height, width)), np.zeros((height, width))
+            for k, (r, c) in enumerate((r, c) for r in rows for c in cols):
+                heat[r:r + patch, c:c + patch] += moved[k]
+                count[r:r + patch, c:c + patch] += 1
+            maps.append(cv2.GaussianBlur(heat / np.maximum(count, 1), (0, 0), patch / 3))
+        heats.append(normalise(np.concatenate(maps, axis=1)))
     return np.stack(heats), commands
 
 
@@ -192,11 +219,18 @@ def saliency_frames(track, lap, points: int, checkpoint: Path | None = None, mod
     else:
         raise ValueError("saliency needs a checkpoint or a model file")
     places = poses(track, lap, points, int(camera["frame_stack"]))
-    observations = render(track, camera, actions, places)
+    observations, lidar = render(track, camera, actions, places)
+    cameras = int(camera.get("cameras", 1))
     if method == "gradient":
-        heats, commands = torch_saliency(policy, observations)
+        heats, commands = torch_saliency(policy, observations, lidar=lidar, cameras=cameras)
     else:
-        heats, commands = onnx_saliency(model_file, observations)
+        heats, commands = onnx_saliency(model_file, observations, lidar=lidar, cameras=cameras)
     channels = int(camera["channels"])
-    return [SaliencyFrame(f, stacked[-1][0], stacked[-1][1], obs[:, :, -channels:], heat, float(c[0]), float(c[1]))
+    newest = (lambda obs: per_camera_frame(obs, cameras)) if cameras > 1 else (lambda obs: obs[:, :, -channels:])
+    return [SaliencyFrame(f, stacked[-1][0], stacked[-1][1], newest(obs), heat, float(c[0]), float(c[1]))
             for (f, stacked), obs, heat, c in zip(places, observations, heats, commands)], method
+
+
+def per_camera_frame(obs: np.ndarray, cameras: int) -> np.ndarray:
+    """The newest frame of each camera of a stacked observation (H, W, depth), side by side: (H, W * cameras, 1)."""
+    return np.concatenate([obs[:, :, obs.shape[2] - cameras + c][:, :, None] for c in range(cameras)], axis=1)
