@@ -281,3 +281,13 @@ def test_the_report_renders_in_chromium(report, tmp_path):
     assert image.std() > 30
     codes = (image[::4, ::4].astype(np.int32) // 16) @ np.array([256, 16, 1])
     assert len(np.unique(codes)) > 200
+
+
+def test_a_sac_runs_metrics_rows_are_not_called_ppo_updates():
+    from types import SimpleNamespace
+
+    from racekit.analyze.report import update_unit
+
+    assert update_unit(SimpleNamespace(config={"algorithm": "sac"})).startswith("SAC rollouts")
+    assert update_unit(SimpleNamespace(config={"track": "oval"})) == "PPO updates"  # a run from before SAC
+    assert update_unit(SimpleNamespace(config=None)) == "PPO updates"

@@ -136,6 +136,13 @@ class Analysis:
         return self._tmap
 
 
+def update_unit(data) -> str:
+    """What one row of the run's metrics.csv is: a PPO update, or a SAC run's rollout and the gradient updates
+    made after it (agent/sac.py)."""
+    if ((data.config or {}).get("algorithm") or "ppo") == "sac":
+        return "SAC rollouts, each followed by its gradient updates"
+    return "PPO updates"
+
 def summary(a: Analysis, s: Section) -> None:
     d = a.data
     rows = [("source", str(d.source), None)]
@@ -164,7 +171,7 @@ def summary(a: Analysis, s: Section) -> None:
                  ("ended episodes", int(e.ended.sum()), "ended_episodes"),
                  ("training steps in the sim-trace", int(e.steps.sum()), "steps"),
                  ("laps completed in training", int((e.status == "lap_complete").sum()), "laps"),
-                 ("PPO updates (metrics.csv)", len(d.metrics), "updates")]
+                 (f"{update_unit(d)} (metrics.csv)", len(d.metrics), "updates")]
         if d.metrics:
             rows.append(("last update at env step", d.metrics[-1]["global_step"], None))
         rows.append(("evaluations", len(d.evaluations), "evaluations"))
@@ -272,8 +279,9 @@ def progress_section(a: Analysis, s: Section) -> None:
     else:
         s.missing("the training sim-trace (training-simtrace/): no per-iteration figures")
     if a.data.metrics:
-        s.image(fig.metrics_figure(a.data.metrics, results), "metrics per PPO update")
-        s.text(f"metrics.csv: {len(a.data.metrics)} PPO updates, to env step {a.data.metrics[-1]['global_step']}.")
+        unit = update_unit(a.data)
+        s.image(fig.metrics_figure(a.data.metrics, results), f"metrics per row of metrics.csv ({unit})")
+        s.text(f"metrics.csv: {len(a.data.metrics)} {unit}, to env step {a.data.metrics[-1]['global_step']}.")
     else:
         s.missing("metrics.csv rows: no per-update curves")
     if results:
