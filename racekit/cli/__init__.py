@@ -20,7 +20,7 @@ import sys
 from racekit import __version__
 
 COMMAND_MODULES = ["tracks", "sim", "reward", "car", "train", "evaluate", "export", "analyze", "tune", "flash", "race",
-                   "leaderboard", "models"]
+                   "leaderboard", "models", "console"]
 
 
 class UserError(Exception):

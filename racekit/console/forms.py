@@ -1,0 +1,75 @@
+"""The create-model form: each field checked, a bad one named, then the `racekit train` options it makes."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from racekit.console.runs import check_name, run_dir
+from racekit.sim import RACE_TYPES
+
+ALGORITHMS = ("ppo", "sac")
+MAX_REWARD_BYTES = 64 * 1024
+MAX_MINUTES = 24 * 60
+
+
+class FieldError(ValueError):
+    """A form field with a bad value: .field names it, str() says what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _number(form: dict, field: str, low: float, high: float) -> float:
+    value = form.get(field)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise FieldError(field, f"{field}: a number, got {value!r}") from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise FieldError(field, f"{field}: from {low:g} to {high:g}, got {value}")
+    return number
+
+
+def training_options(form: dict, root: Path, tracks: list[str]) -> tuple[str, str, list[str]]:
+    """(run name, reward code, `racekit train` options but --out and --reward) from the page's form."""
+    if not isinstance(form, dict):
+        raise FieldError("form", "send the form as a JSON object")
+    try:
+        name = check_name(form.get("name"))
+        run_dir(root, name)
+    except ValueError as exc:
+        raise FieldError("name", str(exc)) from None
+    if (root / name).exists():
+        raise FieldError("name", f"name: a run called {name} exists already; choose another name")
+    track = form.get("track")
+    if track not in tracks:
+        raise FieldError("track", f"track: one of {', '.join(tracks)}, got {track!r}")
+    race_type = form.get("race_type") or "time-trial"
+    if race_type not in RACE_TYPES:
+        raise FieldError("race_type", f"race type: one of {', '.join(RACE_TYPES)}, got {race_type!r}")
+    algorithm = form.get("algorithm") or "ppo"
+    if algorithm not in ALGORITHMS:
+        raise FieldError("algorithm", f"algorithm: ppo or sac, got {algorithm!r}")
+    steering = (_number(form, "steering_low", -30, 30), _number(form, "steering_high", -30, 30))
+    if not steering[0] < steering[1]:
+        raise FieldError("steering_high", f"steering: the left limit must be above the right, got "
+                                          f"{steering[0]:g} to {steering[1]:g} degrees")
+    speed = (_number(form, "speed_low", 0.1, 4.0), _number(form, "speed_high", 0.1, 4.0))
+    if not speed[0] < speed[1]:
+        raise FieldError("speed_high", f"speed: the top speed must be above the lowest, got {speed[0]:g} to "
+                                       f"{speed[1]:g} m/s")
+    minutes = _number(form, "minutes", 0.1, MAX_MINUTES)
+    reward = form.get("reward")
+    if not isinstance(reward, str) or not reward.strip():
+        raise FieldError("reward", "reward function: write one (start from an example)")
+    if len(reward.encode("utf-8")) > MAX_REWARD_BYTES:
+        raise FieldError("reward", f"reward function: at most {MAX_REWARD_BYTES // 1024} KB")
+    argv = ["--track", track, "--race-type", race_type, "--algorithm", algorithm, "--minutes", f"{minutes:g}",
+            "--steering-range", f"{steering[0]:g}", f"{steering[1]:g}",
+            "--speed-range", f"{speed[0]:g}", f"{speed[1]:g}"]
+    return name, reward, argv
+
+
+def resume_minutes(form: dict) -> float:
+    return _number(form if isinstance(form, dict) else {}, "minutes", 0.1, MAX_MINUTES)
