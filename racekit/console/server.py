@@ -44,6 +44,8 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, max_trainings: 
     check_bind(host, token)
     jobs = Jobs(root, max_trainings)
     sock = bind(host, port)
+    port = sock.getsockname()[1]  # --port 0: the one the system gave
+    sock.listen(2048)  # the address printed below answers from now on (uvicorn serves what waits)
     pump = Pump(jobs)
     pump.start()
     if on_start is not None:
