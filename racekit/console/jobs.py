@@ -99,6 +99,7 @@ class Jobs:
             job.process = subprocess.Popen(
                 [*RACEKIT, "train", *job.argv, *self.extra_train_args, "--out", str(folder), "--quiet"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(self.root),
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},  # the log's lines as they are printed
                 start_new_session=True)  # Ctrl-C on the console does not stop the trainings
         self._started[job.run_id] = job
 
