@@ -93,11 +93,12 @@ class Jobs:
     def _start(self, job: Training) -> None:
         folder = run_dir(self.root, job.run_id)
         folder.mkdir(parents=True, exist_ok=True)
+        extra = [] if "--resume" in job.argv else self.extra_train_args  # a resumed run keeps its own settings
         with open(folder / LOG, "ab") as log:
             log.write(f"$ racekit train {' '.join(job.argv)}\n".encode())
             log.flush()
             job.process = subprocess.Popen(
-                [*RACEKIT, "train", *job.argv, *self.extra_train_args, "--out", str(folder), "--quiet"],
+                [*RACEKIT, "train", *job.argv, *extra, "--out", str(folder), "--quiet"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(self.root),
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},  # the log's lines as they are printed
                 start_new_session=True)  # Ctrl-C on the console does not stop the trainings
