@@ -30,6 +30,7 @@ from racekit.console import pictures, runs
 from racekit.console.forms import FieldError, resume_minutes, training_options
 from racekit.console.jobs import JobError, Jobs
 from racekit.console.security import COOKIE, Guard
+from racekit.tracks import TrackError
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
@@ -136,7 +137,11 @@ def build_app(root: Path, jobs: Jobs | None = None, token: str | None = None, db
         track = (cfg or {}).get("run", {}).get("track") if cfg else None
         if not track:
             return error("this run has no one track to draw", 404)
-        return Response(pictures.track_png(track), media_type="image/png")
+        try:
+            picture = pictures.track_png(track)
+        except (TrackError, OSError, ValueError) as exc:  # a track file moved away since the run started
+            return error(f"track {track}: {exc}", 404)
+        return Response(picture, media_type="image/png")
 
     def track_picture(request: Request) -> Response:
         name = request.query_params.get("name", "")
