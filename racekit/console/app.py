@@ -15,6 +15,7 @@ A run id is its folder's path under the runs folder; one that leaves the runs fo
 """
 from __future__ import annotations
 
+import hmac
 import json
 import shutil
 from pathlib import Path
@@ -93,7 +94,7 @@ def build_app(root: Path, jobs: Jobs | None = None, token: str | None = None, db
     async def session(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         value = auth.partition(" ")[2].strip()
-        if token is None or value != token:  # the Guard has checked nothing here: this is the login
+        if token is None or not hmac.compare_digest(value.encode(), token.encode()):  # the login: no Guard check
             return error("wrong token", 401)
         response = JSONResponse({"ok": True})
         response.set_cookie(COOKIE, value, max_age=30 * 24 * 3600, path="/", httponly=True, samesite="strict")
