@@ -20,8 +20,10 @@ class Measured:
 
 
 # bench/recipes.py, seeds 0, 1, 2 (docs/performance.md, "Training recipes over seeds"): robust at 10 minutes
-# (--screen), robust-beta at 30 (the first clean evaluation falls inside the first 10 minutes either way)
+# (--screen), robust-beta and plain (racekit train's defaults on piccolo) at 30 (the first clean evaluation
+# falls inside the first 10 minutes either way)
 MEASURED: dict[str, Measured] = {
+    "plain": Measured("", 30.0, (0.6, 1.4, 2.4)),
     "robust": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish", 10.0,
                        (3.3, None, None)),
     "robust-beta": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish "
@@ -37,10 +39,16 @@ def recipe_of(run: dict) -> str | None:
               and run.get("randomize") == "default"
               and ppo.get("bootstrap_at_finish") and run.get("race_type", "time-trial") == "time-trial"
               and run.get("actions") is None)
-    if not robust:
-        return None
-    name = "robust-beta" if ppo.get("distribution") == "beta" else "robust"
-    return name if name in MEASURED else None
+    if robust:
+        name = "robust-beta" if ppo.get("distribution") == "beta" else "robust"
+        return name if name in MEASURED else None
+    plain = (run.get("algorithm", "ppo") == "ppo" and not run.get("tracks") and run.get("track") == "piccolo"
+             and not run.get("alternate_direction") and run.get("randomize") is None
+             and not ppo.get("bootstrap_at_finish") and ppo.get("distribution", "gaussian") == "gaussian"
+             and run.get("race_type", "time-trial") == "time-trial" and run.get("actions") is None
+             and run.get("from_model") is None and run.get("network", "racekit") == "racekit"
+             and list(run.get("sensors") or ["front-camera"]) == ["front-camera"])
+    return "plain" if plain and "plain" in MEASURED else None
 
 
 def comparison(run: dict, evaluations: list[dict], minutes_trained: float) -> str | None:

@@ -15,7 +15,9 @@ def test_a_run_is_matched_to_the_recipe_its_flags_make():
     assert recipe_of(config(*ROBUST)) == "robust"
     assert recipe_of(config(*ROBUST, "--distribution", "beta")) == "robust-beta"
     assert recipe_of(config(*ROBUST, "--randomize", "strong")) is None  # another recipe, not measured
-    assert recipe_of(config()) is None and recipe_of(config("--track", "generated")) is None
+    assert recipe_of(config()) == "plain"  # racekit train's defaults on piccolo
+    assert recipe_of(config("--track", "generated")) is None and recipe_of(config("--distribution", "beta")) is None
+    assert recipe_of(config("--sensor", "front-camera", "--sensor", "lidar")) is None
 
 
 def test_the_first_clean_evaluation_is_set_beside_the_recipes_seeds():
@@ -29,4 +31,4 @@ def test_the_first_clean_evaluation_is_set_beside_the_recipes_seeds():
     never = [{"all_clean": False, "wall_seconds": 60.0 * m} for m in (1, 5, 10)]
     assert comparison(run, never, minutes_trained=10).endswith("not in 10.0 min: an unlucky run: train another seed")
     assert comparison(run, never[:1], minutes_trained=1).endswith(f"not yet: its seeds needed up to {slowest:g} min")
-    assert comparison(config(), early, minutes_trained=10) is None
+    assert comparison(config("--track", "oval"), early, minutes_trained=10) is None
