@@ -333,12 +333,13 @@ def main() -> int:
             for proc in (child, lidar_child):
                 if proc.poll() is None:
                     proc.kill()
-        report(model, core, onnxruntime.__version__, policy, infer, flats, run, received, args.controller)
+        evo_sent = sum(f["sent"] for f in evo_flats) + evo_run["sent"]  # the same controller takes both loops' bytes
+        report(model, core, onnxruntime.__version__, policy, infer, flats, run, received, args.controller, evo_sent)
         report_sensors(evo, evo_infer, evo_flats, evo_run, flats, run, scans, turned)
     return 0
 
 
-def report(model, core, ort_version, policy, infer, flats, run, received, controller) -> None:
+def report(model, core, ort_version, policy, infer, flats, run, received, controller, evo_sent: int = 0) -> None:
     cam = policy.spec.camera
     size = os.path.getsize(model)
     print(f"car loop on core {core} only ({os.cpu_count()} on the machine), onnxruntime {ort_version} with 1 thread")
@@ -355,8 +356,9 @@ def report(model, core, ort_version, policy, infer, flats, run, received, contro
     print(f"{label:52} {run['work'][0]:7.2f} {run['work'][1]:7.2f} {run['work'][2]:7.2f}")
     print("  per part in the paced run (p50/p99 ms): " + ", ".join(
         f"{name} {s['p50_ms']:.2f}/{s['p99_ms']:.2f}" for name, s in run["parts"].items() if name != "tick (all parts)"))
-    sent = sum(f["sent"] for f in flats) + run["sent"]
-    print(f"serial: {sent} {controller} commands written, {received[0]} decoded by the controller, {received[1]} bad; "
+    sent = sum(f["sent"] for f in flats) + run["sent"] + evo_sent
+    print(f"serial: {sent} {controller} commands written (both configurations), {received[0]} decoded by the "
+          f"controller, {received[1]} bad; "
           f"paced run: {run['drive']} of {run['ticks']} ticks drove on the model, {run['missed']} missed deadlines")
     print("references (loop rate -> time per frame):")
     for name, hz in REFERENCES:
