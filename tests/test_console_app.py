@@ -82,6 +82,15 @@ def test_paths_from_the_page_stay_in_the_runs_folder(console, path):
     assert call(console + path)[0] == 404
 
 
+def test_a_run_whose_track_file_is_gone_has_no_picture(console, runs):
+    config = json.loads((runs / "done" / "config.json").read_text())
+    config["run"]["track"] = str(runs / "moved-away.npy")
+    (runs / "done" / "config.json").write_text(json.dumps(config))
+    status, refused = call(f"{console}/api/run/track.png?id=done")
+    assert status == 404 and "moved-away.npy" in refused["error"]
+    assert call(f"{console}/api/runs")[0] == 200
+
+
 def test_validate_names_the_line_of_a_syntax_error_and_passes_a_fixed_file(console):
     broken = "def reward_function(params):\n    x = 1\n    return x +\n"
     status, verdict = call(f"{console}/api/reward/check", {"code": broken, "track": "oval",
@@ -195,3 +204,39 @@ def test_the_console_command_serves_until_ctrl_c(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory):
+    """A tiny real run, as `racekit train` writes it (a few seconds of training)."""
+    root = tmp_path_factory.mktemp("real") / "runs"
+    done = subprocess.run([sys.executable, "-m", "racekit", "train", "--out", str(root / "tiny"), "--track", "oval",
+                           "--steps", "256", "--envs", "2", "--rollout-steps", "128", "--eval-every", "100000",
+                           "--camera", "36x36", "--no-simtrace", "--quiet"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def test_a_real_run_is_read_exported_downloaded_and_resumed(real_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("RACEKIT_DB", str(tmp_path / "board.sqlite"))
+    jobs = Jobs(real_run, max_trainings=1)
+    with BackgroundConsole(real_run, jobs) as server:
+        url = server.url
+        status, run = call(f"{url}/api/run?id=tiny")
+        assert (run["state"], run["reason"], run["steps"], run["track"]) == ("finished", "reached 256 steps", 256, "oval")
+        assert run["evaluations"] == 1 and run["best"]["laps"] == 3 and run["can_resume"]
+        assert call(f"{url}/api/run/curves?id=tiny")[1]["step"] == [256]  # one update of 2 envs x 128 steps
+        status, exported = call(f"{url}/api/run/export", {"id": "tiny"})
+        assert status == 200 and exported["model"] == "/api/run/model.onnx?id=tiny"
+        status, model = call(url + exported["model"])
+        assert status == 200 and model == (real_run / "tiny" / "model.onnx").read_bytes() and len(model) > 10000
+
+        status, resumed = call(f"{url}/api/run/resume", {"id": "tiny", "minutes": "0.2"})
+        assert status == 200 and resumed["state"] == "training"
+        jobs._started["tiny"].process.wait(120)  # its steps are done: it ends at once, after its start-up
+        status, run = call(f"{url}/api/run?id=tiny")
+        assert run["state"] == "finished" and run["reason"].startswith("done: 256 steps")
+        log = call(f"{url}/api/run/log?id=tiny")[1]["lines"]
+        assert log[0].startswith("$ racekit train --resume --minutes 0.2") and any(
+            line.startswith("done: 256 steps") for line in log)
