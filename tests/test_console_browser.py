@@ -1,6 +1,7 @@
 """`racekit console` in a real headless Chromium (Debian's chromium + chromium-driver, driven by selenium):
 create a model whose reward fails Validate (the line is marked, and the draft survives a reload), fix it,
-validate, start a short real training, see the model page's curve gain points, stop it, see it stopped.
+validate, start a short real training, see the model page's curve gain points, stop it, see it stopped;
+the leaderboard inside the console; delete the model after its confirmation.
 Saves tests/artifacts/console-create.png (the failed validation) and console-model.png (the model page)."""
 import os
 import signal
@@ -85,6 +86,21 @@ def test_create_validate_train_watch_and_stop(tmp_path, monkeypatch):
             browser.get(server.url + "/#/")
             wait_for(browser, lambda d: "first-model" in by_id(d, "models").text, "the models list")
             assert "stopped" in by_id(browser, "models").text
+
+            browser.get(server.url + "/#/leaderboard")  # today's leaderboard page, inside the console
+            browser.switch_to.frame(by_id(browser, "leaderboard"))
+            wait_for(browser, lambda d: "racekit leaderboard" in d.page_source, "the leaderboard page")
+            browser.switch_to.default_content()
+
+            browser.get(server.url + "/#/model/first-model")
+            wait_for(browser, lambda d: by_id(d, "delete").is_enabled(), "Delete, for a stopped model")
+            by_id(browser, "delete").click()
+            wait_for(browser, lambda d: d.switch_to.alert, "the confirmation").dismiss()  # No: nothing happens
+            assert (root / "first-model").is_dir()
+            by_id(browser, "delete").click()
+            wait_for(browser, lambda d: d.switch_to.alert, "the confirmation").accept()
+            wait_for(browser, lambda d: not (root / "first-model").exists(), "deleted")
+            wait_for(browser, lambda d: d.current_url.endswith("#/"), "back to the models")
         finally:
             for pid in jobs.live().values():  # a failure above must not leave a training behind
                 os.kill(pid, signal.SIGTERM)
