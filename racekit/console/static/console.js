@@ -68,7 +68,7 @@ async function deleteRun(id) {
   if (!window.confirm(`Delete the model ${id} and all its files? This cannot be undone.`)) return false;
   const result = await api("/api/run/delete", {id: id, confirm: id});
   if (result.error) { window.alert(result.error); return false; }
-  location.hash = "#/";
+  if ((location.hash || "#/") === "#/") showModels(); else location.hash = "#/";
   return true;
 }
 
