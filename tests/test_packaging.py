@@ -33,6 +33,11 @@ def test_the_wheel_holds_only_the_racekit_namespace(wheel):
     for expected in ("racekit/sim/env.py", "racekit/sim/assets/car.urdf", "racekit/tracks/builtin/piccolo.track",
                      "racekit/agent/ppo.py", "racekit/hardware/drive.py", "racekit/hardware/server/static/console.html"):
         assert expected in names
+    for folder, installed in (("racekit", "racekit"), ("sim", "racekit/sim"), ("agent", "racekit/agent"),
+                              ("tracks", "racekit/tracks"), ("hardware", "racekit/hardware")):
+        for init in (REPO / folder).rglob("__init__.py"):  # every package of the source tree is in the wheel
+            inside = init.relative_to(REPO / folder).as_posix()
+            assert f"{installed}/{inside}" in names, f"{folder}/{inside} is not in the wheel (pyproject's packages)"
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "License-Expression: Apache-2.0" in metadata
     car = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra == \"car\"" in line]
