@@ -160,7 +160,8 @@ def check_model(path: str | Path, racer: str | None = None) -> Entrant:
     if spec.action_space.max_steering_deg > MAX_STEERING_DEG:
         raise RaceError(f"{path}: the model steers up to {spec.action_space.max_steering_deg:g} degrees; the car's "
                         f"steering stops at {MAX_STEERING_DEG:g}")
-    camera = {k: v for k, v in asdict(cam).items() if v is not None or k not in ("mount", "look")}  # absent: racekit's
+    camera = {k: v for k, v in asdict(cam).items()  # mount and look absent: racekit's; one camera: said by nothing
+              if (v is not None or k not in ("mount", "look")) and not (k == "cameras" and v == 1)}
     camera.update(sensor_fields(spec))  # a stereo pair, a LIDAR: the env gives them
     metadata = {**spec.extra, "camera": camera, "control_hz": spec.control_hz,
                 "action_space": action_space_of(spec.action_space)}
