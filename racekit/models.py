@@ -48,13 +48,6 @@ def sensor_fields(spec) -> dict:
     return fields
 
 
-def lidar_of(obs, spec):
-    """(the camera's frames, the LIDAR's values or None) of an env observation for a model of `spec`."""
-    if not isinstance(obs, dict):
-        return obs, None
-    return obs[spec.sensors[0]], (obs[spec.lidar] if spec.lidar else None)
-
-
 def open_driver(model: str, checkpoint: str | None = None) -> Driver:
     """A run directory, a checkpoint .pt or a model .onnx, ready to drive (`checkpoint`: best or last of a run)."""
     if str(model).endswith(".onnx"):
@@ -84,7 +77,9 @@ def _onnx_driver(model: str) -> Driver:
     camera.update(sensor_fields(spec))
 
     def drive(obs):
-        return [policy.act(*lidar_of(obs, spec))]  # onnxruntime failing or a NaN: ModelError, one line
+        from racekit.agent.observations import split
+
+        return [policy.act(*split(obs))]  # onnxruntime failing or a NaN: ModelError, one line
 
     steps = spec.extra.get("training_steps")
     track = spec.extra.get("track")

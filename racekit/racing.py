@@ -33,10 +33,11 @@ from typing import Callable
 import numpy as np
 
 from racekit.agent.evaluate import MAX_RESETS
+from racekit.agent.observations import split
 from racekit.sim.camera import MOUNTS
 from racekit.sim.car import CarSpec
 from racekit.sim.looks import LOOKS
-from racekit.models import action_space_of, lidar_of, sensor_fields
+from racekit.models import action_space_of, sensor_fields
 from racekit.sim import MAX_OBJECTS, RACE_TYPES
 from racekit.sim.objects import BOT_SPEED
 
@@ -269,7 +270,7 @@ def race(entrant: Entrant, track, rules: Rules, on_step: Callable | None = None)
         boxes = [box for box, o in zip(env.world.standing, states) if not o.is_bot]
         bot_paths = [[(states[i].x, states[i].y)] for i in bots]
         while True:
-            frames, lidar = lidar_of(obs, entrant.policy.spec)
+            frames, lidar = split(obs)
             steering, speed = entrant.policy.act(frames[None], None if lidar is None else lidar[None])
             obs, _, terminated, truncated, info = env.step(np.array([steering, speed], np.float32))
             params, events = info["params"], []

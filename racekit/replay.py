@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from racekit.sim.sensors import CAMERAS
+from racekit.agent.observations import split
 
 MARKERS = {"off_track": (230, 30, 30), "crash": (255, 255, 0), "reset": (220, 0, 220)}  # RGB
 BOT_PATH_RGB = (90, 140, 255)
@@ -48,8 +48,7 @@ class ReplayVideo:
         view = chase_camera(env.world.client, env.world.car, *self.size)
         if getattr(env, "lidar_ranges", None) is not None:
             view = draw_scan(view, env.lidar_ranges)
-        frames = next(v for k, v in obs.items() if k in CAMERAS) if isinstance(obs, dict) else obs
-        inset = frames[:, :, -self.channels:]  # the newest frame of the stack: what the model sees now
+        inset = split(obs)[0][:, :, -self.channels:]  # the newest frame of the stack: what the model sees now
         self.writer.write(self._frame(view, inset, info, lap_clock(info)))
         for event in events:
             if event["kind"] != "lap" and not event["dnf"]:
