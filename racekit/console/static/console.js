@@ -243,10 +243,46 @@ async function showModel(id) {
               curves.evaluations.filter((e) => e.mean_lap_time).map((e) => ({x: e.step, y: e.mean_lap_time,
                                                                              clean: e.all_clean})));
   }
+  showLive(id, run);
   const pre = $("log");
   const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
   pre.textContent = (log.lines || []).join("\n") || "(no log: this run was not started from the console)";
   if (atEnd) pre.scrollTop = pre.scrollHeight;
+}
+
+// The trainer's evaluations, live: an MJPEG stream of each view while it trains, else its last frame.
+const STREAM_RENEW_MS = 240000;  // the console ends a stream after 300 s; a new one before that
+
+function showLive(id, run) {
+  const status = run.live;
+  const training = run.state === "training";
+  $("live").hidden = !status && !training;
+  if (!status) {
+    $("live-note").textContent = "The car's camera and a chase view appear here during the training's evaluations.";
+  } else {
+    const step = (status.step || 0).toLocaleString();
+    $("live-note").textContent = status.evaluating ? `Evaluating at step ${step} on ${status.track}.`
+      : `Last evaluation at step ${step} on ${status.track}` + (training ? "; the next one shows here as it runs." : ".");
+  }
+  for (const view of ["front", "chase"]) {
+    const img = $("live-" + view);
+    const query = `?id=${encode(id)}&view=${view}`;
+    if (!status || !status.views.includes(view)) { stopImage(img); continue; }
+    if (training) {
+      const url = "/api/run/live.mjpg" + query;
+      if (img.dataset.url !== url || Date.now() - Number(img.dataset.since) > STREAM_RENEW_MS) {
+        img.dataset.url = url; img.dataset.since = String(Date.now());
+        img.src = url + "&t=" + Date.now();
+      }
+    } else {
+      const url = "/api/run/live.jpg" + query + "&t=" + status.time;
+      if (img.dataset.url !== url) { img.dataset.url = url; img.src = url; }
+    }
+  }
+}
+
+function stopImage(img) {  // closes its stream: the browser holds only a few connections to one server
+  img.removeAttribute("src"); delete img.dataset.url;
 }
 
 function setUpModelButtons() {
@@ -275,6 +311,7 @@ function setUpModelButtons() {
 // ---- routing --------------------------------------------------------------------------------------
 function route() {
   clearInterval(timer);
+  for (const view of ["front", "chase"]) stopImage($("live-" + view));
   const hash = location.hash || "#/";
   const view = hash.startsWith("#/model/") ? "model" : hash === "#/create" ? "create"
              : hash === "#/leaderboard" ? "leaderboard" : "models";

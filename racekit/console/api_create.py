@@ -1,0 +1,76 @@
+"""The create-model page: tracks and their pictures, the example rewards, Validate, and Start training.
+
+    GET  /api/tracks, /api/track.png?name=T, /api/examples
+    POST /api/reward/check          {"code", "track", "race_type"}: `racekit reward check`'s verdict and line
+    POST /api/trainings             the create form: `racekit train ... --out RUNS/NAME`, or queued
+"""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from racekit.console import jobs as jobs_module
+from racekit.console import pictures, runs
+from racekit.console.context import Context, body_of, error
+from racekit.console.forms import FieldError, training_options
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "rewards"  # a source checkout's examples
+
+
+def examples() -> dict[str, str]:
+    """The example reward functions by file name (DeepRacer's centre-line example where there are none)."""
+    found = {p.name: p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.py"))} if EXAMPLES.is_dir() else {}
+    if not found:
+        from racekit.sim.reward import default_reward_function
+
+        found["follow_centre_line.py"] = inspect.getsource(default_reward_function).replace(
+            "default_reward_function", "reward_function")
+    return found
+
+
+def routes(ctx: Context) -> list[Route]:
+    jobs = ctx.jobs
+
+    def track_picture(request: Request) -> Response:
+        name = request.query_params.get("name", "")
+        if name not in [t["name"] for t in pictures.builtin_tracks()]:
+            return error(f"track {name!r}: not a built-in track", 404)
+        return Response(pictures.track_png(name), media_type="image/png",
+                        headers={"Cache-Control": "max-age=3600"})
+
+    def tracks(request: Request) -> Response:
+        return JSONResponse({"tracks": pictures.builtin_tracks(), "race_types": pictures.race_types()})
+
+    def example_list(request: Request) -> Response:
+        return JSONResponse({"examples": examples()})
+
+    async def check(request: Request) -> Response:
+        form = await body_of(request)
+        code, track, race_type = form.get("code"), form.get("track") or "piccolo", form.get("race_type") or "time-trial"
+        if not isinstance(code, str) or not code.strip():
+            raise FieldError("reward", "reward function: write one (start from an example)")
+        if track not in [t["name"] for t in pictures.builtin_tracks()]:
+            raise FieldError("track", f"track: not a built-in track: {track!r}")
+        if race_type not in pictures.race_types():
+            raise FieldError("race_type", f"race type: not one of {', '.join(pictures.race_types())}")
+        return JSONResponse(await run_in_threadpool(jobs_module.reward_check, code, track, race_type))
+
+    async def create(request: Request) -> Response:
+        form = await body_of(request)
+        names = [t["name"] for t in pictures.builtin_tracks()]
+        name, reward, argv = training_options(form, ctx.root, names)
+        if name in jobs.queued():
+            raise FieldError("name", f"name: a run called {name} is queued already; choose another name")
+        folder = ctx.root / name
+        folder.mkdir(parents=True)
+        (folder / runs.SUBMITTED_REWARD).write_text(reward, encoding="utf-8")
+        state = jobs.submit(name, [*argv, "--reward", str(folder / runs.SUBMITTED_REWARD)])
+        return JSONResponse({"id": name, "state": state}, status_code=201)
+
+    return [Route("/api/tracks", tracks), Route("/api/track.png", track_picture), Route("/api/examples", example_list),
+            Route("/api/reward/check", check, methods=["POST"]), Route("/api/trainings", create, methods=["POST"])]
