@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from racekit.agent.evaluate import evaluate
+from racekit.agent.live import LiveView
 from racekit.agent.schedule import GENERATED, home_track, track_fits
 from racekit.tracks import DEFAULT_TRACK, load_track
 
@@ -39,13 +40,21 @@ def evaluation_panel(cfg) -> list[tuple[str, bool]]:
     return panel
 
 
-def evaluate_panel(driver, cfg, panel: list[tuple[str, bool]], simtrace: Path | None) -> dict:
+def evaluate_panel(driver, cfg, panel: list[tuple[str, bool]], simtrace: Path | None,
+                   live: LiveView | None = None, step: int = 0) -> dict:
     """Race each (track, reversed) of the panel; one result over all of it (the keys of one evaluation:
-    clean laps and laps summed, completion and lap times over all), each entry's own under "panel"."""
+    clean laps and laps summed, completion and lap times over all), each entry's own under "panel".
+    live: the run's live view (agent/live.py), shown each car of the panel; step: the run's env steps."""
     actions = cfg.action_spec().as_dict()
-    results = [evaluate(driver, track, cfg.camera(), actions, laps=cfg.eval_laps, reverse=reverse,
-                        env_kwargs=cfg.race_kwargs(), simtrace=simtrace if i == 0 else None)
-               for i, (track, reverse) in enumerate(panel)]
+    results = []
+    for i, (track, reverse) in enumerate(panel):
+        if live is not None:
+            live.begin(step, f"{track}{' reversed' if reverse else ''}")
+        results.append(evaluate(driver, track, cfg.camera(), actions, laps=cfg.eval_laps, reverse=reverse,
+                                env_kwargs=cfg.race_kwargs(), simtrace=simtrace if i == 0 else None,
+                                on_step=None if live is None else live.on_step))
+    if live is not None:
+        live.end()
     if len(results) == 1:
         return results[0]
     for result, (_, reverse) in zip(results, panel):

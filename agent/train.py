@@ -2,8 +2,9 @@
 
 A run lives in one directory: config.json (everything needed to resume),
 checkpoints/last.pt and best.pt, metrics.csv, episodes.csv, evaluations.jsonl,
-TensorBoard events and training.png, and DeepRacer's sim-traces,
-model_metadata.json and hyperparameters.json (agent/simtrace.py). Checkpoints
+TensorBoard events and training.png, DeepRacer's sim-traces,
+model_metadata.json and hyperparameters.json (agent/simtrace.py), and live/ (the
+evaluation car's pictures, agent/live.py). Checkpoints
 are written at the start and after every update, so a run killed at any moment
 resumes from the last one with --resume.
 
@@ -38,6 +39,7 @@ from tqdm import tqdm
 from racekit.agent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from racekit.agent.errors import RunError  # its home is errors.py (workers and distributed raise it too)
 from racekit.agent.evaluate import evaluate, torch_driver
+from racekit.agent.live import LiveView
 from racekit.agent.logbook import SAC_FIELDS, Logbook, read_evaluations
 from racekit.agent.observations import model_inputs, obs_len
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
@@ -325,6 +327,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
             "actions": spec.as_dict(), "camera": cfg.camera(), "reward_sha256": sha256_of(cfg.reward),
             "network": cfg.policy_network()}
     panel = evaluation_panel(cfg)  # evaluations: the run's track, or the panel, with the race type's objects
+    live = LiveView(run_dir, cfg.camera()["channels"])  # RUN/live/: the evaluation car, for the console
     eval_laps = cfg.eval_laps * len(panel)
 
     def checkpoint(name: str) -> None:
@@ -390,7 +393,8 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
                 # one frame at a time: a second thread gains nothing and, on a busy machine, costs many times
                 torch.set_num_threads(1)
                 result = evaluate_panel(torch_driver(DeterministicPolicy(model)), cfg, panel,
-                                        evaluation_folder(run_dir, global_step) if trace is not None else None)
+                                        evaluation_folder(run_dir, global_step) if trace is not None else None,
+                                        live, global_step)
                 result.update(global_step=global_step, wall_seconds=round(time.monotonic() - started, 1))
                 logbook.log_evaluation(result)
                 model.train()
