@@ -1,6 +1,8 @@
 """`racekit race A.onnx B.onnx --head-to-head`: two models on the track at once (racekit.sim.headtohead).
 
-Each model runs through onnxruntime as in a time trial and sees the other car in its camera. The grid:
+Each model runs through onnxruntime as in a time trial, with the sensors it was trained with (its camera or
+stereo pair, and its LIDAR) on its own car, and sees the other car in them. Two models of different sensors race
+each other. The grid:
 A (the first file) on the start line in the left lane, B `--stagger` m (default 1) behind in the right lane,
 or with `--single-file` both on the centre line, B behind A. Each car is under race rules of its own
 (laps, off-track put-back and penalties, the DNF cap); a penalty holds the car at rest while the other
@@ -9,9 +11,10 @@ order is by the time to complete the laps (penalties included); then cars that d
 and progress.
 
 The heat writes one replay (OUT/<date>-<A>-vs-<B>-<id>/replay.mp4: each car's chase view side by side,
-its camera inset, its lap timer) and one map (map.png: both driven lines in the cars' colours, the
-off-tracks and crashes marked), and is stored as one heat on the leaderboard: both cars' results
-(race type head-to-head, each with its finishing position) and who hit whom.
+its camera inset, its lap timer, and a car with a LIDAR its scan as a time trial's replay draws it) and one
+map (map.png: both driven lines in the cars' colours, the off-tracks and crashes marked), and is stored as
+one heat on the leaderboard: both cars' results (race type head-to-head, each with its finishing position)
+and who hit whom.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 
+from racekit.agent.observations import split
 from racekit.racing import DrivenLog, Outcome, RaceError, new_replay_folder, slug
 
 LETTERS = "AB"
@@ -38,11 +42,6 @@ def check_heat(entrants, stagger: float | None = None, single_file: bool = False
     """The heat's grid (sim.headtohead.Grid), once the two models can race together; RaceError if not."""
     from racekit.sim.headtohead import Grid
 
-    for e in entrants:
-        sensors = e.camera.get("sensors") or ["front-camera"]
-        if list(sensors) != ["front-camera"]:
-            raise RaceError(f"--head-to-head: {e.path} reads {', '.join(sensors)}; head-to-head races front-camera "
-                            f"models so far (race it alone: racekit race {e.path.name} --race-type head-to-bot)")
     hz = {float(e.metadata["control_hz"]) for e in entrants}
     if len(hz) != 1:
         raise RaceError(f"--head-to-head: the models run at different control rates ({', '.join(map(str, hz))} Hz); "
@@ -108,7 +107,9 @@ def drive_heat(entrants, track, rules, grid, video_path: Path, size, names, on_s
                       max_resets=rules.max_resets, control_hz=hz, substeps=max(1, round(PHYSICS_HZ / hz)), grid=grid,
                       max_speed=float(max(h[1] for h in high)),
                       mounts=[e.camera.get("mount") or "racekit" for e in entrants],
-                      looks=[e.camera.get("look") or "racekit" for e in entrants])
+                      looks=[e.camera.get("look") or "racekit" for e in entrants],
+                      sensors=[e.camera.get("sensors") or ["front-camera"] for e in entrants],
+                      lidar_configs=[e.camera.get("lidar_config") for e in entrants])
     logs = [CarLog() for _ in entrants]
     try:
         obs, infos = heat.reset()
@@ -123,7 +124,8 @@ def drive_heat(entrants, track, rules, grid, video_path: Path, size, names, on_s
                     if infos[i]["termination"] is not None:
                         actions.append((0.0, 0.0))
                         continue
-                    steering, speed = entrant.policy.act(obs[i][None])
+                    frames, lidar = split(obs[i])
+                    steering, speed = entrant.policy.act(frames[None], None if lidar is None else lidar[None])
                     actions.append(tuple(np.clip(np.array([steering, speed], np.float32), low[i], high[i])))
                 obs, infos, done = heat.step(actions)
                 for i, info in enumerate(infos):
@@ -211,7 +213,9 @@ class HeatVideo:
         self.ended = [False, False]
 
     def on_step(self, heat, obs, infos, order=(0, 1)) -> None:
-        from racekit.sim.video import chase_frame
+        from racekit.replay import draw_scan
+        from racekit.sim.camera import chase_camera
+        from racekit.sim.video import compose
 
         halves = []
         for i, (racer, info) in enumerate(zip(heat.racers, infos)):
@@ -232,7 +236,10 @@ class HeatVideo:
             if done:
                 lines.append(f"last {done[-1]:.2f} s")
             lines.append(f"P{list(order).index(i) + 1}  off {info['offtracks']}  crash {info['crashes']}")
-            frame = chase_frame(heat.world.client, racer.car, self.half, obs[i], self.channels[i], lines)
+            view = chase_camera(heat.world.client, racer.car, *self.half)
+            if racer.sensors.ranges is not None:  # a LIDAR: its scan in the corner, as a time trial's replay
+                view = draw_scan(view, racer.sensors.ranges)
+            frame = compose(view, split(obs[i])[0][:, :, -self.channels[i]:], lines)
             self.last[i] = frame.copy()
             if info["holding"]:
                 _banner(frame, "PENALTY", (200, 20, 20))

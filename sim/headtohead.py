@@ -2,10 +2,10 @@
 
 Beyond DeepRacer's console (its head-to-bot races scripted bots). One World (sim/world.py) holds the
 track and car A; car B is a second `Car` in the same PyBullet client, so the two collide through their
-own bodies. Each car has its own lap counter (sim/lap.py), its own race rules and its own front camera:
-the PyBullet renderers ("tiny", "egl") draw the other car's body; the fast renderer draws it as a box
-of the car's size and colour (`car_box`) moved to its pose every step, a drawn-only box with no body of
-its own, left out of that car's own camera (a car never sees itself).
+own bodies. Each car has its own lap counter (sim/lap.py), race rules and sensors: the PyBullet
+renderers ("tiny", "egl") draw the other car's body; the fast renderer draws it as a box of the car's size
+and colour (`car_box`) moved to its pose every step, left out of that car's own camera (a car never sees
+itself).
 
 ## The grid
 Car A (the first) on the start line, car B `Grid.stagger` m behind it (default 1 m): side by side in
@@ -13,10 +13,11 @@ the two lanes (A in the left lane, B in the right, each halfway between the cent
 or `Grid.single_file` both on the centre line, one behind the other. Each counts its laps from where it
 started, so both drive the same distance; on an open track A starts `stagger` m after the start instead.
 
-## Cameras and looks
-Each car has its own camera: its `CameraSpec` (size, channels, field of view) and its mount (`mounts`:
-"racekit" or "deepracer", sim/camera.py), and sees the world in its own look (`looks`: "racekit" or
-"deepracer", sim/looks.py), so a model trained in DeepRacer's simulator races one trained in racekit's, each
+## Sensors, cameras and looks
+Each car reads the sensors its model was trained with (`sensors`, sim/headtohead_sensors.py): the front
+camera or the stereo pair, and at most one LIDAR, which sees the other car's body. Its camera has its own
+`CameraSpec` (size, channels, lens), mount (`mounts`: "racekit" or "deepracer", sim/camera.py) and look
+(`looks`, sim/looks.py), so a model trained in DeepRacer's simulator races one trained in racekit's, each
 seeing what it was trained on. The world (its ground texture, the chase view) has car A's look; car B's
 different look is drawn by a fast renderer of its own (the PyBullet renderers have one ground texture, so
 with them both cars must see one look).
@@ -41,18 +42,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pybullet as p
 
-from racekit.sim.camera import MOUNTS, CameraSpec, camera_pose, mounted
+from racekit.sim.camera import MOUNTS, CameraSpec, mounted
 from racekit.sim.car import Car, CarSpec
 from racekit.sim.env import PROGRESS_FALLING_STEPS, STUCK_DISTANCE, STUCK_STEPS
+from racekit.sim.headtohead_sensors import CAR_BOX, CarSensors, LidarShell, car_box
 from racekit.sim.lap import LapProgress
 from racekit.sim.objects import RESET_BEHIND, along, lane_offset
 from racekit.sim.looks import LOOKS, look_ground, look_sky
-from racekit.sim.render import Box, make_renderer
+from racekit.sim.render import make_renderer
 from racekit.sim.world import SUBSTEPS, World
 
-# The car's outline as the fast renderer draws it: body 0.25 m long, wheels out to 0.094 m each side,
-# the roof 0.095 m up (sim/assets/car.urdf)
-CAR_BOX = (0.25, 0.187, 0.095)
 CAR_RGB = [(70, 160, 255), (250, 140, 0)]  # car A light blue, car B orange: bright on the road, in gray too
 PARK_M = 100.0  # a car that is done waits this far off the track's bounds
 
@@ -90,6 +89,7 @@ class Racer:
     car: Car
     camera: CameraSpec
     frame_stack: int
+    sensors: CarSensors
     lap: LapProgress | None = None
     counts: dict = field(default_factory=lambda: {"offtracks": 0, "crashes": 0, "resets": 0})
     frames: deque = field(default_factory=deque)
@@ -105,22 +105,19 @@ class Racer:
     def done(self) -> bool:
         return self.termination is not None
 
-    def observation(self) -> np.ndarray:
-        return np.concatenate(self.frames, axis=2) if self.frame_stack > 1 else self.frames[-1]
-
-
-def car_box(car: Car, rgb) -> Box:
-    """The car as the fast renderer draws another car: a box of its size and colour at its pose."""
-    x, y, yaw = car.pose()
-    length, width, height = CAR_BOX
-    return Box((x, y, height / 2), (length / 2, width / 2, height / 2), yaw, tuple(rgb))
+    def observation(self):
+        """What its model reads: the stacked frames, or with a LIDAR the env's dict keyed by sensor."""
+        return self.sensors.observation(np.concatenate(self.frames, axis=2) if self.frame_stack > 1
+                                        else self.frames[-1])
 
 
 class HeadToHead:
     """Two cars racing one track at once (see the module docstring).
 
-    `reset()` returns (observations, infos), one per car; `step([(steering_deg, speed), (steering_deg, speed)])`
-    returns (observations, infos, done). A car that is done ignores its command. Each info: progress,
+    `sensors`: each car's sensor list (sim/sensors.py's names; default the front camera), `lidar_configs` each
+    car's discretised LIDAR's config (None: DeepRacer's). `reset()` returns (observations, infos), one per car
+    (an array, or for a car with a LIDAR a dict keyed by sensor); `step([(steering_deg, speed), (steering_deg,
+    speed)])` returns (observations, infos, done). A car that is done ignores its command. Each info: progress,
     lap_times, sim_time, offtracks, crashes, resets, holding (held for a penalty), termination, finish_time,
     x, y (the reference point), speed, and events: this step's {"kind": "off_track" | "crash" | "reset",
     "lap", "x", "y", "progress", "penalty", "resets", "dnf", "hit": the car it hit or None}, {"kind": "lap",
@@ -131,8 +128,9 @@ class HeadToHead:
                  offtrack_penalty: float = 2.0, crash_penalty: float = 5.0, max_resets: int | None = 20,
                  control_hz: float = 15.0, substeps: int = SUBSTEPS, renderer: str = "fast", grid: Grid = Grid(),
                  car_spec: CarSpec = CarSpec(), max_steps: int | None = None, max_speed: float = 4.0,
-                 mounts=("racekit", "racekit"), looks=("racekit", "racekit")):
-        if len(cameras) != 2 or len(frame_stacks) != 2 or len(mounts) != 2 or len(looks) != 2:
+                 mounts=("racekit", "racekit"), looks=("racekit", "racekit"),
+                 sensors=(("front-camera",), ("front-camera",)), lidar_configs=(None, None)):
+        if any(len(v) != 2 for v in (cameras, frame_stacks, mounts, looks, sensors, lidar_configs)):
             raise ValueError("a head-to-head heat has two cars")
         for mount in mounts:
             if mount not in MOUNTS:
@@ -151,8 +149,11 @@ class HeadToHead:
         second = Car(self.world.client, mounted(car_spec, mounts[1]))
         for car, rgb in zip((self.world.car, second), CAR_RGB):
             p.changeVisualShape(car.body, -1, rgbaColor=[c / 255 for c in rgb] + [1], physicsClientId=self.world.client)
-        self.racers = [Racer(i, car, cam, stack) for i, (car, cam, stack) in
-                       enumerate(zip((self.world.car, second), cameras, frame_stacks))]
+        cars = (self.world.car, second)
+        self.racers = [Racer(i, car, cam, stack, CarSensors(self.world, car, cam, car_sensors, config, seed=i))
+                       for i, (car, cam, stack, car_sensors, config) in
+                       enumerate(zip(cars, cameras, frame_stacks, sensors, lidar_configs))]
+        self.shells = LidarShell.for_cars(self.world.client, cars, CAR_BOX[:2])  # what a LIDAR sees of the cars
         self.draw_other = self.world.renderer.name == "fast"  # the PyBullet renderers draw the bodies
         self.renderers = [self.world.renderer] * 2  # each car's front camera
         if looks[1] != looks[0]:
@@ -183,11 +184,14 @@ class HeadToHead:
             racer.hold_until, racer.termination, racer.finish_time, racer.parked = 0.0, None, None, False
         self.racers[1].car.reset(*poses[1])
         world.reset_car(*poses[0])  # car A, then the physics settles both on their wheels; the clock at zero
+        for shell in self.shells:
+            shell.follow()
         for racer in self.racers:
             racer.car.moved()
             racer.lap = LapProgress(track, racer.car.reference_point())
             racer.last_xy = np.array(racer.car.pose()[:2])
             racer.frames = deque([self._camera(racer)] * racer.frame_stack, maxlen=racer.frame_stack)
+            racer.sensors.scan()
         return [r.observation() for r in self.racers], [self._info(r, []) for r in self.racers]
 
     def step(self, actions):
@@ -215,9 +219,12 @@ class HeadToHead:
         for racer in self.racers:
             if racer.done and not racer.parked:
                 self._park(racer)
+        for shell in self.shells:  # where the cars are now: driven, put back or parked
+            shell.follow()
         for racer in self.racers:
             if not racer.done:
                 racer.frames.append(self._camera(racer))
+                racer.sensors.scan()
         done = all(r.done for r in self.racers)
         return ([r.observation() for r in self.racers], [self._info(r, e) for r, e in zip(self.racers, events)],
                 done)
@@ -321,12 +328,12 @@ class HeadToHead:
         return float(x - lateral * math.sin(yaw)), float(y + lateral * math.cos(yaw)), yaw
 
     def _camera(self, racer: Racer) -> np.ndarray:
-        """The car's front camera: the world's boxes, and the other car (unless it has left the track)."""
+        """The car's camera (or stereo pair): the world's boxes, and the other car (unless it has left the track)."""
         boxes = list(self.world.standing) + list(getattr(self.world, "scenery", ()))
         other = self.racers[1 - racer.index]
         if self.draw_other and not other.parked:
             boxes.append(car_box(other.car, CAR_RGB[other.index]))
-        return self.renderers[racer.index].render(camera_pose(racer.car, racer.camera), racer.camera.channels, boxes)
+        return racer.sensors.picture(self.renderers[racer.index], boxes)
 
     def _info(self, racer: Racer, events: list[dict]) -> dict:
         lap = racer.lap

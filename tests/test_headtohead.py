@@ -6,6 +6,8 @@ car starting right behind a slower one runs into it, which is its crash (the car
 who hit whom. Then `racekit race A.onnx B.onnx --head-to-head` end to end: both cars drive, the finishing
 order, the replay and map with both cars, the heat stored on the leaderboard and shown by its commands.
 """
+import csv
+import io
 import json
 
 import cv2
@@ -17,7 +19,9 @@ from racekit.cli import main
 from racekit.leaderboard.db import Leaderboard
 from racekit.replay import LEGEND_PX, MARKERS
 from racekit.sim.camera import CameraSpec, camera_pose
-from racekit.sim.headtohead import CAR_RGB, Grid, HeadToHead
+from racekit.sim.headtohead import CAR_BOX, CAR_RGB, Grid, HeadToHead
+from racekit.sim.lidar import LIDAR_AHEAD
+from racekit.sim.lidar import RAY_ANGLES_DEG as RAY_ANGLES
 from racekit.tracks import load_track
 
 SMALL_VIDEO = ["--video-size", "192x72"]
@@ -90,6 +94,61 @@ def test_a_faster_car_right_behind_runs_into_the_slower_one_and_it_is_the_crash_
         assert infos[1]["crashes"] >= 1 and infos[0]["crashes"] == 0  # the car hit goes on, no penalty
         assert held >= 5.0 * 15 - 1  # B held at rest for its penalty (75 steps of 1/15 s) ...
         assert infos[0]["progress"] > 15  # ... while A drove on
+    finally:
+        h.close()
+
+
+def nearest_ray(ranges) -> tuple[float, float]:
+    """(range, car-frame angle in degrees) of a scan's nearest return."""
+    from racekit.sim.lidar import RAY_ANGLES_DEG
+
+    i = int(np.argmin(ranges))
+    return float(ranges[i]), float(RAY_ANGLES_DEG[i])
+
+
+def test_a_cars_lidar_sees_the_other_car_beside_or_behind_it_and_never_itself():
+    lidars = [("front-camera", "sector-lidar"), ("front-camera", "lidar")]
+    # side by side: A in the left lane, B level with it in the right lane
+    h = heat(Grid(stagger=0.0), sensors=lidars)
+    try:
+        obs, _ = h.reset()
+        (ax, ay, _), (bx, by, _) = (r.car.pose() for r in h.racers)
+        gap = float(np.hypot(ax - bx, ay - by)) - CAR_BOX[1] / 2  # from A's centre to B's near side
+        (range_a, angle_a), (range_b, angle_b) = (nearest_ray(r.sensors.ranges) for r in h.racers)
+        assert abs(angle_a + 90) <= 10 and abs(range_a - gap) < 0.04  # A sees B to its right ...
+        assert abs(angle_b - 90) <= 10 and abs(range_b - gap) < 0.04  # ... and B sees A to its left
+        right = np.cos(np.radians(np.abs(np.array(RAY_ANGLES) + 90))) > 0.5  # rays within 60 degrees of right
+        assert np.isinf(h.racers[0].sensors.ranges[~right]).all()  # nothing else: not A's own body or shell
+        # as the model reads it: the sector LIDAR's sector to the right (within 0.5 m), B's ranges clipped to 1 m
+        assert obs[0]["sector-lidar"].tolist() == [0, 0, 0, 0, 0, 1, 1, 0] and obs[0]["front-camera"].shape[2] == 1
+        assert obs[1]["lidar"].min() == pytest.approx(range_b, abs=0.04) and obs[1]["lidar"].max() == 1.0
+    finally:
+        h.close()
+    # single file: B 1 m behind A sees A in its blind cone ahead (nothing), A sees B behind it
+    h = heat(Grid(stagger=1.0, single_file=True), sensors=lidars)
+    try:
+        h.reset()
+        range_a, angle_a = nearest_ray(h.racers[0].sensors.ranges)
+        assert abs(abs(angle_a) - 180) <= 10 and abs(range_a - (1.0 + LIDAR_AHEAD - CAR_BOX[0] / 2)) < 0.04
+        assert np.isinf(h.racers[1].sensors.ranges).all()
+        for _ in range(10):  # both drive on, the scans follow the cars
+            obs, infos, _ = h.step([(0.0, 1.0), (0.0, 1.0)])
+        assert abs(abs(nearest_ray(h.racers[0].sensors.ranges)[1]) - 180) <= 10
+        assert all(info["crashes"] == 0 and info["progress"] > 3 for info in infos)
+    finally:
+        h.close()
+
+
+def test_a_stereo_car_sees_the_other_car_in_both_cameras():
+    h = heat(Grid(stagger=1.0, single_file=True), sensors=[("front-camera",), ("stereo-cameras",)])
+    try:
+        (_, pair), _ = h.reset()
+        assert pair.shape == (60, 80, 2)
+        alone = h.racers[1].sensors.picture(h.renderers[1], list(h.world.standing))
+        left, right = (changed(pair[:, :, [k]], alone[:, :, [k]]) for k in (0, 1))
+        assert left.sum() > 15 and right.sum() > 15
+        # the left camera sits to the left, so it sees A further right in its picture than the right one does
+        assert np.nonzero(left)[1].mean() > np.nonzero(right)[1].mean()
     finally:
         h.close()
 
@@ -240,9 +299,7 @@ def test_head_to_head_collision_records_who_hit_whom(models, tmp_path, capsys):
     assert main(["leaderboard", "--db", str(db)]) == 0
     assert "fast hit slow at 0." in capsys.readouterr().out
     assert main(["leaderboard", "export", "--format", "csv", "--db", str(db)]) == 0
-    rows = capsys.readouterr().out.splitlines()
-    header = rows[0].split(",")
-    fast_row = dict(zip(header, next(r for r in rows if ",fast," in r).split(",")))
+    fast_row = next(r for r in csv.DictReader(io.StringIO(capsys.readouterr().out)) if r["racer"] == "fast")
     assert fast_row["hit"].split(";")[0] == "slow" and fast_row["hit_by"] == "" and fast_row["heat_position"] == "2"
 
 
@@ -250,3 +307,34 @@ def test_head_to_head_refuses_a_grid_it_cannot_start(models, tmp_path, capsys):
     code, _, err = race(capsys, tmp_path / "board.sqlite", str(models["slow"]), str(models["fast"]),
                         "--single-file", "--stagger", "0.1")
     assert code == 2 and "--stagger" in err and "car length" in err
+
+
+def test_a_stereo_and_lidar_model_races_a_front_camera_model_and_the_replay_draws_its_scan(models, tmp_path, capsys):
+    from hardware_helpers import make_sensor_model
+
+    evo = make_sensor_model(tmp_path / "evo.onnx", ("stereo-cameras", "lidar"))
+    db = tmp_path / "board.sqlite"
+    code = main(["race", "--head-to-head", "--track", "oval", "--laps", "1", "--db", str(db), "--video-size",
+                 "480x180", "--max-resets", "0", str(evo), str(models["straight"])])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "A: " in out and "stereo-cameras, lidar" in out and "stored as heat #1" in out
+    with Leaderboard(db) as board:
+        a, b = board.runs()
+        [stored] = board.heats()
+    assert a.model_meta["camera"]["sensors"] == ["stereo-cameras", "lidar"] and "sensors" not in b.model_meta["camera"]
+    assert {a.heat_position, b.heat_position} == {1, 2} and a.dnf and b.dnf  # both drive straight off the oval
+    # the replay: car A's half has the LIDAR's radar in its bottom-right corner, car B's (no LIDAR) has none
+    capture = cv2.VideoCapture(stored.video)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and frame.shape == (180, 480, 3)
+    corner = (slice(180 - 80, 180 - 12), slice(240 - 80, 240 - 12))  # inside the radar's 80 px square
+
+    def radar_like(half: np.ndarray) -> float:  # the radar's near-black ground
+        return float((half[corner].max(axis=2) < 45).mean())
+
+    assert radar_like(frame[:, :240]) > 0.3 and radar_like(frame[:, 240:]) < 0.05
+    # and on it car B, 1 m behind in the right lane, hit by A's rays (red; the frame is BGR)
+    red = frame[:, :240][corner].astype(int)
+    assert ((red[:, :, 2] > 150) & (red[:, :, 1] < 110)).sum() >= 3

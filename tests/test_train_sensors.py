@@ -135,9 +135,11 @@ def test_racekit_race_drives_a_sensor_model_under_race_rules_and_draws_its_scan(
     corner = frame[-66:-6, -66:-6]  # the radar inset: a dark square with the rays drawn on it
     assert corner.mean() < 100 and corner.max() > 60
     capsys.readouterr()
-    assert main(["race", str(model), str(model), "--head-to-head", "--track", "oval",
-                 "--db", str(tmp_path / "board.sqlite"), "--out", str(tmp_path / "replays")]) == 2
-    assert "head-to-head races front-camera models so far" in error_line(capsys)
+    # and head-to-head, each car with its own stereo pair and LIDAR (tests/test_headtohead.py has the details)
+    assert main(["race", str(model), str(model), "--head-to-head", "--track", "oval", "--laps", "1",
+                 "--max-resets", "0", "--db", str(tmp_path / "board.sqlite"), "--out", str(tmp_path / "replays"),
+                 "--video-size", "192x72"]) == 0
+    assert "A: " in capsys.readouterr().out
 
 
 def test_a_sensor_model_is_refused_for_a_deepracer_car_naming_its_sensors(sensor_run, tmp_path, capsys):

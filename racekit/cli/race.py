@@ -139,7 +139,8 @@ def run_heat(args, entrants, track, rules, size) -> int:
               f"off-track +{rules.offtrack_penalty:g} s, crash +{rules.crash_penalty:g} s (a contact: the car "
               f"behind), DNF after {rules.max_resets} resets; leaderboard {board.path}", flush=True)
         for letter, entrant in zip(LETTERS, entrants):
-            print(f"  {letter}: {entrant.path} (sha256 {entrant.sha256[:12]})", flush=True)
+            sensors = ", ".join(entrant.camera.get("sensors") or ["front-camera"])
+            print(f"  {letter}: {entrant.path} (sha256 {entrant.sha256[:12]}; {sensors})", flush=True)
         progress = [Progress(rules, label=f"{letter} ", crashes=True) for letter in LETTERS]
         try:
             heat = race_heat(entrants, names, track, rules, grid, root, size, board,
