@@ -70,11 +70,12 @@ def lap_video(directory: Path) -> Path:
 
 @contextlib.contextmanager
 def car_service(tmp_path: Path, controller: str = "mm1", **config):
-    """A running service (with a fresh token) and its software controller; all stopped on exit."""
+    """A running service (with a fresh token) and its software controller; all stopped on exit. `config`:
+    more ServiceConfig fields (its camera: the lap video unless given)."""
     data = tmp_path / "car-data"
     with open_virtual_controller(controller) as virtual:
-        cfg = ServiceConfig(data=str(data), serial=virtual.port, controller=controller,
-                            camera=str(lap_video(tmp_path)), host="127.0.0.1", **config)
+        config.setdefault("camera", str(lap_video(tmp_path)))
+        cfg = ServiceConfig(data=str(data), serial=virtual.port, controller=controller, host="127.0.0.1", **config)
         printed = io.StringIO()
         token_hash = prepare_token(cfg.data, out=printed)
         token = printed.getvalue().splitlines()[1].strip()

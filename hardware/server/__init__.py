@@ -6,6 +6,7 @@
   store       the model store under the data directory: uploads, activation, rollback
   runner      the drive loop (hardware/service.py's drive()) in a thread, its status, stop, e-stop
   camera_view a camera shared by the loop and the live MJPEG view
+  sensors     the car's sensors (camera or stereo pair, LIDAR): the models it can drive, what status shows
   app         the HTTP routes (Starlette)
   serve       `racekit car serve`: the data directory, the token, uvicorn
   client      the laptop's side of the HTTP API, standard library only

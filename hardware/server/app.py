@@ -4,7 +4,8 @@
     GET  /                            the console page (the login page, with 401, without the token)
     GET  /static/console.js|.css      the console's script and style
     POST /api/session                 Authorization: Bearer TOKEN -> the console's cookie; DELETE logs out
-    GET  /api/status                  running or stopped, active model, loop rate, last command, last error
+    GET  /api/status                  running or stopped, active model, loop rate, last command, last error,
+                                      the car's sensors
     GET  /api/models                  stored models, newest first, the active one marked
     PUT  /api/models/NAME             the model file as the body, X-Content-Sha256: HEX; ?activate=1
     POST /api/models/SHA256/activate  make a stored model the active one (car stopped)
@@ -192,6 +193,7 @@ def _drive_routes(car) -> list[Route]:
             status["model"] = {k: v for k, v in status["model"].items() if k != "path"}
         active = store.active()
         status["active"] = None if active is None else {k: v for k, v in active.items() if k != "path"}
+        status["sensors"] = car.sensors.describe()
         return status
 
     async def status(request):

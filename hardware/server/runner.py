@@ -23,6 +23,7 @@ from dataclasses import asdict
 from racekit.hardware.errors import HardwareError
 from racekit.hardware.safety import StopRequest
 from racekit.hardware.server.camera_view import SharedCamera
+from racekit.hardware.server.sensors import CarSensors
 from racekit.hardware.service import DriveConfig, drive
 
 log = logging.getLogger("hardware.server.runner")
@@ -84,9 +85,10 @@ class _LogLines:
 
 class CarRunner:
     def __init__(self, camera: SharedCamera, config: DriveConfig, *, estop_file: str, log_dir: str,
-                 calibration_file: str):
-        self.camera = camera
+                 calibration_file: str, sensors: CarSensors = CarSensors()):
+        self.camera = camera  # the car's camera (the left one of a stereo pair), shared with the live view
         self.base = config  # serial port, controller, channels: the same for every run
+        self.sensors = sensors  # the car's; each run opens those its model reads
         self.estop_file = estop_file
         self.log_dir = log_dir
         self.calibration_file = calibration_file  # read at each start: DeepRacer's values until one is saved
@@ -119,7 +121,8 @@ class CarRunner:
             log_file = os.path.join(self.log_dir, f"drive-{time.strftime('%Y%m%d-%H%M%S')}.csv")
             calibration = self.calibration_file if os.path.exists(self.calibration_file) else None
             config = DriveConfig(**dict(asdict(self.base), model=model["path"], max_speed=max_speed,
-                                        estop_file=self.estop_file, log=log_file, calibration=calibration))
+                                        estop_file=self.estop_file, log=log_file, calibration=calibration,
+                                        **self.sensors.drive_options(model.get("sensors") or ["front-camera"])))
             stop, monitor = StopRequest(), StatusPart()
             self._stop, self._monitor = stop, monitor
             self.model, self.max_speed, self.last_error, self.stop_reason = model, max_speed, None, None

@@ -27,8 +27,10 @@ from racekit.hardware.server import auth
 from racekit.hardware.server.app import build_app
 from racekit.hardware.server.camera_view import SharedCamera
 from racekit.hardware.server.runner import CarRunner
+from racekit.hardware.server.sensors import CarSensors
 from racekit.hardware.server.store import DEFAULT_KEEP, DEFAULT_MAX_BYTES, ModelStore
 from racekit.hardware.server.threaded import ThreadedServer, bind
+from racekit.hardware.lidar_observation import EVO_MOUNT_YAW_DEG
 from racekit.hardware.service import DriveConfig
 
 GRACEFUL_S = 2.0  # open streams (the camera view) get this long to end when the service stops
@@ -39,7 +41,13 @@ class ServiceConfig:
     data: str
     serial: str
     controller: str
-    camera: str = "0"
+    camera: str = "0"  # the camera, the left one of a stereo pair, or a side-by-side stereo device
+    right_camera: str | None = None  # the sensors, as for `racekit car drive` (hardware/server/sensors.py)
+    side_by_side: bool = False
+    lidar: str | None = None
+    lidar_mount_yaw_deg: float = EVO_MOUNT_YAW_DEG
+    lidar_baudrate: int | None = None
+    lidar_motor_pwm: int | None = None
     host: str = "0.0.0.0"
     port: int = 8080
     baudrate: int | None = None
@@ -52,21 +60,24 @@ class ServiceConfig:
 
 
 class Car:
-    """What the routes work with: the store, the drive loop, the camera, the calibration file."""
+    """What the routes work with: the store, the drive loop, the camera, the car's sensors, the calibration."""
 
     def __init__(self, config: ServiceConfig, token_hash: str):
         data = os.path.abspath(config.data)
         os.makedirs(data, mode=0o700, exist_ok=True)
         self.config = config
         self.token_hash = token_hash
-        self.store = ModelStore(data, config.max_upload_bytes, config.keep_models)
+        self.sensors = CarSensors(config.camera, config.right_camera, config.side_by_side, config.lidar,
+                                  config.lidar_mount_yaw_deg, config.lidar_baudrate, config.lidar_motor_pwm)
+        self.store = ModelStore(data, config.max_upload_bytes, config.keep_models, check=self.sensors.refusal)
         self.camera = SharedCamera(config.camera)
         self.calibration_path = os.path.join(data, "calibration.toml")
         base = DriveConfig(model="", serial=config.serial, controller=config.controller, camera=config.camera,
                            baudrate=config.baudrate, steering_channel=config.steering_channel,
                            throttle_channel=config.throttle_channel)
         self.runner = CarRunner(self.camera, base, estop_file=os.path.join(data, "estop"),
-                                log_dir=os.path.join(data, "logs"), calibration_file=self.calibration_path)
+                                log_dir=os.path.join(data, "logs"), calibration_file=self.calibration_path,
+                                sensors=self.sensors)
         self.default_max_speed = config.default_max_speed
         self.view_max_s = config.view_max_s
         self.closing = threading.Event()  # set when the service stops: camera streams end
@@ -129,7 +140,7 @@ def serve(config: ServiceConfig, new_token: bool = False, out: TextIO = sys.stdo
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGUSR1, lambda _s, _f: car.runner.estop(wait_s=0))
     print(f"racekit car service on http://{config.host}:{config.port}/ (data {os.path.abspath(config.data)}, "
-          f"{config.controller} on {config.serial}, camera {config.camera}); "
+          f"{config.controller} on {config.serial}, {car.sensors.summary()}); "
           f"e-stop: the console, `kill -USR1 {os.getpid()}` or `touch {os.path.join(config.data, 'estop')}`",
           file=out, flush=True)
     make_server(car, config.host, config.port).run(sockets=[sock])

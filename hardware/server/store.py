@@ -1,14 +1,15 @@
 """The model store: uploaded models under the data directory, one of them active.
 
     DATA/models/SHA256.onnx   a model, named by its content: never rewritten once there
-    DATA/models/SHA256.json   its record (the name it was uploaded as, size, time, camera spec)
+    DATA/models/SHA256.json   its record (the name it was uploaded as, size, time, camera spec, sensors)
     DATA/state.json           {"active": SHA256 or null, "history": [previously active, oldest first]}
     DATA/uploads/             uploads in progress (emptied at start)
 
 An upload streams into a temporary file while its SHA-256 is computed; only
-a whole file whose hash matches the one the sender declared, and which the
-car runtime's own check (hardware.model.load_policy) accepts, is renamed into
-models/. Activation rewrites state.json with os.replace: the car sees the old
+a whole file whose hash matches the one the sender declared, which the car
+runtime's own check (hardware.model.load_policy) accepts, and whose sensors the
+car has (`check`: hardware/server/sensors.py) is renamed into models/.
+Activation rewrites state.json with os.replace: the car sees the old
 state or the new one, never a mix. The name a user gives is only a label, never
 a path: names that look like paths are refused anyway, so a mistake is loud.
 """
@@ -21,6 +22,7 @@ import re
 import tempfile
 import threading
 import time
+from typing import Callable
 
 from racekit.hardware.errors import ModelError
 from racekit.hardware.model import load_policy
@@ -106,12 +108,15 @@ class Upload:
 
 
 class ModelStore:
-    def __init__(self, data_dir: str, max_bytes: int = DEFAULT_MAX_BYTES, keep: int = DEFAULT_KEEP):
+    def __init__(self, data_dir: str, max_bytes: int = DEFAULT_MAX_BYTES, keep: int = DEFAULT_KEEP,
+                 check: Callable[[object], str | None] | None = None):
+        """`check(spec)`: why this car cannot drive a model (hardware.model.ModelSpec), or None."""
         self.models_dir = os.path.join(data_dir, "models")
         self.uploads_dir = os.path.join(data_dir, "uploads")
         self.state_path = os.path.join(data_dir, "state.json")
         self.max_bytes = max_bytes
         self.keep = keep
+        self.check = check
         self._lock = threading.Lock()  # state.json and pruning: one writer at a time
         os.makedirs(self.models_dir, exist_ok=True)
         os.makedirs(self.uploads_dir, exist_ok=True)
@@ -170,11 +175,15 @@ class ModelStore:
         except ModelError as exc:
             message = str(exc).replace(upload.path, name)  # the temporary path means nothing to the user
             raise StoreError(422, f"not a model this car can run: {message}") from None
+        refusal = self.check(policy.spec) if self.check is not None else None
+        if refusal:  # refused here, so a model the car cannot feed is never stored, activated or started
+            raise StoreError(422, f"not a model this car can run: {name}: {refusal}")
         cam = policy.spec.camera
         record = {"name": name, "sha256": got, "size": upload.size, "uploaded": time.time(),
                   "camera": {"width": cam.width, "height": cam.height, "channels": cam.channels,
                              "frame_stack": cam.frame_stack},
-                  "control_hz": policy.spec.control_hz, "action_space": policy.spec.action_space.type}
+                  "control_hz": policy.spec.control_hz, "action_space": policy.spec.action_space.type,
+                  "sensors": list(policy.spec.sensors)}
         final = self.model_path(got)
         # Same bytes as a stored model: the rename replaces a file with an identical one.
         os.replace(upload.path, final)

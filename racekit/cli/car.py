@@ -25,17 +25,7 @@ def register(subparsers) -> None:
     d.add_argument("--model", required=True, help="the ONNX model file exported by racekit")
     d.add_argument("--serial", required=True, help="serial port or pyserial URL of the motor controller")
     d.add_argument("--controller", required=True, choices=CONTROLLER_NAMES, help="motor controller protocol")
-    d.add_argument("--camera", action="append",
-                   help="camera: device index (0), device path (/dev/video0), video file, or scheme:// URL "
-                        "(default 0); twice for a stereo model's pair: left, then right")
-    d.add_argument("--stereo-side-by-side", action="store_true",
-                   help="the one --camera is a stereo device giving both pictures side by side (left half = left)")
-    d.add_argument("--lidar", metavar="PORT", help="the RPLIDAR's serial port (A1/A2), for a model with a LIDAR")
-    d.add_argument("--lidar-mount-yaw", type=float, default=180.0, metavar="DEG",
-                   help="where the LIDAR's 0 degrees points on the car, counter-clockwise from straight ahead "
-                        "(default 180: facing backward, as on DeepRacer Evo)")
-    d.add_argument("--lidar-baud", type=int, help="the LIDAR's baud rate (default 115200: A1, A2)")
-    d.add_argument("--lidar-motor-pwm", type=int, help="A2: motor speed 0-1023 (660 is Slamtec's); A1: leave out")
+    _sensor_options(d)
     d.add_argument("--max-speed", type=float, default=0.5,
                    help="speed cap, fraction 0..1 of the calibrated forward range (default 0.5)")
     d.add_argument("--calibration", help="calibration file from `racekit car calibrate` (default: DeepRacer values)")
@@ -62,7 +52,7 @@ def register(subparsers) -> None:
                    help="models, calibration, logs and the token hash (default ~/.racekit/car)")
     s.add_argument("--serial", required=True, help="serial port or pyserial URL of the motor controller")
     s.add_argument("--controller", required=True, choices=CONTROLLER_NAMES, help="motor controller protocol")
-    s.add_argument("--camera", default="0", help="camera source, as for `car drive` (default 0)")
+    _sensor_options(s)
     s.add_argument("--max-upload-mb", type=float, default=64.0, help="largest model accepted (default 64 MB)")
     s.add_argument("--new-token", action="store_true",
                    help="make and print a new access token (the old one stops working)")
@@ -87,6 +77,41 @@ def client_options(p: argparse.ArgumentParser) -> None:
                                    "so it stays out of the shell history)")
 
 
+def _sensor_options(p: argparse.ArgumentParser) -> None:
+    """The car's sensors, the same for `car drive` and `car serve`: its camera or stereo pair, its LIDAR."""
+    p.add_argument("--camera", action="append",
+                   help="camera: device index (0), device path (/dev/video0), video file, or scheme:// URL "
+                        "(default 0); twice for a stereo pair: left, then right")
+    p.add_argument("--stereo-side-by-side", action="store_true",
+                   help="the one --camera is a stereo device giving both pictures side by side (left half = left)")
+    p.add_argument("--lidar", metavar="PORT", help="the RPLIDAR's serial port (A1/A2), for a model with a LIDAR")
+    p.add_argument("--lidar-mount-yaw", type=float, default=180.0, metavar="DEG",
+                   help="where the LIDAR's 0 degrees points on the car, counter-clockwise from straight ahead "
+                        "(default 180: facing backward, as on DeepRacer Evo)")
+    p.add_argument("--lidar-baud", type=int, help="the LIDAR's baud rate (default 115200: A1, A2)")
+    p.add_argument("--lidar-motor-pwm", type=int, help="A2: motor speed 0-1023 (660 is Slamtec's); A1: leave out")
+
+
+def _sensors(args) -> dict:
+    """The sensor options, checked, as DriveConfig's (and ServiceConfig's) fields; UserError if wrong."""
+    import math
+
+    from racekit.cli import UserError
+
+    cameras = args.camera or ["0"]
+    if len(cameras) > 2:
+        raise UserError(f"--camera: at most two (a stereo pair: left, then right), got {len(cameras)}")
+    if args.stereo_side_by_side and len(cameras) != 1:
+        raise UserError("--stereo-side-by-side: the side-by-side stereo device is one --camera")
+    if not math.isfinite(args.lidar_mount_yaw):
+        raise UserError("--lidar-mount-yaw must be a number of degrees")
+    if args.lidar_motor_pwm is not None and not 0 <= args.lidar_motor_pwm <= 1023:
+        raise UserError("--lidar-motor-pwm must be in 0..1023")
+    return {"camera": cameras[0], "right_camera": cameras[1] if len(cameras) > 1 else None,
+            "side_by_side": args.stereo_side_by_side, "lidar": args.lidar, "lidar_mount_yaw_deg": args.lidar_mount_yaw,
+            "lidar_baudrate": args.lidar_baud, "lidar_motor_pwm": args.lidar_motor_pwm}
+
+
 def _serial_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baud", type=int, help="baud rate (default: the controller's own, 115200)")
     p.add_argument("--steering-channel", type=int, default=0, help="maestro: steering servo channel (default 0)")
@@ -103,25 +128,14 @@ def _drive(args) -> int:
     from racekit.hardware.errors import HardwareError
     from racekit.hardware.service import DriveConfig, drive
 
-    import math
-
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be a positive number of seconds")
-    cameras = args.camera or ["0"]
-    if len(cameras) > 2:
-        raise UserError(f"--camera: at most two (a stereo pair: left, then right), got {len(cameras)}")
-    if not math.isfinite(args.lidar_mount_yaw):
-        raise UserError("--lidar-mount-yaw must be a number of degrees")
-    if args.lidar_motor_pwm is not None and not 0 <= args.lidar_motor_pwm <= 1023:
-        raise UserError("--lidar-motor-pwm must be in 0..1023")
+    sensors = _sensors(args)
     log_path = args.log or os.path.join(
         "runs", "car", f"drive-{datetime.datetime.now():%Y%m%d-%H%M%S}.csv")
     _setup_logging()
-    config = DriveConfig(model=args.model, serial=args.serial, controller=args.controller, camera=cameras[0],
-                         right_camera=cameras[1] if len(cameras) > 1 else None,
-                         side_by_side=args.stereo_side_by_side, lidar=args.lidar,
-                         lidar_mount_yaw_deg=args.lidar_mount_yaw, lidar_baudrate=args.lidar_baud,
-                         lidar_motor_pwm=args.lidar_motor_pwm, max_speed=args.max_speed, calibration=args.calibration, log=log_path,
+    config = DriveConfig(model=args.model, serial=args.serial, controller=args.controller, **sensors,
+                         max_speed=args.max_speed, calibration=args.calibration, log=log_path,
                          estop_file=args.estop_file, duration_s=args.duration, baudrate=args.baud,
                          steering_channel=args.steering_channel, throttle_channel=args.throttle_channel)
     try:
@@ -153,9 +167,10 @@ def _serve(args) -> int:
         raise UserError("--port must be in 1..65535")
     if not args.max_upload_mb > 0:
         raise UserError("--max-upload-mb must be positive")
+    sensors = _sensors(args)
     _setup_logging()
     config = ServiceConfig(data=os.path.expanduser(args.data), serial=args.serial, controller=args.controller,
-                           camera=args.camera, host=args.host, port=args.port, baudrate=args.baud,
+                           **sensors, host=args.host, port=args.port, baudrate=args.baud,
                            steering_channel=args.steering_channel, throttle_channel=args.throttle_channel,
                            max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
     try:
@@ -183,9 +198,12 @@ def format_status(status: dict) -> str:
     def model(m):
         if not m:
             return "none"
-        return f"{m['name']} (sha256 {m['sha256'][:12]}, {m['camera']['width']}x{m['camera']['height']})"
+        sensors = ", ".join(m.get("sensors") or ["front-camera"])
+        return f"{m['name']} (sha256 {m['sha256'][:12]}, {m['camera']['width']}x{m['camera']['height']}, {sensors})"
 
     lines = [f"state:        {status['state']}", f"active model: {model(status.get('active'))}"]
+    if status.get("sensors"):  # a car service from before sensors says nothing of them
+        lines.append(f"sensors:      {status['sensors']['summary']}")
     if status["running"]:
         hz = status.get("loop_hz")
         lines.append(f"driving with: {model(status.get('model'))}, speed cap {status.get('max_speed')}, "

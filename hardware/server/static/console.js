@@ -35,7 +35,9 @@ async function act(promise) {
 
 // -- status ------------------------------------------------------------------
 function describeModel(model) {
-  return model ? `${model.name} (${model.sha256.slice(0, 12)})` : "none";
+  if (!model) return "none";
+  const sensors = (model.sensors || ["front-camera"]).join(", ");
+  return `${model.name} (${model.sha256.slice(0, 12)}, ${sensors})`;
 }
 
 function describeCommand(cmd) {
@@ -49,6 +51,7 @@ function showStatus(status) {
   const pill = $("state");
   pill.textContent = status.state;
   pill.className = "pill " + status.state;
+  $("status-sensors").textContent = status.sensors ? status.sensors.summary : "–";
   $("status-active").textContent = describeModel(status.active);
   $("status-model").textContent = status.running ? `${describeModel(status.model)} at speed cap ${status.max_speed}` : "–";
   $("status-loop").textContent = status.running
