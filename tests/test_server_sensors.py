@@ -37,7 +37,8 @@ def test_a_stereo_and_lidar_car_drives_the_evo_model_flashed_to_it(tmp_path, vid
         code, out, err = flash(capsys, service, model, "--start", "--max-speed", "0.5")
         assert code == 0, err
         summary = f"stereo cameras {videos[0]} (left) and {videos[1]} (right), LIDAR {fake.port} (mount yaw 180 deg)"
-        assert f"sensors:      {summary}" in out and "evo.onnx (sha256 " in out and "stereo-cameras, sector-lidar" in out
+        assert f"sensors:      {summary}" in out and "evo.onnx (sha256 " in out
+        assert "stereo-cameras, sector-lidar" in out
         # +30 degrees toward the white left camera, -20 for the box on the left: +10 = 1/3 of full left, 1533 us
         assert service.virtual.wait_for(lambda h: any(1530 <= r.steering_us <= 1536 for r in h), WAIT), \
             service.client.status()
@@ -121,3 +122,29 @@ def test_car_serve_refuses_sensor_options_it_cannot_use_in_one_line(tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and message in err[0]
     assert not (tmp_path / "data").exists()  # refused before the service made anything
+
+
+def test_a_stored_model_the_car_can_no_longer_feed_is_not_activated_nor_rolled_back_to(tmp_path, capsys):
+    import shutil
+
+    from racekit.hardware.server.client import CarError
+
+    evo = make_sensor_model(tmp_path / "evo.onnx", ("front-camera", "lidar"))
+    (tmp_path / "with-lidar").mkdir()
+    with FakeLidar() as fake, car_service(tmp_path / "with-lidar", lidar=fake.port) as service:
+        evo_sha = service.client.upload(str(evo), activate=True)["sha256"]
+        service.client.upload(str(make_model(tmp_path / "plain.onnx")), activate=True)
+        data = service.data
+    # the same models on the car, its service started again without the LIDAR
+    again = tmp_path / "without" / "car-data"
+    again.mkdir(parents=True)
+    shutil.copytree(data / "models", again / "models")
+    shutil.copy(data / "state.json", again / "state.json")
+    with car_service(tmp_path / "without") as service:
+        for refused in (service.client.rollback, lambda: service.client.activate(evo_sha)):
+            with pytest.raises(CarError) as error:
+                refused()
+            assert error.value.status == 409 and "not a model this car can run: evo.onnx: the model drives with a " \
+                "LIDAR" in str(error.value)
+        assert service.client.status()["active"]["name"] == "plain.onnx"
+        assert service.virtual.history() == []

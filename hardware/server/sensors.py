@@ -1,18 +1,36 @@
 """The car's sensors, as the service was started with them (`racekit car serve`, the options of `car drive`).
 
 The service knows what the car carries: one camera, or a stereo pair (two devices, or one side-by-side
-device), and a LIDAR or none. A model is checked against that when it is flashed, so a model whose sensors the
-car lacks is refused there, in one line, long before any motor command (hardware/safety.py's sensor_mismatch:
-the same words as `racekit car drive`). A car with a LIDAR also drives models without one: the LIDAR is left
+device), and a LIDAR or none. A model is checked against that when it is flashed (and when a stored one is
+activated: the service may have been started with other sensors since), so a model whose sensors the car lacks
+is refused there, in one line, long before any motor command (hardware/safety.py's sensor_mismatch: the same
+words as `racekit car drive`). A car with a LIDAR also drives models without one: the LIDAR is left
 off for them. The status page shows the sensors.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from racekit.hardware.lidar_observation import EVO_MOUNT_YAW_DEG
 from racekit.hardware.lidar_observation import SENSORS as LIDAR_SENSORS
 from racekit.hardware.safety import sensor_mismatch
+
+
+@dataclass(frozen=True)
+class ModelSensors:
+    """A model's sensor list as sensor_mismatch reads it (hardware.model.ModelSpec's names), from a stored
+    model's record as well as from a model file."""
+
+    sensors: tuple[str, ...]
+
+    @property
+    def stereo(self) -> bool:
+        return self.sensors[0] == "stereo-cameras"
+
+    @property
+    def lidar(self) -> str | None:
+        return next((s for s in self.sensors if s in LIDAR_SENSORS), None)
 
 
 @dataclass(frozen=True)
@@ -29,15 +47,17 @@ class CarSensors:
     def stereo(self) -> bool:
         return self.right_camera is not None or self.side_by_side
 
-    def refusal(self, spec) -> str | None:
-        """Why this car cannot drive a model (hardware.model.ModelSpec), or None when it can: one line."""
+    def refusal(self, model_sensors: Sequence[str]) -> str | None:
+        """Why this car cannot drive a model reading `model_sensors` (its metadata's, checked by
+        hardware.model), or None when it can: one line."""
+        model = ModelSensors(tuple(model_sensors))
         cameras = 2 if self.right_camera is not None else 1
-        why = sensor_mismatch(spec, cameras, self.side_by_side, self.lidar is not None and spec.lidar is not None)
+        why = sensor_mismatch(model, cameras, self.side_by_side, self.lidar is not None and model.lidar is not None)
         return why and f"{why} (this car: {self.summary()}; `racekit car serve` takes these options)"
 
     def drive_options(self, model_sensors) -> dict:
         """DriveConfig's sensor fields for a model reading `model_sensors` (the LIDAR only if it reads one)."""
-        lidar = self.lidar if any(s in LIDAR_SENSORS for s in model_sensors) else None
+        lidar = self.lidar if ModelSensors(tuple(model_sensors)).lidar else None
         return {"camera": self.camera, "right_camera": self.right_camera, "side_by_side": self.side_by_side,
                 "lidar": lidar, "lidar_mount_yaw_deg": self.lidar_mount_yaw_deg,
                 "lidar_baudrate": self.lidar_baudrate, "lidar_motor_pwm": self.lidar_motor_pwm}

@@ -109,8 +109,8 @@ class Upload:
 
 class ModelStore:
     def __init__(self, data_dir: str, max_bytes: int = DEFAULT_MAX_BYTES, keep: int = DEFAULT_KEEP,
-                 check: Callable[[object], str | None] | None = None):
-        """`check(spec)`: why this car cannot drive a model (hardware.model.ModelSpec), or None."""
+                 check: Callable[[list], str | None] | None = None):
+        """`check(sensors)`: why this car cannot drive a model reading these sensors, or None."""
         self.models_dir = os.path.join(data_dir, "models")
         self.uploads_dir = os.path.join(data_dir, "uploads")
         self.state_path = os.path.join(data_dir, "state.json")
@@ -175,9 +175,7 @@ class ModelStore:
         except ModelError as exc:
             message = str(exc).replace(upload.path, name)  # the temporary path means nothing to the user
             raise StoreError(422, f"not a model this car can run: {message}") from None
-        refusal = self.check(policy.spec) if self.check is not None else None
-        if refusal:  # refused here, so a model the car cannot feed is never stored, activated or started
-            raise StoreError(422, f"not a model this car can run: {name}: {refusal}")
+        self._check(name, list(policy.spec.sensors), 422)  # so it is never stored, activated or started
         cam = policy.spec.camera
         record = {"name": name, "sha256": got, "size": upload.size, "uploaded": time.time(),
                   "camera": {"width": cam.width, "height": cam.height, "channels": cam.channels,
@@ -199,6 +197,7 @@ class ModelStore:
             record = self.record(sha)
             if record is None or not os.path.isfile(self.model_path(sha)):
                 raise StoreError(404, f"no model {sha} on this car")
+            self._check(record["name"], record.get("sensors"), 409)  # stored when the car had other sensors
             state = self.state()
             if state["active"] != sha:
                 history = [h for h in state["history"] if h != sha]
@@ -215,8 +214,16 @@ class ModelStore:
             if not history:
                 raise StoreError(409, "no earlier model to roll back to")
             previous = history.pop()
+            record = self.record(previous)
+            self._check(record["name"], record.get("sensors"), 409)
             _write_json(self.state_path, {"active": previous, "history": history})
-            return self.record(previous)
+            return record
+
+    def _check(self, name: str, sensors: list | None, status: int) -> None:
+        """StoreError when the car lacks a sensor the model reads (no "sensors" in a record: the front camera)."""
+        refusal = self.check(sensors or ["front-camera"]) if self.check is not None else None
+        if refusal:
+            raise StoreError(status, f"not a model this car can run: {name}: {refusal}")
 
     def _prune(self) -> None:
         """Drop the oldest models beyond `keep`, never the active one."""
