@@ -148,3 +148,18 @@ def test_a_stored_model_the_car_can_no_longer_feed_is_not_activated_nor_rolled_b
                 "LIDAR" in str(error.value)
         assert service.client.status()["active"]["name"] == "plain.onnx"
         assert service.virtual.history() == []
+
+
+def test_a_car_with_one_side_by_side_stereo_device_drives_a_stereo_model(tmp_path, capsys):
+    picture = np.zeros((120, 320, 3), np.uint8)
+    picture[:, :160] = 255  # the left camera's half white, the right one's black: full left (+30 degrees)
+    video = str(write_video(tmp_path / "sbs.avi", [picture] * 8))
+    with car_service(tmp_path, camera=video, side_by_side=True) as service:
+        code, out, err = flash(capsys, service, make_sensor_model(tmp_path / "stereo.onnx", ("stereo-cameras",)),
+                               "--start", "--max-speed", "0.5")
+        assert code == 0, err
+        assert f"sensors:      side-by-side stereo camera {video}, no LIDAR" in out
+        assert service.virtual.wait_for(lambda h: any(r.steering_us >= 1695 for r in h), WAIT)  # 1700 us: full left
+        assert service.client.status()["sensors"]["camera"] == "stereo-cameras"
+        service.client.stop()
+        assert neutral_arrives(service.virtual) is not None
