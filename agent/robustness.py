@@ -15,6 +15,8 @@ The conditions sit at or beyond the edges of the `default` training preset (sim/
 - dynamics: 1 and 2 control steps of command latency (default 0-1), steering trim of +/-3 degrees (+/-2),
   tyre grip 0.6 (0.7-1.0);
 - the reversed direction of the base track;
+- sensors, only for a model that reads them: the stereo pair's right camera turned 2 degrees on each axis
+  against the left (default 0-1), and a LIDAR with 4 cm of noise (0-2 cm) or 10% of its rays lost (0-5%);
 - unseen tracks: public DeepRacer tracks from ../shared/deepracer-tracks when that folder is there (skipped,
   with a note, when it is not), and generated:1-3 (training draws generated seeds of 1,000,000 and up).
 
@@ -82,6 +84,12 @@ BASE_CONDITIONS = (
     Condition("low-grip", "dynamics", "tyre friction 0.6", _fixed(tyre_friction=0.6)),
     Condition("reversed", "direction", "the base track the other way", reverse=True),
 )
+SENSOR_CONDITIONS = {  # sim/sensors.py's name -> the conditions of a model that reads that sensor
+    "stereo-cameras": (Condition("stereo-skew", "sensor", "right camera 2 deg off the left", _fixed(stereo_skew=2.0)),),
+    "lidar": (Condition("lidar-noise", "sensor", "LIDAR noise 4 cm", _fixed(lidar_noise=0.04)),
+              Condition("lidar-dropout", "sensor", "10% of LIDAR rays lost", _fixed(lidar_dropout=0.10))),
+}
+SENSOR_CONDITIONS["sector-lidar"] = SENSOR_CONDITIONS["discretized-sector-lidar"] = SENSOR_CONDITIONS["lidar"]
 
 
 def deepracer_tracks_dir() -> Path | None:
@@ -94,9 +102,11 @@ def deepracer_tracks_dir() -> Path | None:
     return None
 
 
-def conditions(tracks_dir: Path | None = None) -> tuple[list[Condition], list[str]]:
-    """The whole suite, in order, and notes on what was left out."""
+def conditions(tracks_dir: Path | None = None, sensors=("front-camera",)) -> tuple[list[Condition], list[str]]:
+    """The whole suite for a model reading `sensors`, in order, and notes on what was left out."""
     out, notes = list(BASE_CONDITIONS), []
+    for sensor in sensors:
+        out += SENSOR_CONDITIONS.get(sensor, ())
     folder = tracks_dir if tracks_dir is not None else deepracer_tracks_dir()
     public = [folder / f"{name}.npy" for name in PUBLIC_TRACKS] if folder is not None else []
     present = [p for p in public if p.is_file()]
@@ -128,7 +138,7 @@ def run_suite(driver, camera: dict, action_space: dict, base_track, laps: int = 
     from racekit.agent.evaluate import evaluate
     from racekit.tracks import load_track
 
-    suite, notes = conditions(tracks_dir)
+    suite, notes = conditions(tracks_dir, camera.get("sensors") or ("front-camera",))
     suite = select(suite, names)
     rows, frames = [], {}
     channels = camera["channels"]

@@ -19,20 +19,25 @@ from racekit.agent.train import RunConfig
 
 
 def constant_model(path: Path, steering: float = 0.0, speed: float = 2.0, track: str = "oval",
-                   frame_stack: int = 1, seed: int = 0) -> Path:
-    """A model file whose every output is (steering, speed)."""
-    cfg = RunConfig(track=track, frame_stack=frame_stack)
+                   frame_stack: int = 1, seed: int = 0, sensors: tuple = ("front-camera",)) -> Path:
+    """A model file whose every output is (steering, speed); `sensors` as `racekit train --sensor`."""
+    from racekit.sim.sensors import LIDARS, lidar_space
+
+    cfg = RunConfig(track=track, frame_stack=frame_stack, sensors=list(sensors))
     spec = cfg.action_spec()
-    obs_shape = (cfg.camera_height, cfg.camera_width, frame_stack)
+    cameras = 2 if "stereo-cameras" in sensors else 1
+    obs_shape = (cfg.camera_height, cfg.camera_width, frame_stack * cameras)
+    lidar = next((s for s in sensors if s in LIDARS), None)
+    lidar_size = lidar_space(lidar).shape[0] if lidar else 0
     with torch.random.fork_rng():  # seeded here, and the caller's random state left as it was
         torch.manual_seed(seed)  # the trunk's weights (and so the file's sha256) differ by seed
-        model = ActorCritic(obs_shape, spec)
+        model = ActorCritic(obs_shape, spec, lidar_size=lidar_size)
     with torch.no_grad():
         model.actor.weight.zero_()
         model.actor.bias.copy_(torch.from_numpy(normalise([steering, speed], spec)))
     state = {"model": model.state_dict(), "optimizer": {}, "global_step": 0, "run": cfg.to_json(),
              "obs_shape": list(obs_shape), "actions": spec.as_dict(), "camera": cfg.camera(),
-             "reward_sha256": "ab" * 32}
+             "reward_sha256": "ab" * 32, **({"lidar_size": lidar_size} if lidar_size else {})}
     checkpoint = path.with_suffix(".pt")
     save_checkpoint(checkpoint, state)
     export_onnx(checkpoint, path)

@@ -254,3 +254,25 @@ def page_suite_column(url: str, tmp_path, expected: str) -> None:
         headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "section.board thead th")]
         assert "suite" in headers
         assert browser.find_element(By.CSS_SELECTOR, "section.board tbody tr td.suite").text == expected
+
+
+def test_a_sensor_model_meets_its_sensors_conditions_and_a_camera_model_does_not(tmp_path, capsys):
+    camera_only = {c.name for c in robustness.conditions()[0]}
+    assert not {"stereo-skew", "lidar-noise", "lidar-dropout"} & camera_only  # its score compares as before
+    for name, field in (("stereo-skew", "stereo_skew"), ("lidar-noise", "lidar_noise"),
+                        ("lidar-dropout", "lidar_dropout")):  # beyond what the default preset trains under
+        condition = next(c for c in robustness.conditions(sensors=("stereo-cameras", "lidar"))[0] if c.name == name)
+        assert condition.kind == "sensor" and getattr(condition.randomize, field)[0] > getattr(PRESETS["default"],
+                                                                                               field)[1]
+    assert {c.name for c in robustness.conditions(sensors=("front-camera", "sector-lidar"))[0]} - camera_only == \
+        {"lidar-noise", "lidar-dropout"}
+    model = constant_model(tmp_path / "stereo-lidar.onnx", sensors=("stereo-cameras", "lidar"))
+    code, out = run_cli(capsys, "evaluate", str(model), "--suite", "robustness", "--conditions",
+                        "lidar-noise,stereo-skew", "--out", str(tmp_path / "suite"))
+    assert code == 0 and "2 conditions" in out
+    rows = json.loads((tmp_path / "suite" / "robustness.json").read_text())["rows"]
+    assert [r["name"] for r in rows] == ["stereo-skew", "lidar-noise"]  # suite order
+    assert "lidar_noise" in rows[1]["randomize"]
+    plain = constant_model(tmp_path / "plain.onnx")  # a camera-only model has no LIDAR to add noise to
+    code = main(["evaluate", str(plain), "--suite", "robustness", "--conditions", "lidar-noise"])
+    assert code == 2 and "--conditions: unknown condition 'lidar-noise'" in capsys.readouterr().err

@@ -19,12 +19,13 @@ def run_suite(args) -> int:
         raise UserError("--db: the leaderboard knows a model by its .onnx file; export it and evaluate that")
     if args.db is not None and args.conditions:
         raise UserError("--db stores the whole suite's score: leave out --conditions")
-    try:
-        names = robustness.select(robustness.conditions()[0], args.conditions)
-    except ValueError as exc:
-        raise UserError(f"--conditions: {exc}") from None
 
     def started(driver, track) -> None:
+        sensors = driver.camera.get("sensors") or ("front-camera",)  # a LIDAR or a stereo pair has conditions
+        try:
+            names = robustness.select(robustness.conditions(sensors=sensors)[0], args.conditions)
+        except ValueError as exc:
+            raise UserError(f"--conditions: {exc}") from None
         print(f"robustness suite: {driver.description}; base track {track.name}, {len(names)} conditions, "
               f"{args.laps} lap{'s' if args.laps != 1 else ''} each")
         print(f"{'':8}{robustness.HEADER}")
