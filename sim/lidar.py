@@ -6,8 +6,10 @@ turned around (hokuyo_joint yaw pi). In the car's frame (0 straight ahead, posit
 30 degrees left of ahead and the rays sweep round through the left, behind and the right to ray 63, 30 degrees
 right of ahead: a 60-degree blind cone ahead, which the camera covers. `RAY_ANGLES_DEG` holds them.
 
-What the rays hit is whatever stands in the world as a solid body: boxes, bot cars, another car, a track's
-obstacles; the track itself is flat tape on the ground, under the scan plane. Two departures from DeepRacer's
+What the rays hit is whatever stands in the world as a solid body: boxes, bot cars, a track's obstacles, and
+in head-to-head the other car's "shell" (sim/headtohead_sensors.py: an invisible box of the car's footprint,
+0.15 m tall, that only rays hit, since the car's own body ends below the scan plane); the track itself is
+flat tape on the ground, under the scan plane. Two departures from DeepRacer's
 car, both so the scan sees what racekit's world holds:
 - the scan plane is `LIDAR_HEIGHT` (0.10 m) above the ground, not DeepRacer's 0.18 m: racekit's bot cars and
   head-to-head car are boxes 0.13-0.15 m tall, which a plane at 0.18 m would pass over;
