@@ -62,16 +62,19 @@ class Stream:
         assert "transfer-encoding: chunked" in self.head.lower()
 
     def _read(self) -> None:
-        chunk = self.sock.recv(65536)
-        assert chunk, "the stream ended"
-        self.raw += chunk
-        while b"\r\n" in self.raw:  # whole chunks go to data
+        """Whole chunks received so far go to data; if there is none, wait for more from the socket."""
+        before = len(self.data)
+        while b"\r\n" in self.raw:
             size_line, rest = self.raw.split(b"\r\n", 1)
             size = int(size_line, 16)
             if len(rest) < size + 2:
                 break
             self.data += rest[:size]
             self.raw = rest[size + 2:]
+        if len(self.data) == before:
+            chunk = self.sock.recv(65536)
+            assert chunk, "the stream ended"
+            self.raw += chunk
 
     def _until(self, marker: bytes, raw: bool = False) -> bytes:
         """What comes before `marker` in the response's head (raw) or in its body (de-chunked)."""

@@ -2,7 +2,8 @@
 
     GET  /                          the page (static/index.html): models, create, a model, leaderboard
     GET  /assets/console.js|.css    its script and style
-    /api/runs, /api/run...          the models and one model (api_runs.py); its live view (live.py)
+    /api/runs, /api/run...          the models and one model (api_runs.py); its live view (live.py); its
+                                    races, robustness suites and analyses (api_tasks.py)
     /api/tracks, /api/reward/check, /api/trainings ...   the create page (api_create.py)
     GET  /leaderboard               the leaderboard page (racekit/leaderboard/web.py), whose own files and
                                     JSON are served at their own paths (/static/board.*, /api/boards, /runs/N/...)
@@ -18,17 +19,20 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from racekit.console import api_create, api_runs, live, runs
+from racekit.console import api_create, api_runs, api_tasks, live, runs
 from racekit.console.context import Context, error
 from racekit.console.forms import FieldError
 from racekit.console.jobs import JobError, Jobs
 from racekit.console.security import COOKIE, Guard
+from racekit.console.tasks import Tasks
 
 STATIC = Path(__file__).resolve().parent / "static"
-ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+SCRIPTS = ("common.js", "models.js", "create.js", "model.js", "evaluate.js", "console.js")  # in this order
+ASSETS = {**{name: "text/javascript" for name in SCRIPTS}, "console.css": "text/css"}
 
 
-def build_app(root: Path, jobs: Jobs | None = None, token: str | None = None, db_path: Path | None = None) -> Starlette:
+def build_app(root: Path, jobs: Jobs | None = None, token: str | None = None, db_path: Path | None = None,
+              tasks: Tasks | None = None) -> Starlette:
     """The console over the runs folder `root`; token: required on every request (a non-local bind)."""
     from racekit.leaderboard.db import default_path
     from racekit.leaderboard.web import STATIC as LEADERBOARD_STATIC
@@ -36,8 +40,9 @@ def build_app(root: Path, jobs: Jobs | None = None, token: str | None = None, db
 
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    ctx = Context(root, jobs or Jobs(root))
-    board = leaderboard_app(Path(db_path) if db_path else default_path())
+    db = Path(db_path) if db_path else default_path()
+    ctx = Context(root, jobs or Jobs(root), tasks or Tasks(), db)
+    board = leaderboard_app(db)
 
     def page(name: str | Path):
         body = (STATIC / name).read_bytes()  # STATIC / an absolute path is that path
@@ -72,7 +77,7 @@ def build_app(root: Path, jobs: Jobs | None = None, token: str | None = None, db
         Route("/", page("index.html")), Route("/login", page("login.html")),
         Route("/leaderboard", page(LEADERBOARD_STATIC / "index.html")),
         Route("/assets/{name}", asset), Route("/api/session", session, methods=["POST"]),
-        *api_runs.routes(ctx), *live.routes(ctx), *api_create.routes(ctx),
+        *api_runs.routes(ctx), *live.routes(ctx), *api_tasks.routes(ctx), *api_create.routes(ctx),
         Mount("", app=board),  # the leaderboard's own files and JSON, at the paths its page asks for
     ]
     app = Starlette(routes=routes, exception_handlers={FieldError: on_field, runs.RunPathError: on_path,

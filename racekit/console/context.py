@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from racekit.console import runs
 from racekit.console.forms import FieldError
 from racekit.console.jobs import Jobs
+from racekit.console.tasks import Tasks
 
 MAX_BODY = 256 * 1024
 
@@ -36,7 +37,9 @@ async def body_of(request: Request) -> dict:
 @dataclass
 class Context:
     root: Path  # resolved
-    jobs: Jobs
+    jobs: Jobs  # trainings
+    tasks: Tasks  # races, robustness suites, analyses
+    db: Path  # the leaderboard's file
 
     def the_run(self, run_id) -> Path:
         """The folder of an existing run under the runs folder; RunPathError (a 404) otherwise."""

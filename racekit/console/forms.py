@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 from racekit.console.runs import check_name, run_dir
-from racekit.sim import RACE_TYPES
+from racekit.sim import MAX_OBJECTS, RACE_TYPES
 
 ALGORITHMS = ("ppo", "sac")
 MAX_REWARD_BYTES = 64 * 1024
@@ -20,8 +20,10 @@ class FieldError(ValueError):
         self.field = field
 
 
-def _number(form: dict, field: str, low: float, high: float) -> float:
-    value = form.get(field)
+def _number(form: dict, field: str, low: float, high: float, default=None) -> float:
+    value = form.get(field, default)
+    if value in (None, "") and default is not None:
+        value = default
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -73,3 +75,46 @@ def training_options(form: dict, root: Path, tracks: list[str]) -> tuple[str, st
 
 def resume_minutes(form: dict) -> float:
     return _number(form if isinstance(form, dict) else {}, "minutes", 0.1, MAX_MINUTES)
+
+
+def _whole(form: dict, field: str, low: int, high: int, default=None) -> int:
+    number = _number(form, field, low, high, default)
+    if number != int(number):
+        raise FieldError(field, f"{field}: a whole number from {low} to {high}, got {form.get(field)}")
+    return int(number)
+
+
+def race_type_options(form: dict) -> list[str]:
+    """--race-type and its settings (boxes; bots, their speed, lane changes), as racekit train and race take them."""
+    race_type = form.get("race_type") or "time-trial"
+    if race_type not in RACE_TYPES:
+        raise FieldError("race_type", f"race type: one of {', '.join(RACE_TYPES)}, got {race_type!r}")
+    argv = ["--race-type", race_type]
+    if race_type == "object-avoidance":
+        argv += ["--objects", str(_whole(form, "objects", 1, MAX_OBJECTS, default=6))]
+    if race_type == "head-to-bot":
+        argv += ["--bots", str(_whole(form, "bots", 1, MAX_OBJECTS, default=3)),
+                 "--bot-speed", f"{_number(form, 'bot_speed', 0.05, 4.0, default=0.2):g}"]
+        if form.get("lane_changes") in (True, "true", "on", "1"):
+            argv.append("--lane-changes")
+    return argv
+
+
+def race_options(form: dict, tracks: list[str]) -> list[str]:
+    """`racekit race` options from the page's race form: track ("" for the model's own), direction, laps,
+    the race type and its settings."""
+    if not isinstance(form, dict):
+        raise FieldError("form", "send the form as a JSON object")
+    argv = []
+    track = form.get("track") or ""
+    if track:
+        if track not in tracks:
+            raise FieldError("track", f"track: one of {', '.join(tracks)} (or the model's own), got {track!r}")
+        argv += ["--track", track]
+    direction = form.get("direction") or "forward"
+    if direction not in ("forward", "reverse"):
+        raise FieldError("direction", f"direction: forward or reverse, got {direction!r}")
+    if direction == "reverse":
+        argv.append("--reverse")
+    argv += ["--laps", str(_whole(form, "laps", 1, 10, default=3))]
+    return argv + race_type_options(form)

@@ -89,3 +89,12 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def running_with(pid: int, argument: str) -> bool | None:
+    """Process `pid` is alive and `argument` is one of its command line's arguments (so a pid the system
+    gave to another process since is not taken for it); None where there is no /proc to ask."""
+    if not PROC.is_dir():
+        return None
+    raw = _read(PROC / str(pid) / "cmdline")
+    return bool(raw) and alive(pid) and argument in raw.decode("utf-8", errors="replace").split("\0")

@@ -10,13 +10,15 @@ import uvicorn
 from racekit.console.app import build_app
 from racekit.console.jobs import Jobs
 from racekit.console.security import check_bind
+from racekit.console.tasks import Tasks
 from racekit.hardware.server.threaded import ThreadedServer, bind
 
 PUMP_EVERY_S = 2.0
 
 
-def make_server(root: Path, jobs: Jobs, token: str | None = None, quiet: bool = False) -> uvicorn.Server:
-    config = uvicorn.Config(build_app(root, jobs, token), lifespan="off", access_log=not quiet,
+def make_server(root: Path, jobs: Jobs, token: str | None = None, quiet: bool = False, tasks: Tasks | None = None,
+                db_path: Path | None = None) -> uvicorn.Server:
+    config = uvicorn.Config(build_app(root, jobs, token, db_path, tasks), lifespan="off", access_log=not quiet,
                             log_level="warning" if quiet else "info", timeout_graceful_shutdown=2)
     return uvicorn.Server(config)
 
@@ -62,9 +64,10 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, max_trainings: 
 class BackgroundConsole(ThreadedServer):
     """The console served from a thread on an ephemeral port (tests); a context manager."""
 
-    def __init__(self, root: Path, jobs: Jobs, token: str | None = None, host: str = "127.0.0.1"):
+    def __init__(self, root: Path, jobs: Jobs, token: str | None = None, host: str = "127.0.0.1",
+                 tasks: Tasks | None = None, db_path: Path | None = None):
         self.pump = Pump(jobs)
-        super().__init__(make_server(Path(root), jobs, token, quiet=True), host, "console")
+        super().__init__(make_server(Path(root), jobs, token, quiet=True, tasks=tasks, db_path=db_path), host, "console")
 
     def __enter__(self):
         entered = super().__enter__()

@@ -1,0 +1,112 @@
+// The create-model page (#/create): the form, its draft in localStorage, the reward editor and Validate.
+"use strict";
+
+const DRAFT_KEY = "racekit-console-draft";
+const DRAFT_FIELDS = ["name", "track", "race_type", "steering_low", "steering_high", "speed_low", "speed_high",
+                      "algorithm", "minutes", "reward", "example"];
+let examples = {};
+
+function saveDraft() {
+  const draft = {};
+  for (const name of DRAFT_FIELDS) draft[name] = $(name).value;
+  localStorage.setItem(DRAFT_KEY, JSON.stringify(draft));
+}
+
+function restoreDraft() {
+  let draft = null;
+  try { draft = JSON.parse(localStorage.getItem(DRAFT_KEY) || "null"); } catch (e) { draft = null; }
+  if (!draft) return false;
+  for (const name of DRAFT_FIELDS) if (typeof draft[name] === "string") $(name).value = draft[name];
+  return true;
+}
+
+function pickTrack(name) {
+  $("track").value = name;
+  for (const button of $("track-picker").children) button.classList.toggle("chosen", button.dataset.track === name);
+}
+
+function updateGutter(badLine) {
+  const lines = $("reward").value.split("\n").length;
+  const gutter = $("gutter");
+  gutter.replaceChildren();
+  for (let i = 1; i <= lines; i++) {
+    gutter.append(el("span", {class: i === badLine ? "bad" : "", text: String(i)}), "\n");
+  }
+  gutter.scrollTop = $("reward").scrollTop;
+}
+
+function showLine(line) {
+  const text = $("reward").value;
+  let start = 0;
+  for (let i = 1; i < line; i++) start = text.indexOf("\n", start) + 1;
+  const end = text.indexOf("\n", start);
+  $("reward").focus();
+  $("reward").setSelectionRange(start, end < 0 ? text.length : end);
+  updateGutter(line);
+}
+
+async function setUpCreate(tracks) {
+  const example = await api("/api/examples");
+  examples = example.examples || {};
+  $("example").replaceChildren(...Object.keys(examples).map((n) => el("option", {value: n, text: n})));
+  $("race_type").replaceChildren(...(tracks.race_types || []).map((n) => el("option", {value: n, text: n})));
+  $("track-picker").replaceChildren(...(tracks.tracks || []).map((t) => {
+    const button = el("button", {type: "button", "data-track": t.name, title: `${t.length} m, ${t.direction}`},
+      el("img", {src: "/api/track.png?name=" + encode(t.name), alt: t.name}),
+      el("span", {text: `${t.name} (${t.length} m)`}));
+    button.addEventListener("click", () => { pickTrack(t.name); saveDraft(); });
+    return button;
+  }));
+  if (!restoreDraft()) {
+    const preferred = Object.keys(examples).includes("centre_line_speed.py") ? "centre_line_speed.py" : Object.keys(examples)[0];
+    $("example").value = preferred;
+    $("reward").value = examples[preferred] || "";
+    const fallback = (tracks.tracks || []).find((t) => t.default) || (tracks.tracks || [])[0];
+    $("track").value = fallback ? fallback.name : "";
+  }
+  pickTrack($("track").value);
+  updateGutter();
+  $("create-form").addEventListener("input", saveDraft);
+  $("create-form").addEventListener("change", saveDraft);
+  $("reward").addEventListener("input", () => updateGutter());
+  $("reward").addEventListener("scroll", () => { $("gutter").scrollTop = $("reward").scrollTop; });
+  $("load-example").addEventListener("click", () => {
+    $("reward").value = examples[$("example").value] || "";
+    updateGutter(); saveDraft();
+  });
+  $("validate").addEventListener("click", validate);
+  $("create-form").addEventListener("submit", (event) => { event.preventDefault(); create(); });
+}
+
+async function validate() {
+  const result = $("validate-result");
+  result.className = ""; result.textContent = "Validating (racekit reward check)...";
+  $("validate").disabled = true;
+  const data = await api("/api/reward/check", {code: $("reward").value, track: $("track").value,
+                                               race_type: $("race_type").value});
+  $("validate").disabled = false;
+  if (data.ok) {
+    result.className = "ok";
+    result.textContent = "Valid: every call returned a finite number." +
+      (data.warnings && data.warnings.length ? " Warnings: " + data.warnings.join("; ") : "");
+    updateGutter();
+  } else {
+    result.className = "bad";
+    result.textContent = (data.line ? `Line ${data.line}: ` : "") + (data.error || "the check failed");
+    if (data.line) showLine(data.line);
+  }
+  return data;
+}
+
+async function create() {
+  clearErrors();
+  $("create-result").textContent = "";
+  const form = {};
+  for (const name of DRAFT_FIELDS) form[name] = $(name).value;
+  const data = await api("/api/trainings", form);
+  if (data.error) { fieldError(data.field || "form", data.error); return; }
+  $("create-result").textContent = data.state === "queued" ? `${data.id}: queued (all training slots are in use)`
+                                                           : `${data.id}: training`;
+  localStorage.removeItem(DRAFT_KEY);  // it is a run now; its reward is in the run folder
+  location.hash = "#/model/" + data.id;
+}

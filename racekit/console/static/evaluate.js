@@ -1,0 +1,112 @@
+// A model's evaluations (#/model/ID): the race form, the robustness suite and the analysis, each started
+// as a `racekit` command; their progress, results table, replay, map, picture and report.
+"use strict";
+
+const RACE_FIELDS = ["track", "direction", "laps", "race_type", "objects", "bots", "bot_speed"];
+const TASK_TITLES = {race: "Race", robustness: "Robustness suite", analysis: "Analysis"};
+
+function showRaceSettings() {
+  for (const group of document.querySelectorAll("#race-form .race-settings")) {
+    group.hidden = group.dataset.for !== $("race-race_type").value;
+  }
+}
+
+async function setUpEvaluate(tracks) {
+  $("race-track").replaceChildren(el("option", {value: "", text: "the model's own track"}),
+    ...(tracks.tracks || []).map((t) => el("option", {value: t.name, text: t.name})));
+  $("race-race_type").replaceChildren(...(tracks.race_types || []).map((n) => el("option", {value: n, text: n})));
+  $("race-race_type").addEventListener("change", showRaceSettings);
+  showRaceSettings();
+  const current = () => decodeURIComponent(location.hash.slice("#/model/".length));
+  const start = async (what, body) => {
+    clearErrors($("race-form"));
+    const r = await api("/api/run/" + what, {id: current(), ...body});
+    if (r.error) { fieldError(r.field || "form", r.error, "race-"); return; }
+    showTasks(current());
+  };
+  $("race-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = {lane_changes: $("race-lane_changes").checked};
+    for (const name of RACE_FIELDS) form[name] = $("race-" + name).value;
+    start("race", form);
+  });
+  $("robustness").addEventListener("click", () => start("robustness", {}));
+  $("analysis").addEventListener("click", () => start("analysis", {}));
+}
+
+function fileUrl(id, task, name) {
+  return `/api/run/task/file?id=${encode(id)}&task=${encode(task.id)}&name=${name}`;
+}
+
+function raceTable(result) {
+  const rows = result.lap_times.map((t, i) => el("tr", {},
+    el("td", {text: String(i + 1)}), el("td", {text: t.toFixed(2) + " s"}),
+    el("td", {text: result.offtracks_per_lap ? String(result.offtracks_per_lap[i]) : "-"}),
+    el("td", {text: result.crashes_per_lap ? String(result.crashes_per_lap[i]) : "-"})));
+  const total = el("tr", {class: "total"}, el("td", {text: "all"}),
+    el("td", {text: result.dnf ? "DNF" : result.total.toFixed(2) + " s"}),
+    el("td", {text: String(result.offtracks)}), el("td", {text: String(result.crashes)}));
+  return el("table", {class: "race-result"},
+    el("thead", {}, el("tr", {}, el("th", {text: "lap"}), el("th", {text: "time"}), el("th", {text: "off-tracks"}),
+                       el("th", {text: "crashes"}))),
+    el("tbody", {}, ...rows, total),
+    el("caption", {text: `${result.track} (${result.direction}), ${result.race_type}: ` +
+                         `${result.completion}% complete, ${result.resets} resets; leaderboard result #${result.result_id}`}));
+}
+
+function taskCard(id, task) {
+  const head = el("h3", {text: `${TASK_TITLES[task.kind]} `},
+    el("span", {class: "state " + (task.state === "done" ? "finished" : task.state), text: task.state}),
+    el("small", {text: ` started ${task.started.replace("T", " ").replace("Z", " UTC")}`}));
+  const card = el("div", {class: "task", "data-task": task.id, "data-state": task.state}, head);
+  if (task.kind === "race" && task.options) {
+    const o = task.options;
+    card.append(el("p", {class: "hint", text: `${o.track || "its own track"}, ${o.direction || "forward"}, ` +
+                                              `${o.laps} lap${o.laps === 1 ? "" : "s"}, ${o.race_type || "time-trial"}`}));
+  }
+  if (task.state === "running") {
+    const bar = el("progress", {max: "1"});
+    if (task.progress !== null) bar.value = task.progress;  // else: an indeterminate bar
+    card.append(el("p", {}, bar, " ", el("span", {class: "line", text: task.line})));
+    return card;
+  }
+  if (task.state === "failed") { card.append(el("p", {class: "error", text: task.error || "failed"})); return card; }
+  const outputs = el("div", {class: "outputs"});
+  if (task.kind === "race" && task.result) outputs.append(raceTable(task.result));
+  if (task.kind === "race" && task.files["replay.mp4"]) {
+    outputs.append(el("video", {src: fileUrl(id, task, "replay.mp4"), controls: "", preload: "metadata"}));
+  }
+  if (task.kind === "race" && task.files["map.png"]) {
+    outputs.append(el("img", {class: "map", src: fileUrl(id, task, "map.png"), alt: "the driven line"}));
+  }
+  if (task.kind === "robustness") {
+    const r = task.result || {};
+    card.append(el("p", {text: `score: ${(100 * r.score).toFixed(1)}% clean laps (${r.clean_laps}/${r.laps})`}));
+    outputs.append(el("img", {class: "suite", src: fileUrl(id, task, "robustness.png"), alt: "robustness suite"}));
+  }
+  if (task.kind === "analysis") {
+    outputs.append(el("a", {href: fileUrl(id, task, "report.html"), target: "_blank", rel: "noopener",
+                            text: "Open the analysis report"}));
+  }
+  card.append(outputs);
+  return card;
+}
+
+// Only cards whose task changed are drawn again: a replay being watched is left alone.
+async function showTasks(id) {
+  const data = await api("/api/run/tasks?id=" + encode(id));
+  if (data.error) return;
+  const box = $("tasks");
+  if (box.dataset.run !== id) { box.replaceChildren(); box.dataset.run = id; }
+  const old = new Map([...box.children].map((node) => [node.dataset.task, node]));
+  const cards = data.tasks.map((task) => {
+    const signature = JSON.stringify([task.state, task.progress, task.line, task.result, task.files]);
+    const node = old.get(task.id);
+    if (node && node.dataset.signature === signature) return node;
+    const card = taskCard(id, task);
+    card.dataset.signature = signature;
+    return card;
+  });
+  cards.forEach((card, i) => { if (box.children[i] !== card) box.insertBefore(card, box.children[i] || null); });
+  while (box.children.length > cards.length) box.lastChild.remove();
+}
