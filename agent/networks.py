@@ -13,10 +13,15 @@ for the middleware after them):
 DeepRacer (TensorFlow) flattens channel-last, (height, width, channels); racekit's own network flattens
 channel-first as PyTorch does. A DeepRacer network keeps TensorFlow's order, so weights move between the
 two without reordering.
+
+A car with a LIDAR: DeepRacer concatenates each sensor's embedder (the camera's convolutions and its own
+dense layers; the LIDAR's dense 256, 256) before the middleware (rl_coach's general network: embedders,
+merger, middleware, heads), so a DeepRacer network says after how many of its dense layers a LIDAR joins
+(`lidar_joins`: the camera embedder's dense layers, 0, 1 or 2); racekit's own network joins it at the heads.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
@@ -29,6 +34,9 @@ class Network:
     convs: tuple[tuple[int, int, int, str], ...]  # (out channels, kernel, stride, activation), VALID padding
     dense: tuple[tuple[int, str], ...]  # (units, activation)
     flatten: str = "chw"  # "hwc": TensorFlow's order (DeepRacer's networks)
+    # a LIDAR's embedding joins before dense layer `lidar_joins` (DeepRacer's: before its middleware); None: at the
+    # heads. Not compared: it says where a second sensor goes, not what the camera's network is
+    lidar_joins: int | None = field(default=None, compare=False)
 
     @property
     def hidden(self) -> int:
@@ -41,17 +49,17 @@ class Network:
     @classmethod
     def from_dict(cls, raw: dict) -> "Network":
         return cls(convs=tuple(tuple(c) for c in raw["convs"]), dense=tuple(tuple(d) for d in raw["dense"]),
-                   flatten=raw.get("flatten", "chw"))
+                   flatten=raw.get("flatten", "chw"), lidar_joins=raw.get("lidar_joins"))
 
 
 NETWORKS = {
     "racekit": Network(((32, 8, 4, "relu"), (64, 4, 2, "relu"), (64, 3, 1, "relu")), ((512, "relu"),)),
     "deepracer-shallow": Network(((32, 8, 4, "relu"), (64, 4, 2, "relu"), (64, 3, 1, "relu")),
-                                 ((512, "relu"),), "hwc"),
+                                 ((512, "relu"),), "hwc", 0),
     "deepracer-standard": Network(((32, 5, 2, "tanh"), (32, 3, 1, "tanh"), (64, 3, 2, "tanh"), (64, 3, 1, "tanh")),
-                                  ((64, "tanh"), (512, "relu")), "hwc"),
+                                  ((64, "tanh"), (512, "relu")), "hwc", 1),
     "deepracer-deep": Network(((32, 8, 4, "relu"), (32, 4, 2, "relu"), (64, 4, 2, "relu"), (64, 3, 1, "relu")),
-                              ((512, "relu"), (512, "relu"), (256, "relu"), (128, "relu")), "hwc"),
+                              ((512, "relu"), (512, "relu"), (256, "relu"), (128, "relu")), "hwc", 2),
 }
 # DeepRacer's name for each preset in model_metadata.json
 DEEPRACER_NAMES = {"deepracer-shallow": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",

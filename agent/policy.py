@@ -23,14 +23,14 @@ DeepRacer's action list.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch import nn
 from torch.distributions import Beta, Categorical, Normal
 
-from racekit.agent.networks import Network, as_network, build_trunk
+from racekit.agent.networks import ACTIVATIONS, Network, as_network, build_trunk
 from racekit.agent.observations import split
 
 DISTRIBUTIONS = ("gaussian", "beta", "squashed")  # of continuous actions
@@ -80,8 +80,9 @@ def layer(module: nn.Module, gain: float = np.sqrt(2)) -> nn.Module:
 
 class ActorCritic(nn.Module):
     """The camera's network (and, with `lidar_size` > 0, DeepRacer's LIDAR embedder: dense 256, 256), joined
-    before the actor and critic heads. It takes an observation as the env gives it: frames, or a dict of a
-    camera's frames and a LIDAR's vector (agent/observations.py)."""
+    before the actor and critic heads (racekit's network) or, as DeepRacer joins them, before the network's
+    middleware (DeepRacer's networks: `Network.lidar_joins`). It takes an observation as the env gives it:
+    frames, or a dict of a camera's frames and a LIDAR's vector (agent/observations.py)."""
 
     def __init__(self, obs_shape: tuple[int, int, int], actions: ActionSpec, distribution: str = "gaussian",
                  network: Network | str | dict = "racekit", lidar_size: int = 0):
@@ -93,13 +94,24 @@ class ActorCritic(nn.Module):
         height, width, channels = obs_shape
         self.obs_shape, self.actions, self.network = tuple(obs_shape), actions, as_network(network)
         self.beta, self.squashed = distribution == "beta", distribution == "squashed"
-        self.trunk = build_trunk(self.network, channels, height, width, layer)
         self.lidar_size = int(lidar_size)
+        joins = self.network.lidar_joins if self.lidar_size and self.network.lidar_joins is not None else None
+        camera = self.network if joins is None else replace(self.network, dense=self.network.dense[:joins])
+        self.trunk = build_trunk(camera, channels, height, width, layer)
+        self.middleware = nn.Sequential()  # DeepRacer's networks with a LIDAR: the dense layers after the join
         hidden = self.network.hidden
         if self.lidar_size:  # deepracer-simapp sensors/utils.py: the LIDAR's embedder, dense 256 then 256
             self.lidar_trunk = nn.Sequential(layer(nn.Linear(self.lidar_size, LIDAR_HIDDEN)), nn.ReLU(),
                                              layer(nn.Linear(LIDAR_HIDDEN, LIDAR_HIDDEN)), nn.ReLU())
-            hidden += LIDAR_HIDDEN
+            if joins is None:  # racekit's network: the two embeddings go side by side to the heads
+                hidden += LIDAR_HIDDEN
+            else:
+                with torch.no_grad():
+                    units = self.trunk(torch.zeros(1, channels, height, width)).shape[1] + LIDAR_HIDDEN
+                for out, activation in self.network.dense[joins:]:
+                    self.middleware.append(layer(nn.Linear(units, out)))
+                    self.middleware.append(ACTIVATIONS[activation]())
+                    units = out
         outputs = len(actions.table) if actions.discrete else 2
         # small: start near uniform / zero mean (beta: both shapes near 1.69, the mean mid-range)
         self.actor = layer(nn.Linear(hidden, 2 * outputs if self.beta else outputs), gain=0.01)
@@ -119,7 +131,7 @@ class ActorCritic(nn.Module):
         if lidar is None:
             raise ValueError(f"this policy reads a LIDAR ({self.lidar_size} values) beside its camera: "
                              f"its observation must be a dict with both")
-        return torch.cat([x, self.lidar_trunk(lidar.float())], dim=-1)
+        return self.middleware(torch.cat([x, self.lidar_trunk(lidar.float())], dim=-1))
 
     def beta_shapes(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The actor's outputs -> the Beta's (alpha, beta) per action dimension, each at least 1."""
