@@ -44,31 +44,65 @@ def tf():
     return tensorflow
 
 
-def build_graph(network: str, kind: str, seed: int = 0, batch_norm: bool | None = None) -> bytes:
-    """A frozen DeepRacer policy graph: `kind` "discrete", "continuous" (PPO) or "sac"; random weights."""
-    return _in_tensorflow_process(_build_graph, network, kind, seed, batch_norm)
+# deepracer-simapp sensors/utils.py and architecture/custom_architectures.py, written out here so that the
+# reference does not lean on racekit's reading of them: the stereo pair's embedder for the standard and deep
+# presets, each preset's middleware, and how many of racekit's preset dense layers are the camera embedder's
+STEREO_CONVS = ((32, 3, 1, "relu"), (64, 3, 2, "relu"), (64, 3, 1, "relu"), (128, 3, 2, "relu"), (128, 3, 1, "relu"))
+MIDDLEWARE = {"deepracer-shallow": ((512, "relu"),), "deepracer-standard": ((512, "relu"),),
+              "deepracer-deep": ((256, "relu"), (128, "relu"))}
+LIDAR_SIZES = {"LIDAR": 64, "SECTOR_LIDAR": 8}  # DISCRETIZED_SECTOR_LIDAR: sectors * values (lidar_config)
 
 
-def _build_graph(network: str, kind: str, seed: int = 0, batch_norm: bool | None = None) -> bytes:
+def build_graph(network: str, kind: str, seed: int = 0, batch_norm: bool | None = None,
+                sensors: tuple[str, ...] = ("FRONT_FACING_CAMERA",), lidar_size: int = 0) -> bytes:
+    """A frozen DeepRacer policy graph: `kind` "discrete", "continuous" (PPO) or "sac"; random weights; `sensors`
+    by DeepRacer's names (a LIDAR's input has `lidar_size` values)."""
+    return _in_tensorflow_process(_build_graph, network, kind, seed, batch_norm, tuple(sensors), lidar_size)
+
+
+def _build_graph(network: str, kind: str, seed: int = 0, batch_norm: bool | None = None,
+                 sensors: tuple[str, ...] = ("FRONT_FACING_CAMERA",), lidar_size: int = 0) -> bytes:
     """A frozen DeepRacer policy graph: `kind` "discrete", "continuous" (PPO) or "sac"; random weights.
 
     Built as DeepRacer's simapp builds it (placeholder, truediv 255, sub 0, conv + bias + activation, the
     deep preset's batch norm, flatten, dense, the head's gradient rescaler, the head), with constants in
-    place of variables, as a frozen graph has them."""
+    place of variables, as a frozen graph has them. With a LIDAR, as rl_coach's general network builds it:
+    each sensor's embedder (the LIDAR's: truediv 1, sub 0, dense 256, 256), the embeddings concatenated by
+    `merger` in the sensors' names' sorted order, then the middleware."""
     t = tf().compat.v1
     rng = np.random.default_rng(seed)
+    camera = sensors[0]
+    lidar = sensors[1] if len(sensors) > 1 else None
     spec = NETWORKS[network]
-    batch_norm = network == "deepracer-deep" if batch_norm is None else batch_norm
+    convs, embedder_dense, middleware = spec.convs, spec.dense, ()
+    if lidar is not None:  # the camera embedder's dense layers stay with it; the middleware comes after the merger
+        embedder_dense, middleware = spec.dense[:len(spec.dense) - len(MIDDLEWARE[network])], MIDDLEWARE[network]
+    if camera == "STEREO_CAMERAS" and network != "deepracer-shallow":
+        convs, embedder_dense, middleware = STEREO_CONVS, (), MIDDLEWARE[network]
+    channels = 2 if camera == "STEREO_CAMERAS" else 1
+    batch_norm = network == "deepracer-deep" and convs is spec.convs if batch_norm is None else batch_norm
     scope = SAC_SCOPE if kind == "sac" else PPO_SCOPE
     graph = t.Graph()
+
+    def dense(x, layers):
+        for units, activation in layers:
+            w = t.constant(rng.normal(0, 1.0 / np.sqrt(int(x.shape[1])), (int(x.shape[1]), units)), t.float32)
+            b = t.constant(rng.normal(0, 0.05, units), t.float32)
+            x = getattr(t.nn, activation)(t.nn.bias_add(t.matmul(x, w), b))
+        return x
+
     with graph.as_default():
-        frames = t.placeholder(t.float32, [None, 120, 160, 1],
-                               name=f"{scope}/network_0/FRONT_FACING_CAMERA/FRONT_FACING_CAMERA")
+        frames = t.placeholder(t.float32, [None, 120, 160, channels], name=f"{scope}/network_0/{camera}/{camera}")
         body = "network_0" if kind == "sac" else "network_1"
-        with t.name_scope(f"{scope}/{body}/FRONT_FACING_CAMERA/"):
+        embeddings = {}
+        if lidar is not None:
+            values = t.placeholder(t.float32, [None, lidar_size], name=f"{scope}/network_0/{lidar}/{lidar}")
+            with t.name_scope(f"{scope}/{body}/{lidar}/"):
+                v = dense(t.math.truediv(values, 1.0, name="truediv") - 0.0, ((256, "relu"), (256, "relu")))
+                embeddings[lidar] = t.reshape(v, [t.shape(v)[0], 256], name="Flatten/flatten/Reshape")
+        with t.name_scope(f"{scope}/{body}/{camera}/"):
             x = t.math.truediv(frames, 255.0, name="truediv") - 0.0
-            channels = 1
-            for i, (out, kernel, stride, activation) in enumerate(spec.convs):
+            for i, (out, kernel, stride, activation) in enumerate(convs):
                 w = t.constant(rng.normal(0, 1.0 / np.sqrt(kernel * kernel * channels), (kernel, kernel, channels, out)),
                                t.float32, name=f"Conv2d_{i}/kernel")
                 b = t.constant(rng.normal(0, 0.05, out), t.float32, name=f"Conv2d_{i}/bias")
@@ -81,10 +115,13 @@ def _build_graph(network: str, kind: str, seed: int = 0, batch_norm: bool | None
                 x = getattr(t.nn, activation)(x)
                 channels = out
             x = t.reshape(x, [t.shape(x)[0], int(np.prod(x.shape[1:]))], name="Flatten/flatten/Reshape")
+            if lidar is not None:
+                embeddings[camera] = dense(x, embedder_dense)
+        if lidar is not None:
+            x = t.concat([embeddings[name] for name in sorted(embeddings)], axis=-1, name=f"{scope}/{body}/merger")
         with t.name_scope(f"{scope}/{body}/middleware_fc_embedder/"):
-            for i, (units, activation) in enumerate(spec.dense + (((256, "relu"),) if kind == "sac" else ())):
-                w = t.constant(rng.normal(0, 1.0 / np.sqrt(int(x.shape[1])), (int(x.shape[1]), units)), t.float32)
-                x = getattr(t.nn, activation)(t.nn.bias_add(t.matmul(x, w), t.constant(rng.normal(0, 0.05, units), t.float32)))
+            x = dense(x, (middleware if lidar is not None else embedder_dense + middleware)
+                      + (((256, "relu"),) if kind == "sac" else ()))
         with t.name_scope(f"{scope}/{body}/"):  # the gradient rescaler: identity when run
             s = t.constant(0.3, name="gradients_from_head_0-0_rescalers")
             x = t.strided_slice((1.0 - s) * t.stop_gradient(t.stack([x])) + s * t.stack([x]), [0], [1], [1],
@@ -98,23 +135,34 @@ def _build_graph(network: str, kind: str, seed: int = 0, batch_norm: bool | None
     return graph.as_graph_def().SerializeToString()
 
 
-def metadata(network: str, kind: str) -> dict:
-    return {"action_space": DISCRETE if kind == "discrete" else CONTINUOUS, "sensor": ["FRONT_FACING_CAMERA"],
+def metadata(network: str, kind: str, sensors=("FRONT_FACING_CAMERA",)) -> dict:
+    return {"action_space": DISCRETE if kind == "discrete" else CONTINUOUS, "sensor": list(sensors),
             "neural_network": DEEPRACER_NAMES[network], "training_algorithm": "sac" if kind == "sac" else "clipped_ppo",
             "action_space_type": "discrete" if kind == "discrete" else "continuous", "version": "5"}
 
 
-def write_model(folder: Path, network: str, kind: str, seed: int = 0) -> Path:
+def write_model(folder: Path, network: str, kind: str, seed: int = 0, sensors=("FRONT_FACING_CAMERA",),
+                lidar_config: dict | None = None) -> Path:
     """folder/model.pb and folder/model_metadata.json; returns the .pb's path."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model_metadata.json").write_text(json.dumps(metadata(network, kind)))
-    (folder / "model.pb").write_bytes(build_graph(network, kind, seed))
+    meta = metadata(network, kind, sensors)
+    lidar = sensors[1] if len(sensors) > 1 else None
+    size = 0
+    if lidar is not None:
+        config = lidar_config or {"num_sectors": 8, "num_values_per_sector": 8, "clipping_dist": 2.0}
+        size = LIDAR_SIZES.get(lidar, config["num_sectors"] * config["num_values_per_sector"])
+        if lidar_config:
+            meta["lidar_config"] = lidar_config
+    (folder / "model_metadata.json").write_text(json.dumps(meta))
+    (folder / "model.pb").write_bytes(build_graph(network, kind, seed, None, tuple(sensors), size))
     return folder / "model.pb"
 
 
-def run_graph(pb: bytes, frames_uint8: np.ndarray, algorithm: str = "clipped_ppo") -> np.ndarray:
-    """TensorFlow running the frozen graph on (B, 120, 160, 1) frames fed as DeepRacer feeds them (float 0-255)."""
-    return _in_tensorflow_process(_run_graph, pb, frames_uint8, algorithm)
+def run_graph(pb: bytes, frames_uint8: np.ndarray, algorithm: str = "clipped_ppo", lidar: np.ndarray | None = None,
+              sensors=("FRONT_FACING_CAMERA",)) -> np.ndarray:
+    """TensorFlow running the frozen graph on (B, 120, 160, channels) frames fed as DeepRacer feeds them (float
+    0-255), and a LIDAR's (B, N) values, each to its sensor's input (`sensors`, DeepRacer's names)."""
+    return _in_tensorflow_process(_run_graph, pb, frames_uint8, algorithm, lidar, tuple(sensors))
 
 
 def tflite_outputs(pb_path: str, input_name: str, output_name: str, frames: np.ndarray) -> np.ndarray:
@@ -152,7 +200,8 @@ def _openvino_outputs(pb_path: str, frames: np.ndarray) -> tuple[str, np.ndarray
     return model.inputs[0].get_any_name(), np.stack([compiled(frame[None].astype(np.float32))[0][0] for frame in frames])
 
 
-def _run_graph(pb: bytes, frames_uint8: np.ndarray, algorithm: str = "clipped_ppo") -> np.ndarray:
+def _run_graph(pb: bytes, frames_uint8: np.ndarray, algorithm: str = "clipped_ppo", lidar: np.ndarray | None = None,
+               sensors=("FRONT_FACING_CAMERA",)) -> np.ndarray:
     t = tf().compat.v1
     graph_def = t.GraphDef()
     graph_def.ParseFromString(pb)
@@ -162,9 +211,11 @@ def _run_graph(pb: bytes, frames_uint8: np.ndarray, algorithm: str = "clipped_pp
     graph = t.Graph()
     with graph.as_default():
         t.import_graph_def(graph_def, name="")
+    feeds = {f"{scope}/network_0/{sensors[0]}/{sensors[0]}:0": frames_uint8.astype(np.float32)}
+    if lidar is not None:
+        feeds[f"{scope}/network_0/{sensors[1]}/{sensors[1]}:0"] = lidar.astype(np.float32)
     with t.Session(graph=graph) as session:
-        return session.run(output, {f"{scope}/network_0/FRONT_FACING_CAMERA/FRONT_FACING_CAMERA:0":
-                                    frames_uint8.astype(np.float32)})
+        return session.run(output, feeds)
 
 
 def deepracer_frame(picture: Path) -> np.ndarray:

@@ -32,19 +32,20 @@ import numpy as np
 import torch
 
 from racekit.agent.deepracer.errors import DeepRacerError
-from racekit.agent.deepracer.graph import Layer, parse_graph, read_policy
-from racekit.agent.deepracer.graph_writer import write_graph
-from racekit.agent.deepracer.importer import DEEPRACER_CAMERA, SAC_HEAD, load_layers
+from racekit.agent.deepracer.graph import LIDARS as DEEPRACER_LIDARS
+from racekit.agent.deepracer.graph import Branch, Layer, Policy, parse_graph, read_policy
+from racekit.agent.deepracer.graph_writer import input_name, write_graph
+from racekit.agent.deepracer.importer import (DEEPRACER_CAMERA, SAC_HEAD, deepracer_network, join_rows, load_layers,
+                                              model_modules)
 from racekit.agent.deepracer.metadata import parse_metadata, write_metadata
-from racekit.agent.export import (METADATA_KEY, distribution_of, find_checkpoint, load_policy_checkpoint,
-                                  spec_from_dict, write_atomically)
+from racekit.agent.export import (INPUT_NAME, LIDAR_INPUT, METADATA_KEY, distribution_of, find_checkpoint,
+                                  load_policy_checkpoint, spec_from_dict, write_atomically)
 from racekit.agent.networks import DEEPRACER_NAMES, Network, as_network, name_of
 from racekit.agent.policy import ActorCritic, DeterministicPolicy
+from racekit.sim.sensors import DEEPRACER_NAMES as SENSOR_NAMES
+from racekit.sim.sensors import LIDARS, LidarConfig, lidar_space
 
 GRAPH_MEMBER, METADATA_MEMBER = "agent/model.pb", "model_metadata.json"
-SENSOR = "FRONT_FACING_CAMERA"
-EMBEDDER_DENSE = {"deepracer-shallow": 0, "deepracer-standard": 1, "deepracer-deep": 2}  # dense layers in the camera
-# embedder (the rest are the middleware's): names only
 CAR_FOV_DEG = 120.0  # DeepRacer's car: a 120-degree wide-angle lens (racekit's camera has the same)
 LENSES = (CAR_FOV_DEG, DEEPRACER_CAMERA["fov_deg"])  # DeepRacer's car's lens and its simulator's
 MOUNTS = ("racekit", "deepracer")  # racekit's car (built after DeepRacer's) and DeepRacer's simulator car
@@ -82,19 +83,31 @@ def export_run(run: str | Path, out: str | Path, which: str | None = None) -> Ex
     where = str(run)
     policy, state = load_policy_checkpoint(checkpoint)
     model = policy.model
-    check_exportable(where, model.network, distribution_of(state), state["camera"], model.obs_shape)
-    exported = write_tarball(model, out, where)
+    camera = state["camera"]
+    check_exportable(where, model.network, distribution_of(state), camera, model.obs_shape)
+    exported = write_tarball(model, out, where, sensors_of(camera), camera.get("lidar_config"))
     exported.source, exported.training_steps = str(checkpoint), int(state.get("global_step", 0))
     return exported
 
 
+def sensors_of(camera: dict) -> list[str]:
+    """A checkpoint's or model file's sensors (racekit's names, the camera first)."""
+    return list(camera.get("sensors") or ["front-camera"])
+
+
 def check_exportable(where: str, network: Network, distribution: str, camera: dict, obs_shape: tuple) -> str:
     """DeepRacerError, one line naming `where`, all that DeepRacer cannot run and what to train instead, unless
-    DeepRacer can express the policy; returns racekit's name of its DeepRacer preset."""
-    preset = preset_of(network, distribution)
+    DeepRacer can express the policy; returns racekit's name of its DeepRacer preset. `camera` is a checkpoint's
+    camera dict, with its "sensors" (and "lidar_config") where it has more than the front camera."""
+    sensors = sensors_of(camera)
+    preset = preset_of(network, distribution, sensors)
+    stereo = sensors[0] == "stereo-cameras"
     problems: list[tuple[str, str]] = []  # (what it was trained with, what to train with)
     if name_of(network) == "racekit":
         problems.append(("racekit's network", TRAIN_HINT))
+    elif preset is None and stereo and name_of(network) in ("deepracer-standard", "deepracer-deep"):
+        problems.append((f"{name_of(network)}'s front-camera network on the stereo pair (DeepRacer gives the pair "
+                         f"a network of its own for that preset)", "--network deepracer-shallow"))
     elif preset is None:
         what = "PPO" if distribution != "squashed" else "SAC (a DeepRacer preset, then SAC's dense 256)"
         problems.append((f"a network that is none of DeepRacer's for {what}", TRAIN_HINT))
@@ -107,10 +120,6 @@ def check_exportable(where: str, network: Network, distribution: str, camera: di
         problems.append(("a colour camera (DeepRacer's cars feed grey frames)", "a grey camera (no --rgb)"))
     if camera.get("frame_stack") != 1:
         problems.append((f"{camera.get('frame_stack')} stacked frames (DeepRacer's cars feed one)", "--frame-stack 1"))
-    sensors = list(camera.get("sensors") or ["front-camera"])
-    if sensors != ["front-camera"]:
-        problems.append((f"the sensors {', '.join(sensors)} (racekit writes DeepRacer models of the front camera "
-                         f"alone so far)", "no --sensor"))
     fov = camera.get("fov_deg")
     if fov is not None and not any(abs(float(fov) - deg) < 0.5 for deg in LENSES):
         problems.append((f"a {float(fov):.1f}-degree lens (DeepRacer's car has {CAR_FOV_DEG:.0f} degrees, its "
@@ -122,9 +131,10 @@ def check_exportable(where: str, network: Network, distribution: str, camera: di
         whats, hints = [p[0] for p in problems], list(dict.fromkeys(p[1] for p in problems))
         raise DeepRacerError(f"{where}: trained with {_listed(whats)}; train with {_listed(hints)} to export for a "
                              f"DeepRacer car")
-    if tuple(obs_shape) != (120, 160, 1):
+    channels = 2 if stereo else 1  # a stereo frame is the left picture, then the right: DeepRacer's order
+    if tuple(obs_shape) != (120, 160, channels):
         raise DeepRacerError(f"{where}: the policy takes frames of shape {list(obs_shape)}, not DeepRacer's "
-                             f"[120, 160, 1]")
+                             f"[120, 160, {channels}]")
     return preset
 
 
@@ -132,25 +142,29 @@ def _listed(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def preset_of(network: Network, distribution: str) -> str | None:
-    """The DeepRacer preset (racekit's name) a network is for this distribution; None if it is none of them."""
-    if distribution == "squashed":  # SAC: a preset, then the policy head's dense 256
-        if network.dense[-len(SAC_HEAD):] != SAC_HEAD:
-            return None
-        network = replace(network, dense=network.dense[:-len(SAC_HEAD)])
-    name = name_of(network)
-    return name if name in DEEPRACER_NAMES else None
+def preset_of(network: Network, distribution: str, sensors=("front-camera",)) -> str | None:
+    """The DeepRacer preset (racekit's name) whose network, as DeepRacer builds it for these sensors (racekit's
+    names) and this distribution, the network is; None if it is none of them. With a LIDAR, the network must
+    also join it where DeepRacer does (before the middleware)."""
+    deepracer = [SENSOR_NAMES[s] for s in sensors]
+    algorithm = "sac" if distribution == "squashed" else "clipped_ppo"
+    lidar = any(s in LIDARS for s in sensors)
+    for name in DEEPRACER_NAMES:
+        expected = deepracer_network(name, deepracer, algorithm)
+        if network == expected and (not lidar or network.lidar_joins == expected.lidar_joins):
+            return name
+    return None
 
 
 def layers_of(model: ActorCritic) -> list[Layer]:
-    """The policy's layers (trunk and actor) in TensorFlow's layouts: the inverse of importer.load_layers."""
-    modules = list(model.trunk) + [model.actor]
+    """The policy's layers (model_modules' order) in TensorFlow's layouts: the inverse of importer.load_layers."""
+    activations = {}  # each layer's activation: the module after it in its Sequential
+    for sequence in (model.trunk, model.middleware, *([model.lidar_trunk] if model.lidar_size else [])):
+        for module, follower in zip(sequence, list(sequence)[1:]):
+            activations[id(module)] = {torch.nn.ReLU: "relu", torch.nn.Tanh: "tanh"}.get(type(follower))
     layers = []
-    for i, module in enumerate(modules):
-        if not isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-            continue
-        follower = modules[i + 1] if i + 1 < len(modules) else None
-        activation = {torch.nn.ReLU: "relu", torch.nn.Tanh: "tanh"}.get(type(follower))
+    for module in model_modules(model):
+        activation = activations.get(id(module))
         weight = module.weight.detach().cpu().numpy().astype(np.float32)
         bias = module.bias.detach().cpu().numpy().astype(np.float32)
         if isinstance(module, torch.nn.Conv2d):
@@ -161,13 +175,37 @@ def layers_of(model: ActorCritic) -> list[Layer]:
     return layers
 
 
-def write_tarball(model: ActorCritic, out: str | Path, where: str) -> Exported:
+def deepracer_policy(model: ActorCritic, algorithm: str, sensors: list[str]) -> Policy:
+    """The policy as DeepRacer's graph holds it: one branch per sensor (the camera's convolutions and its
+    embedder's dense layers; the LIDAR's dense layers), then the layers after the join, the first of them with
+    its rows in DeepRacer's order of the sensors (their names sorted)."""
+    layers = layers_of(model)
+    camera = SENSOR_NAMES[sensors[0]]
+    if not model.lidar_size:  # the camera's embedder ends after the network's first `lidar_joins` dense layers
+        trunk = len(model.network.convs) + model.network.lidar_joins
+        return Policy([Branch(camera, input_name(algorithm, camera), model.obs_shape, layers[:trunk])],
+                      layers[trunk:], model.actions.discrete)
+    lidar = SENSOR_NAMES[sensors[1]]
+    trunk = sum(isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) for m in model.trunk)
+    embedding = layers[trunk + 1].weight.shape[1]  # the LIDAR embedder's last layer's width
+    after = layers[trunk + 2:]
+    parts = [(camera, after[0].weight.shape[0] - embedding), (lidar, embedding)]
+    after[0] = replace(after[0], weight=join_rows(after[0].weight, parts, sorted((camera, lidar))))
+    branches = [Branch(camera, input_name(algorithm, camera), model.obs_shape, layers[:trunk]),
+                Branch(lidar, input_name(algorithm, lidar), (model.lidar_size,), layers[trunk:trunk + 2])]
+    return Policy(sorted(branches, key=lambda b: b.sensor), after, model.actions.discrete)
+
+
+def write_tarball(model: ActorCritic, out: str | Path, where: str, sensors=("front-camera",),
+                  lidar_config: dict | None = None) -> Exported:
     """The DeepRacer car tarball of a checked policy, built in memory, checked, then written atomically."""
-    preset = preset_of(model.network, model_distribution(model))
+    sensors = list(sensors)
+    preset = preset_of(model.network, model_distribution(model), sensors)
     algorithm = "sac" if model.squashed else "clipped_ppo"
-    pb = write_graph(layers_of(model), algorithm, softmax=model.actions.discrete,
-                     embedder_dense=EMBEDDER_DENSE[preset], sensor=SENSOR)
-    metadata = write_metadata(model.actions, preset, algorithm)
+    policy = deepracer_policy(model, algorithm, sensors)
+    pb = write_graph(policy.branches, policy.layers, algorithm, softmax=policy.softmax)
+    metadata = write_metadata(model.actions, preset, algorithm, sensors,
+                              lidar_config if "discretized-sector-lidar" in sensors else None)
     verify(model, pb, metadata, where)
     write_atomically(Path(out), tarball_bytes(pb, metadata))
     return Exported(Path(out), json.loads(metadata), algorithm, preset, where, None)
@@ -185,17 +223,22 @@ def tarball_bytes(pb: bytes, metadata: str) -> bytes:
     return buffer.getvalue()
 
 
-def verify(model: ActorCritic, pb: bytes, metadata: str, where: str) -> None:
-    """Read the tarball's files back as racekit's importer reads them, and run the graph's layers (on their own,
-    in TensorFlow's layouts) against the policy; DeepRacerError if anything differs."""
-    meta = parse_metadata(metadata, f"{where}: the written {METADATA_MEMBER}")
-    policy = read_policy(parse_graph(pb, f"{where}: the written graph"), meta.algorithm, meta.camera,
-                         f"{where}: the written graph")
-    frames = np.random.default_rng(0).integers(0, 256, (2, 120, 160, 1), dtype=np.uint8)
-    with torch.no_grad():
-        ours = model.actor(model.features(torch.from_numpy(frames)))
-        x = torch.from_numpy(frames).float() / 255.0  # NHWC, as the graph takes it
-        for layer in policy.layers:
+def example_inputs(model: ActorCritic, batch: int, seed: int):
+    """Random frames (uint8, the first all black, the last all white) and, for a car with a LIDAR, random values
+    in [0, 1] (every LIDAR form's range, or within it), to run a policy on."""
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 256, (batch, *model.obs_shape), dtype=np.uint8)
+    frames[0], frames[-1] = 0, 255
+    if not model.lidar_size:
+        return frames, None
+    return frames, rng.uniform(0.0, 1.0, (batch, model.lidar_size)).astype(np.float32)
+
+
+def run_policy(policy: Policy, feeds: dict[str, np.ndarray]) -> torch.Tensor:
+    """A DeepRacer graph's layers run on their own, in TensorFlow's layouts (NHWC, dense [in, out]): each branch
+    on its input (`feeds`, by sensor), joined in the branches' order, then the layers after the join."""
+    def run(layers: list[Layer], x: torch.Tensor) -> torch.Tensor:
+        for layer in layers:
             if layer.kind == "conv":
                 weight = torch.from_numpy(np.ascontiguousarray(layer.weight.transpose(3, 2, 0, 1)))
                 x = torch.nn.functional.conv2d(x.permute(0, 3, 1, 2), weight, torch.from_numpy(layer.bias),
@@ -203,17 +246,38 @@ def verify(model: ActorCritic, pb: bytes, metadata: str, where: str) -> None:
             else:
                 x = x.reshape(len(x), -1) @ torch.from_numpy(layer.weight) + torch.from_numpy(layer.bias)
             x = {"relu": torch.relu, "tanh": torch.tanh}.get(layer.activation, lambda v: v)(x)
+        return x
+
+    def scaled(sensor: str) -> torch.Tensor:  # a camera's 0-255 divided by 255, a LIDAR's values as they are
+        return torch.from_numpy(feeds[sensor]).float() / (1.0 if sensor in DEEPRACER_LIDARS else 255.0)
+
+    embeddings = [run(b.layers, scaled(b.sensor)) for b in policy.branches]
+    joined = embeddings[0] if len(embeddings) == 1 else torch.cat([e.flatten(1) for e in embeddings], dim=-1)
+    return run(policy.layers, joined)
+
+
+def verify(model: ActorCritic, pb: bytes, metadata: str, where: str) -> None:
+    """Read the tarball's files back as racekit's importer reads them, and run the graph's layers (on their own,
+    in TensorFlow's layouts) against the policy; DeepRacerError if anything differs."""
+    meta = parse_metadata(metadata, f"{where}: the written {METADATA_MEMBER}")
+    policy = read_policy(parse_graph(pb, f"{where}: the written graph"), meta.algorithm, meta.sensors,
+                         f"{where}: the written graph")
+    frames, lidar = example_inputs(model, 2, 0)
+    feeds = {meta.camera: frames, **({meta.lidar: lidar} if meta.lidar else {})}
+    with torch.no_grad():
+        ours = model.actor(model.joined(torch.from_numpy(frames), None if lidar is None else torch.from_numpy(lidar)))
+        theirs = run_policy(policy, feeds)
     scale = max(1.0, float(ours.abs().max()))  # float32 sums of ~10^4 terms in another order: relative error only
     if (policy.softmax != model.actions.discrete or meta.actions != model.actions
-            or float((ours - x).abs().max()) > 1e-4 * scale):
+            or float((ours - theirs).abs().max()) > 1e-4 * scale):
         raise DeepRacerError(f"{where}: the written graph does not compute the policy (a bug in racekit's export)")
 
 
-def bare_model(obs_shape: tuple, actions, distribution: str, network: Network) -> ActorCritic:
+def bare_model(obs_shape: tuple, actions, distribution: str, network: Network, lidar_size: int = 0) -> ActorCritic:
     """An ActorCritic whose weights are about to be loaded: built without initialising them (the orthogonal
     initialisation of the shallow preset's dense layer takes seconds); the value head is zero."""
     with torch.device("meta"):
-        model = ActorCritic(obs_shape, actions, distribution=distribution, network=network)
+        model = ActorCritic(obs_shape, actions, distribution=distribution, network=network, lidar_size=lidar_size)
     model = model.to_empty(device="cpu")
     with torch.no_grad():
         for parameter in model.parameters():
@@ -245,13 +309,17 @@ def export_model_file(path: str | Path, out: str | Path) -> Exported:
     distribution = "squashed" if algorithm == "sac" else "gaussian"
     if algorithm == "sac":
         network = replace(network, dense=network.dense + SAC_HEAD)
-    camera = meta.get("camera") or {}
-    shape = (camera.get("height"), camera.get("width"), camera.get("channels"))
+    # the model file keeps its sensors beside the camera; a checkpoint's camera dict holds them
+    camera = {**(meta.get("camera") or {}), **{k: meta[k] for k in ("sensors", "lidar_config") if meta.get(k)}}
+    sensors = sensors_of(camera)
+    shape = (camera.get("height"), camera.get("width"), (camera.get("channels") or 1) * (camera.get("cameras") or 1))
     check_exportable(str(path), network, distribution, camera, shape)
-    model = bare_model(shape, actions, distribution, network)
+    lidar = next((s for s in sensors if s in LIDARS), None)
+    size = 0 if lidar is None else int(lidar_space(lidar, LidarConfig.from_dict(camera.get("lidar_config"))).shape[0])
+    model = bare_model(shape, actions, distribution, network, size)
     _load_onnx_weights(model, model_proto, path)
     _check_against_file(model, model_proto, path)
-    exported = write_tarball(model, out, str(path))
+    exported = write_tarball(model, out, str(path), sensors, camera.get("lidar_config"))
     exported.source = str(path)
     return exported
 
@@ -313,15 +381,16 @@ def _check_against_file(model: ActorCritic, proto, path: Path) -> None:
     """The rebuilt policy's actions against onnxruntime running the file: the weights were read back right."""
     import onnxruntime as ort
 
-    frames = np.random.default_rng(1).integers(0, 256, (4, 120, 160, 1), dtype=np.uint8)
-    frames[0], frames[1] = 0, 255
+    frames, lidar = example_inputs(model, 4, 1)
+    feeds = {INPUT_NAME: frames, **({LIDAR_INPUT: lidar} if lidar is not None else {})}
     try:
         session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-        (theirs,) = session.run(None, {session.get_inputs()[0].name: frames})
+        (theirs,) = session.run(None, feeds)
     except Exception as exc:  # onnxruntime's own error classes
         raise DeepRacerError(f"{path}: onnxruntime cannot run it ({str(exc).strip().splitlines()[0]})") from None
     with torch.no_grad():
-        ours = DeterministicPolicy(model).eval()(torch.from_numpy(frames)).numpy()
+        ours = DeterministicPolicy(model).eval()(torch.from_numpy(frames),
+                                                 None if lidar is None else torch.from_numpy(lidar)).numpy()
     if not np.allclose(ours, theirs, atol=1e-3):
         raise DeepRacerError(f"{path}: the weights read back from the file do not give its actions (not a racekit "
                              f"DeepRacer network?)")

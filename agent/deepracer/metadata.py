@@ -7,7 +7,9 @@ The schema (deepracer-simapp `bundle/markov/boto/s3/files/model_metadata.py`; ..
 - training_algorithm: "clipped_ppo" (default) or "sac" (continuous only);
 - sensor: exactly one camera and at most one LIDAR; missing, or version below 2, means ["observation"];
 - neural_network: one of the three presets (default the shallow one);
-- version; lidar_config (optional). The console's extra keys (preprocess_type, regional_parameters) are ignored.
+- version; lidar_config (optional; the discretised sector LIDAR's num_sectors, which must divide the 64 rays,
+  num_values_per_sector and clipping_dist; DeepRacer's defaults 8, 8, 2.0 where it is missing). The console's
+  extra keys (preprocess_type, regional_parameters) are ignored.
 """
 from __future__ import annotations
 
@@ -18,10 +20,13 @@ from dataclasses import dataclass
 from racekit.agent.deepracer.errors import DeepRacerError
 from racekit.agent.networks import DEEPRACER_NAMES
 from racekit.agent.policy import ActionSpec
+from racekit.sim.sensors import DEEPRACER_NAMES as SENSOR_NAMES
+from racekit.sim.sensors import LidarConfig, SensorError
 
 CAMERAS = ("FRONT_FACING_CAMERA", "LEFT_CAMERA", "STEREO_CAMERAS", "observation")
 LIDARS = ("LIDAR", "SECTOR_LIDAR", "DISCRETIZED_SECTOR_LIDAR")
-SIMULATED = ("FRONT_FACING_CAMERA", "LEFT_CAMERA", "observation")  # what racekit's simulator gives today
+# DeepRacer's sensor names -> racekit's (sim/sensors.py); LEFT_CAMERA and the old "observation" are the front camera
+RACEKIT_NAMES = {v: k for k, v in SENSOR_NAMES.items()} | {"LEFT_CAMERA": "front-camera", "observation": "front-camera"}
 ALGORITHMS = ("clipped_ppo", "sac")
 NETWORKS = {deepracer: racekit for racekit, deepracer in DEEPRACER_NAMES.items()}
 
@@ -34,10 +39,20 @@ class DeepRacerMetadata:
     network: str  # racekit's name of the preset, e.g. "deepracer-shallow"
     version: str
     raw: dict  # the file as read, kept in the racekit model's provenance
+    lidar_config: dict | None = None  # the discretised sector LIDAR's, checked (sim.sensors.LidarConfig's fields)
 
     @property
     def camera(self) -> str:
         return next(s for s in self.sensors if s in CAMERAS)
+
+    @property
+    def lidar(self) -> str | None:
+        return next((s for s in self.sensors if s in LIDARS), None)
+
+    @property
+    def racekit_sensors(self) -> list[str]:
+        """The sensors by racekit's names, the camera first (sim/sensors.py)."""
+        return [RACEKIT_NAMES[self.camera]] + ([RACEKIT_NAMES[self.lidar]] if self.lidar else [])
 
 
 def parse_metadata(text: str | bytes, where: str) -> DeepRacerMetadata:
@@ -78,8 +93,17 @@ def parse_metadata(text: str | bytes, where: str) -> DeepRacerMetadata:
         raise bad("sensor", f"has unknown sensor {unknown[0]!r} (known: {', '.join(CAMERAS + LIDARS)})")
     if sum(s in CAMERAS for s in sensors) != 1 or sum(s in LIDARS for s in sensors) > 1:
         raise bad("sensor", f"must list exactly one camera and at most one LIDAR, not {sensors}")
+    lidar_config = None
+    if "DISCRETIZED_SECTOR_LIDAR" in sensors or raw.get("lidar_config") is not None:
+        if raw.get("lidar_config") is not None and not isinstance(raw["lidar_config"], dict):
+            raise bad("lidar_config", "must be an object with num_sectors, num_values_per_sector and clipping_dist")
+        try:
+            config = LidarConfig.from_dict(raw.get("lidar_config")).to_dict()
+        except SensorError as exc:  # its message names the field: "lidar_config num_sectors must divide ..."
+            raise DeepRacerError(f"{where}: {exc}") from None
+        lidar_config = config if "DISCRETIZED_SECTOR_LIDAR" in sensors else None
     actions = _action_space(raw.get("action_space"), kind, bad)
-    return DeepRacerMetadata(actions, algorithm, tuple(sensors), NETWORKS[network], version, raw)
+    return DeepRacerMetadata(actions, algorithm, tuple(sensors), NETWORKS[network], version, raw, lidar_config)
 
 
 def _number(value, key: str, bad) -> float:
@@ -115,15 +139,16 @@ def _action_space(space, kind: str, bad) -> ActionSpec:
                       high=(bounds["steering_angle"][1], bounds["speed"][1]))
 
 
-def write_metadata(actions: ActionSpec, network: str, algorithm: str = "clipped_ppo") -> str:
-    """model_metadata.json for a racekit policy with a DeepRacer network and a front camera."""
+def write_metadata(actions: ActionSpec, network: str, algorithm: str = "clipped_ppo",
+                   sensors=("front-camera",), lidar_config: dict | None = None) -> str:
+    """model_metadata.json for a racekit policy with a DeepRacer network and its sensors (racekit's names)."""
     if actions.discrete:
         space = [{"steering_angle": steering, "speed": speed, "index": i}
                  for i, (steering, speed) in enumerate(actions.table)]
     else:
         space = {"steering_angle": {"low": actions.low[0], "high": actions.high[0]},
                  "speed": {"low": actions.low[1], "high": actions.high[1]}}
-    return json.dumps({"action_space": space, "sensor": ["FRONT_FACING_CAMERA"],
+    return json.dumps({"action_space": space, "sensor": [SENSOR_NAMES[s] for s in sensors],
                        "neural_network": DEEPRACER_NAMES[network], "training_algorithm": algorithm,
                        "action_space_type": "discrete" if actions.discrete else "continuous",
-                       "version": "5"}, indent=4)
+                       **({"lidar_config": lidar_config} if lidar_config else {}), "version": "5"}, indent=4)
