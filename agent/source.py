@@ -105,7 +105,7 @@ def deepracer_state(given: str, sac: bool = False) -> tuple[Path, dict]:
     a fresh value head, its camera (DeepRacer's), its action space and its network. A DeepRacer SAC model
     starts a SAC run (`sac`): its policy (the preset, then SAC's dense 256), with fresh critics."""
     from racekit.agent.deepracer.errors import DeepRacerError
-    from racekit.agent.deepracer.importer import DEEPRACER_CAMERA, load_deepracer
+    from racekit.agent.deepracer.importer import load_deepracer, network_value
 
     try:
         imported = load_deepracer(given)
@@ -115,8 +115,13 @@ def deepracer_state(given: str, sac: bool = False) -> tuple[Path, dict]:
     if algorithm == "sac" and not sac:
         raise RunError(f"--from {given}: a SAC model; train it on with --algorithm sac (PPO cannot go on from SAC's "
                        f"policy)")
+    if algorithm != "sac" and isinstance(network_value(imported.network, imported.meta), dict):
+        raise RunError(f"--from {given}: DeepRacer's own stereo-pair network of {imported.meta.raw['neural_network']}, "
+                       f"which racekit does not train (it races and exports as it is); train afresh, or from a "
+                       f"DEEP_CONVOLUTIONAL_NETWORK_SHALLOW stereo model")
     return Path(imported.source.graph_name), {
-        "model": model.state_dict(), "camera": dict(DEEPRACER_CAMERA), "actions": imported.meta.actions.as_dict(),
-        "obs_shape": list(model.obs_shape), "global_step": 0, "sha256": imported.source.sha256,
+        "model": model.state_dict(), "camera": imported.camera(), "actions": imported.meta.actions.as_dict(),
+        "obs_shape": list(model.obs_shape), "lidar_size": model.lidar_size, "global_step": 0,
+        "sha256": imported.source.sha256,
         **({"network": model.network.as_dict(), "run": {"algorithm": "sac", "network": imported.meta.network}}
            if algorithm == "sac" else {"network": imported.meta.network})}

@@ -103,3 +103,48 @@ def test_the_command_lines_network_names_are_the_networks():
     from racekit.cli.train import NETWORK_NAMES
 
     assert tuple(NETWORKS) == NETWORK_NAMES
+
+
+def test_a_deepracer_stereo_and_lidar_model_starts_a_run_with_its_sensors(tmp_path, capsys):
+    """DeepRacer Evo's sensors travel too: the run takes the model's stereo pair and discretised LIDAR (with its
+    lidar_config), starts from its weights, and drives as the imported model file does on the same frames and
+    LIDAR values; asked for other sensors, the command line names the model's in one line."""
+    from tests.deepracer_graphs import has_tensorflow, write_model
+
+    if not has_tensorflow():
+        pytest.skip("TensorFlow (a test-only dependency) is not installed")
+    config = {"num_sectors": 4, "num_values_per_sector": 4, "clipping_dist": 1.5}
+    pb = write_model(tmp_path / "evo", "deepracer-shallow", "discrete", seed=5,
+                     sensors=("STEREO_CAMERAS", "DISCRETIZED_SECTOR_LIDAR"), lidar_config=config)
+    table = [[a["steering_angle"], a["speed"]]
+             for a in json.loads((pb.parent / "model_metadata.json").read_text())["action_space"]]
+    cfg = RunConfig(track="oval", steps=0, camera_width=160, camera_height=120, frame_stack=1, actions=table,
+                    network="deepracer-shallow", fov_deg=DEEPRACER_CAMERA["fov_deg"], camera_mount="deepracer",
+                    look="deepracer", sensors=["stereo-cameras", "discretized-sector-lidar"], lidar_config=config,
+                    from_model={"path": str(pb)}, simtrace=False)
+    cfg.ppo.envs = 2
+    train_run(tmp_path / "run", cfg, quiet=True)  # 0 steps: its checkpoint holds the weights it started from
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert state["camera"]["sensors"] == ["stereo-cameras", "discretized-sector-lidar"]
+    assert state["camera"]["lidar_config"] == config and state["lidar_size"] == 16
+    policy, _ = load_policy_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    import_model(pb, tmp_path / "imported.onnx")
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (16, 120, 160, 2), dtype=np.uint8)
+    lidar = (rng.uniform(size=(16, 16)) < 0.3).astype(np.float32)
+    ours = policy(torch.from_numpy(frames), torch.from_numpy(lidar)).detach().numpy()
+    session = onnxruntime.InferenceSession(str(tmp_path / "imported.onnx"))
+    imported = session.run(None, {"frames": frames, "lidar": lidar})[0]
+    np.testing.assert_allclose(ours, imported, atol=1e-5)
+    # the command line takes the model's sensors unless told otherwise, and then names them
+    from racekit.cli import build_parser
+    from racekit.cli.train import new_run_config
+
+    taken = new_run_config(build_parser().parse_args(["train", "--out", str(tmp_path / "x"), "--from", str(pb)]))
+    assert (taken.sensors, taken.lidar_config, taken.network) == (cfg.sensors, config, "deepracer-shallow")
+    out = tmp_path / "other"
+    assert main(["train", "--out", str(out), "--from", str(pb), "--track", "oval", "--sensor", "front-camera",
+                 "--steps", "128", *SHORT]) == 2
+    assert (f"its sensors are stereo-cameras, discretized-sector-lidar {json.dumps(config)}, this run's "
+            f"front-camera") in error_line(capsys)
+    assert not out.exists()

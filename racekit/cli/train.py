@@ -286,6 +286,12 @@ def take_deepracer_model(cfg, args) -> None:
         raise UserError(f"--from {exc}") from None
     if args.network is None:
         cfg.network = meta.network
+    if args.sensor is None:  # the model's sensors, and its discretised LIDAR's settings (sensor_config reads them)
+        args.sensor = meta.racekit_sensors
+        for option, key in (("lidar_sectors", "num_sectors"), ("lidar_values", "num_values_per_sector"),
+                            ("lidar_clip", "clipping_dist")):
+            if meta.lidar_config and getattr(args, option) is None:
+                setattr(args, option, meta.lidar_config[key])
     camera = DEEPRACER_CAMERA
     cfg.camera_width, cfg.camera_height, cfg.frame_stack = camera["width"], camera["height"], camera["frame_stack"]
     cfg.fov_deg, cfg.camera_mount, cfg.look = camera["fov_deg"], camera["mount"], camera["look"]
