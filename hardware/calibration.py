@@ -5,6 +5,10 @@ lines: the stdlib has no TOML writer). Steering fraction +1 = full left,
 throttle fraction +1 = full forward, -1 = full reverse. Polarity is written for
 the reader's benefit and checked against the pulses: DeepRacer's ESC drives
 forward with pulses *shorter* than neutral (polarity -1).
+
+The same file may hold each camera's own calibration, `[camera.front]`, `[camera.left]`,
+`[camera.right]` (mount error and exposure: hardware/camera_calibration.py). A file without them
+loads as before; saving the pulses keeps the camera sections already in the file.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import os
 import tomllib
 from dataclasses import asdict, dataclass
 
+from racekit.hardware.camera_calibration import ROLES, CameraCalibration, format_cameras, parse_cameras, validate_camera
 from racekit.hardware.errors import CalibrationError
 
 # Plausible hobby-servo range; anything outside is a typo, not a car.
@@ -116,18 +121,24 @@ def _key(field_name: str) -> str:
     return f"{section}.{key}"
 
 
-def load_calibration(path: str | os.PathLike) -> Calibration:
-    """Read a calibration TOML file; CalibrationError names the file and the field."""
-    path = os.fspath(path)
+def _read(path: str) -> dict:
     try:
         with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise CalibrationError(f"{path}: calibration file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise CalibrationError(f"{path}: not valid TOML ({exc})") from None
     except OSError as exc:
         raise CalibrationError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def load_calibration(path: str | os.PathLike) -> Calibration:
+    """Read a calibration TOML file's pulses; CalibrationError names the file and the field (its camera
+    sections are checked too, so a bad one is refused wherever the file is read)."""
+    path = os.fspath(path)
+    raw = _read(path)
+    parse_cameras(raw, path)
     values = {}
     for name, (section, key) in _LAYOUT.items():
         table = raw.get(section)
@@ -146,8 +157,14 @@ def load_calibration(path: str | os.PathLike) -> Calibration:
     return cal
 
 
-def format_calibration(cal: Calibration) -> str:
-    """The TOML text of a calibration, with comments for the person who edits it."""
+def load_camera_calibration(path: str | os.PathLike) -> dict[str, CameraCalibration]:
+    """The file's camera sections by role ("front", "left", "right"); {} for a file without them."""
+    path = os.fspath(path)
+    return parse_cameras(_read(path), path)
+
+
+def format_calibration(cal: Calibration, cameras: dict[str, CameraCalibration] | None = None) -> str:
+    """The TOML text of a calibration (and camera sections), with comments for the person who edits it."""
     def num(v: float) -> str:
         return repr(float(v)) if v != int(v) else str(int(v))
 
@@ -167,14 +184,25 @@ def format_calibration(cal: Calibration) -> str:
         f"reverse_us = {num(cal.throttle_reverse_us)}    # fastest reverse (never used when driving itself)",
         f"polarity = {cal.throttle_polarity}    # +1: forward is a longer pulse than neutral",
         "",
-    ])
+    ]) + ("\n" + format_cameras(cameras) if cameras else "")
 
 
-def save_calibration(cal: Calibration, path: str | os.PathLike) -> None:
-    """Write the calibration file atomically (a half-written file must never be read by the car)."""
+def save_calibration(cal: Calibration, path: str | os.PathLike,
+                     cameras: dict[str, CameraCalibration] | None = None) -> None:
+    """Write the calibration file atomically (a half-written file must never be read by the car).
+
+    cameras None keeps the camera sections the file has (the console saves pulses only); a dict replaces them.
+    """
     path = os.fspath(path)
     cal.validate(path)
+    if cameras is None:
+        cameras = load_camera_calibration(path) if os.path.exists(path) else {}
+    for role, camera in cameras.items():
+        if role not in ROLES:
+            raise CalibrationError(f"{path}: [camera.{role}] is not a camera of the car (one of {', '.join(ROLES)})")
+        validate_camera(camera, f"{path}: [camera.{role}]")
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(format_calibration(cal))
+        fh.write(format_calibration(cal, cameras))
     os.replace(tmp, path)
+
