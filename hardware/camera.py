@@ -128,12 +128,19 @@ def _capture_grabber(cap) -> Callable[[], np.ndarray | None]:
     return grab
 
 
-def open_device(source: str | int, clock=time.monotonic) -> Camera:
-    """A V4L2/USB/Pi camera by index (0) or device path (/dev/video0)."""
+def open_device(source: str | int, clock=time.monotonic, exposure: float | None = None) -> Camera:
+    """A V4L2/USB/Pi camera by index (0) or device path (/dev/video0); `exposure`: a fixed exposure in the
+    driver's units (V4L2: 100 us) instead of the driver's auto exposure (the calibration file's)."""
     cap = cv2.VideoCapture(int(source) if isinstance(source, int) or str(source).isdigit() else str(source))
     if not cap.isOpened():
         raise CameraError(f"camera {source}: cannot open the device")
     cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not a queued old one
+    # OpenCV's V4L2 backend passes CAP_PROP_AUTO_EXPOSURE to V4L2's exposure_auto: 1 is its manual mode.
+    if exposure is not None and not (cap.set(cv2.CAP_PROP_AUTO_EXPOSURE, 1)
+                                     and cap.set(cv2.CAP_PROP_EXPOSURE, float(exposure))):
+        cap.release()
+        raise CameraError(f"camera {source}: the driver refused a manual exposure of {exposure:g} "
+                          "(the calibration file's exposure; remove it to use the driver's auto exposure)")
     return Camera(_capture_grabber(cap), f"device {source}", release=cap.release, clock=clock)
 
 
@@ -172,14 +179,20 @@ register_camera_scheme("video", _video_scheme)
 register_camera_scheme("device", _device_scheme)
 
 
-def open_camera(source: str, clock: Callable[[], float] = time.monotonic) -> Camera:
+def open_camera(source: str, clock: Callable[[], float] = time.monotonic, *, exposure: float | None = None) -> Camera:
     """Build (not start) the camera for `source`: "0", "/dev/video0", "lap.mp4", "scheme://...".
 
-    CameraError names the source when it cannot be opened or is unknown.
+    `exposure` (a device's fixed exposure, open_device) applies to camera devices; a video file or another
+    scheme has none to set, so it is ignored there with a log line. CameraError names the source when it
+    cannot be opened or is unknown.
     """
     source = str(source)
     if "://" in source:
-        scheme = source.split("://", 1)[0].lower()
+        scheme, rest = source.split("://", 1)
+        scheme = scheme.lower()
+        if scheme == "device":
+            return open_device(rest, clock, exposure)
+        _no_exposure(source, exposure)
         if scheme not in _SCHEMES and scheme in LAZY_SCHEMES:
             try:  # the module registers its scheme when imported
                 importlib.import_module(LAZY_SCHEMES[scheme])
@@ -190,11 +203,17 @@ def open_camera(source: str, clock: Callable[[], float] = time.monotonic) -> Cam
             raise CameraError(f"camera {source}: unknown scheme '{scheme}' (known: {', '.join(camera_schemes())})")
         return _SCHEMES[scheme](source, clock)
     if source.isdigit():
-        return open_device(int(source), clock)
+        return open_device(int(source), clock, exposure)
     try:
         mode = os.stat(source).st_mode
     except OSError:
         raise CameraError(f"camera {source}: no such device or video file") from None
     if stat.S_ISCHR(mode):
-        return open_device(source, clock)
+        return open_device(source, clock, exposure)
+    _no_exposure(source, exposure)
     return open_video(source, clock)
+
+
+def _no_exposure(source: str, exposure: float | None) -> None:
+    if exposure is not None:
+        log.info("camera %s: not a camera device, so its exposure %g is not set", source, exposure)

@@ -28,6 +28,7 @@ import numpy as np
 
 from racekit.hardware.calibration import Calibration
 from racekit.hardware.camera import Camera, FrameInfo
+from racekit.hardware.camera_calibration import CameraCalibration
 from racekit.hardware.errors import ModelError
 from racekit.hardware.lidar import LIDAR_STALL_S, Lidar
 from racekit.hardware.lidar_observation import EVO_MOUNT_YAW_DEG, LidarConfig, lidar_observation, scan_to_ranges
@@ -170,15 +171,15 @@ class LidarPart:
 
 
 class PilotPart:
-    """Stacks new frames and runs the model (with the LIDAR's observation, if it has one); repeats the last
-    action between camera frames."""
+    """Stacks new frames (each camera's corrected by its calibration in `cameras`, by role) and runs the model
+    (with the LIDAR's observation, if it has one); repeats the last action between camera frames."""
 
     name = "model"
     runs_on_stop = False
 
-    def __init__(self, policy: Policy):
+    def __init__(self, policy: Policy, cameras: dict[str, CameraCalibration] | None = None):
         self.policy = policy
-        self.stacker = make_stacker(policy.spec.camera)
+        self.stacker = make_stacker(policy.spec.camera, cameras)  # each camera's frames corrected by its calibration
         self._action: tuple[float, float] | None = None
         self._fault: str | None = None
         self.errors = 0

@@ -3,13 +3,16 @@
 Cameras (OpenCV) deliver BGR uint8 frames of any size; the model wants
 uint8 [1, H, W, channels * frame_stack] with RGB order (or one gray channel)
 and the stacked frames oldest first along the last axis, exactly as the
-simulator's env yields observations.
+simulator's env yields observations. A camera with its own calibration (mount
+error, gain: hardware/camera_calibration.py) has each converted frame corrected
+before it joins the stack, at the model's resolution where that is cheap.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from racekit.hardware.camera_calibration import FrameCorrection
 from racekit.hardware.model import CameraSpec
 
 
@@ -39,14 +42,17 @@ class FrameStacker:
     model gets a valid input from the very first tick.
     """
 
-    def __init__(self, spec: CameraSpec):
+    def __init__(self, spec: CameraSpec, correction: FrameCorrection | None = None):
         self.spec = spec
+        self.correction = correction  # the camera's calibration (camera_calibration.frame_corrections); None: none
         self._stack = np.zeros((1, spec.height, spec.width, spec.depth), dtype=np.uint8)
         self._empty = True
 
     def push(self, frame: np.ndarray) -> np.ndarray:
         """Add a camera frame (BGR) and return the model input [1, H, W, C] (a view: copy to keep)."""
         new = convert_frame(frame, self.spec)
+        if self.correction is not None:
+            new = self.correction(new)
         c = self.spec.channels
         if self._empty:
             self._stack[0] = np.tile(new, (1, 1, self.spec.frame_stack))

@@ -21,7 +21,7 @@ from typing import Callable, TextIO
 
 import cv2
 
-from racekit.hardware.calibration import Calibration, load_calibration
+from racekit.hardware.calibration import Calibration, load_calibration, load_camera_calibration
 from racekit.hardware.camera import Camera, open_camera
 from racekit.hardware.controllers import open_controller
 from racekit.hardware.drive import (ActuatorPart, CameraPart, DriveLoop, LidarPart, LogPart, PilotPart, SafetyPart,
@@ -77,6 +77,7 @@ def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], flo
     policy = load_policy(config.model)
     spec = policy.spec
     calibration = load_calibration(config.calibration) if config.calibration else Calibration()
+    camera_cals = load_camera_calibration(config.calibration) if config.calibration else {}
     estop = EStop(config.estop_file)
     if estop.check():
         raise HardwareError(f"{estop.check()} exists: remove it to drive")
@@ -91,17 +92,28 @@ def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], flo
           f"{spec.camera.width}x{spec.camera.height}x{spec.camera.channels} "
           f"stack {spec.camera.frame_stack}, {spec.action_space.type} actions, {spec.control_hz:g} Hz; "
           f"speed cap {cap:g}; calibration {config.calibration or 'DeepRacer defaults'}", file=out)
+    roles = ("left", "right") if spec.camera.cameras == 2 else ("front",)
+    for role in roles:
+        if role in camera_cals:
+            c = camera_cals[role]
+            print(f"{role} camera calibrated: mount pitch {c.pitch_deg:+.2f}, roll {c.roll_deg:+.2f}, "
+                  f"yaw {c.yaw_deg:+.2f} deg undone, gain {c.gain:.3f}"
+                  + (f", exposure {c.exposure:g}" if c.exposure is not None else ""), file=out)
 
     def opener():
         return open_controller(config.controller, config.serial, baudrate=config.baudrate, clock=clock,
                                steering_channel=config.steering_channel, throttle_channel=config.throttle_channel)
 
     with contextlib.ExitStack() as cleanup:  # closes in reverse order, whatever happens below
-        if camera is None:
-            camera = open_camera(config.camera, clock=clock).start()
+        def exposure(role: str) -> float | None:
+            return camera_cals[role].exposure if role in camera_cals else None
+
+        if camera is None:  # (a camera the caller shares was opened by it, with the driver's exposure)
+            first = "left" if config.right_camera or config.side_by_side else "front"
+            camera = open_camera(config.camera, clock=clock, exposure=exposure(first)).start()
             cleanup.callback(camera.stop)
         if config.right_camera:
-            right = open_camera(config.right_camera, clock=clock).start()
+            right = open_camera(config.right_camera, clock=clock, exposure=exposure("right")).start()
             cleanup.callback(right.stop)
             camera_part = StereoCameraPart(camera, right)
         else:
@@ -126,7 +138,7 @@ def drive(config: DriveConfig, out: TextIO = sys.stdout, clock: Callable[[], flo
         if threading.current_thread() is threading.main_thread():
             stop.install()
             cleanup.callback(stop.uninstall)
-        parts += [PilotPart(policy), SafetyPart(Governor(spec.action_space, cap)),
+        parts += [PilotPart(policy, camera_cals), SafetyPart(Governor(spec.action_space, cap)),
                   ActuatorPart(link, calibration), logger] + ([monitor] if monitor is not None else [])
         loop = DriveLoop(parts, spec.control_hz, stop=stop, estop=estop, clock=clock,
                          emergency_neutral=link.send_neutral)

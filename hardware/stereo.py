@@ -13,9 +13,11 @@ the simulator's env gives them. On the car the pair comes from
   in its left half and the right one in its right half (`split=True`): the
   halves were captured together, skew 0.
 A pair whose camera stops delivering is a "camera-stall" (neutral), as with
-one camera. The calibration file (hardware/calibration.py) holds pulse widths
-only, no camera settings, so neither camera has a mount or exposure setting
-of its own here: each device runs with its driver's settings.
+one camera. Each camera of the pair (device, or half of a side-by-side frame)
+may have its own calibration in the car's calibration file (`[camera.left]`,
+`[camera.right]`: hardware/camera_calibration.py): its mount error is undone
+and its gain applied to its picture at the model's resolution, before the pair
+joins the stack.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from racekit.hardware.camera import Camera, FrameInfo
+from racekit.hardware.camera_calibration import CameraCalibration, FrameCorrection, frame_corrections
 from racekit.hardware.model import CameraSpec
 from racekit.hardware.preprocess import FrameStacker, convert_frame
 from racekit.hardware.safety import CAMERA_STALL_S
@@ -56,17 +59,18 @@ class StereoStacker:
     """FrameStacker for a stereo model: each push takes a StereoFrame; the input's channels are
     (left, right) per frame, frames oldest first; the first pair fills the stack."""
 
-    def __init__(self, spec: CameraSpec):
+    def __init__(self, spec: CameraSpec, corrections: tuple[FrameCorrection | None, ...] = (None, None)):
         if spec.cameras != 2 or spec.channels != 1:
             raise ValueError(f"a stereo input needs 2 grey cameras, got cameras {spec.cameras}, channels {spec.channels}")
         self.spec = spec
+        self.corrections = corrections  # left's, right's (camera_calibration.frame_corrections); None: none
         self._mono = dataclasses.replace(spec, cameras=1)
         self._stack = np.zeros((1, spec.height, spec.width, spec.depth), dtype=np.uint8)
         self._empty = True
 
     def push(self, pair: StereoFrame) -> np.ndarray:
         """Add a pair and return the model input [1, H, W, 2 * frame_stack] (a view: copy to keep)."""
-        new = np.concatenate([convert_frame(_plain(pair[0]), self._mono), convert_frame(_plain(pair[1]), self._mono)],
+        new = np.concatenate([self._convert(pair[0], self.corrections[0]), self._convert(pair[1], self.corrections[1])],
                              axis=2)
         if self._empty:
             self._stack[0] = np.tile(new, (1, 1, self.spec.frame_stack))
@@ -76,13 +80,19 @@ class StereoStacker:
             self._stack[0, :, :, -2:] = new
         return self._stack
 
+    def _convert(self, picture: np.ndarray, correction: FrameCorrection | None) -> np.ndarray:
+        grey = convert_frame(_plain(picture), self._mono)
+        return grey if correction is None else correction(grey)
+
     def reset(self) -> None:
         self._empty = True
 
 
-def make_stacker(spec: CameraSpec):
-    """The stacker a model's camera needs: one camera or a stereo pair."""
-    return StereoStacker(spec) if spec.cameras == 2 else FrameStacker(spec)
+def make_stacker(spec: CameraSpec, cameras: dict[str, CameraCalibration] | None = None):
+    """The stacker a model's camera needs: one camera or a stereo pair, each camera corrected by its
+    calibration in `cameras` (by role: "front"; "left", "right"; from calibration.load_camera_calibration)."""
+    fixes = frame_corrections(cameras, spec)
+    return StereoStacker(spec, tuple(fixes)) if spec.cameras == 2 else FrameStacker(spec, fixes[0])
 
 
 class StereoCameraPart:
