@@ -7,18 +7,26 @@ Line-based keys on stdin (works over ssh and in tests):
 Every change is sent to the controller at once; a keep-alive thread repeats
 the current pulses every 50 ms so the controller's 250 ms failsafe does not
 cut in while the user looks at the wheels. On any exit the car goes neutral.
+
+`racekit car calibrate-cameras` (run_camera_calibration, below) measures a stereo pair instead: the
+right camera's mount against the left one's and the gain that makes its pictures as bright, from one
+picture of each of a still scene, and writes them to the same file's `[camera.right]` section.
 """
 from __future__ import annotations
 
 import os
 import sys
 import threading
+import time
 from typing import TextIO
 
 from racekit.hardware.calibration import MAX_PULSE_US, MIN_PULSE_US, Calibration, format_calibration, load_calibration, \
-    save_calibration
+    load_camera_calibration, save_calibration
+from racekit.hardware.camera import open_camera
+from racekit.hardware.camera_calibration import STEREO_BASELINE_M, CameraCalibration, estimate_right_camera
 from racekit.hardware.controllers import SerialController, open_controller
-from racekit.hardware.errors import ControllerError
+from racekit.hardware.errors import CameraError, ControllerError
+from racekit.hardware.stereo import split_side_by_side
 
 NUDGES = {"+": 10.0, "-": -10.0, "++": 50.0, "--": -50.0}
 PROBE_US = 50.0  # throttle offset used to find which way is forward
@@ -192,3 +200,53 @@ def run_calibration(name: str, port: str, out_path: str, *, inp: TextIO = sys.st
     save_calibration(result, out_path)
     out.write(f"\nsaved {out_path}:\n{format_calibration(result)}")
     return True
+
+
+SETTLE_S = 1.0  # let the cameras' auto exposure settle before the pictures are taken
+FIRST_FRAME_S = 5.0
+
+
+def grab_pair(sources: list[str], side_by_side: bool, settle_s: float = SETTLE_S) -> tuple:
+    """One picture from each camera of the pair (two sources; or one side-by-side device, split), taken
+    `settle_s` after both deliver. CameraError names a camera that gives nothing."""
+    cameras = []
+    try:
+        for source in sources:
+            cameras.append(open_camera(source).start())
+        deadline = time.monotonic() + FIRST_FRAME_S
+        for camera in cameras:
+            while camera.latest() is None:
+                if time.monotonic() > deadline:
+                    raise CameraError(f"camera {camera.name}: no picture within {FIRST_FRAME_S:g} s")
+                time.sleep(0.01)
+        time.sleep(settle_s)
+        frames = [camera.latest().frame for camera in cameras]
+    finally:
+        for camera in cameras:
+            camera.stop()
+    return tuple(split_side_by_side(frames[0])) if side_by_side else (frames[0], frames[1])
+
+
+def run_camera_calibration(sources: list[str], out_path: str, *, side_by_side: bool = False, fov_deg: float = 120.0,
+                           distance_m: float = 3.0, baseline_m: float = STEREO_BASELINE_M,
+                           out: TextIO | None = None, settle_s: float = SETTLE_S) -> CameraCalibration:
+    """The command: measure the right camera against the left one, print it, and write `[camera.right]` into
+    `out_path` (its pulses and other cameras' sections kept; DeepRacer's pulses in a new file)."""
+    out = out or sys.stdout
+    pulses = load_calibration(out_path) if os.path.exists(out_path) else Calibration()
+    cameras = load_camera_calibration(out_path) if os.path.exists(out_path) else {}
+    left = cameras.get("left", CameraCalibration())
+    pair = grab_pair(sources, side_by_side, settle_s)
+    found = estimate_right_camera(*pair, fov_deg, distance_m=distance_m, baseline_m=baseline_m, left=left)
+    right = CameraCalibration(found.right.pitch_deg, found.right.roll_deg, found.right.yaw_deg, found.right.gain,
+                              cameras["right"].exposure if "right" in cameras else None)
+    height, width = pair[0].shape[:2]
+    out.write(f"pictures {width}x{height}, field of view {fov_deg:g} deg: {found.matches} features matched, "
+              f"{found.inliers} agree on one rotation ({found.rms_px:.2f} px rms)\n"
+              f"right camera against the left: pitch {right.pitch_deg:+.2f}, roll {right.roll_deg:+.2f}, "
+              f"yaw {right.yaw_deg:+.2f} deg; gain {right.gain:.3f}\n"
+              f"  (the yaw takes out the {baseline_m * 100:g} cm baseline's parallax for a scene {distance_m:g} m "
+              f"away, {found.parallax_deg:.2f} deg: give --distance as the scene's)\n")
+    save_calibration(pulses, out_path, {**cameras, "right": right})
+    out.write(f"saved [camera.right] to {out_path}\n")
+    return right

@@ -43,6 +43,26 @@ def register(subparsers) -> None:
     _serial_options(c)
     c.set_defaults(func=_calibrate)
 
+    cc = sub.add_parser("calibrate-cameras", help="measure the stereo pair: the right camera's mount and gain",
+                        description="Point the car at a still scene with texture a few metres away (a room, "
+                                    "not a blank wall). From one picture of each camera it measures how the right "
+                                    "camera is turned against the left one (ORB features, a rotation fitted with "
+                                    "RANSAC) and the gain that makes it as bright, prints them and writes them to "
+                                    "the calibration file's [camera.right].")
+    cc.add_argument("--camera", action="append", required=True,
+                    help="the left camera, then the right one (as for `car drive`); one with --stereo-side-by-side")
+    cc.add_argument("--stereo-side-by-side", action="store_true",
+                    help="the one --camera gives both pictures side by side (left half = left)")
+    cc.add_argument("--out", default="car.toml", help="calibration file to write (its other sections are kept)")
+    cc.add_argument("--distance", type=float, default=3.0, metavar="M",
+                    help="about how far the scene is, metres (default 3): the baseline's parallax there is "
+                         "taken out of the yaw; the farther the scene, the less this matters")
+    cc.add_argument("--fov", type=float, default=120.0, metavar="DEG",
+                    help="the cameras' horizontal field of view, as the model's (default 120, racekit's camera)")
+    cc.add_argument("--baseline", type=float, default=0.06, metavar="M",
+                    help="how far apart the two cameras are, metres (default 0.06, DeepRacer Evo's)")
+    cc.set_defaults(func=_calibrate_cameras)
+
     s = sub.add_parser("serve", help="run the car service: flash models, start/stop, console page (on the car)",
                        description="An HTTP service for `racekit flash` and a browser console. Every request "
                                    "but /health needs the access token, printed once on the first start.")
@@ -157,6 +177,28 @@ def _calibrate(args) -> int:
     except HardwareError as exc:
         raise UserError(str(exc)) from None
     return 0 if saved else 1
+
+
+def _calibrate_cameras(args) -> int:
+    import math
+
+    from racekit.cli import UserError
+    from racekit.hardware.calibrate import run_camera_calibration
+    from racekit.hardware.errors import HardwareError
+
+    if len(args.camera) != (1 if args.stereo_side_by_side else 2):
+        raise UserError("--camera: two cameras (left, then right), or one with --stereo-side-by-side")
+    for name, value, low, high in (("--distance", args.distance, 0.3, 1000.0), ("--fov", args.fov, 10.0, 170.0),
+                                   ("--baseline", args.baseline, 0.001, 1.0)):
+        if not (math.isfinite(value) and low <= value <= high):
+            raise UserError(f"{name} must be in {low:g}..{high:g}, got {value:g}")
+    _setup_logging()
+    try:
+        run_camera_calibration(args.camera, args.out, side_by_side=args.stereo_side_by_side, fov_deg=args.fov,
+                               distance_m=args.distance, baseline_m=args.baseline)
+    except HardwareError as exc:
+        raise UserError(str(exc)) from None
+    return 0
 
 
 def _serve(args) -> int:
