@@ -225,3 +225,41 @@ def deepracer_frame(picture: Path) -> np.ndarray:
     small = cv2.resize(rgb, (160, 120), interpolation=cv2.INTER_LINEAR).astype(np.float64)
     grey = 0.2989 * small[..., 0] + 0.5870 * small[..., 1] + 0.1140 * small[..., 2]
     return grey.astype(np.uint8)[..., None]
+
+
+def converted_outputs(pb_path, feeds: dict[str, np.ndarray], output_name: str) -> dict[str, np.ndarray]:
+    """A car's converters on a graph with any inputs (`feeds`: input name -> a batch, one row at a time as a car
+    feeds them): {"tflite": TFLite's from_frozen_graph and interpreter, "openvino": OpenVINO's convert_model at
+    f32, each input by its name and the car's shape, batch 1}."""
+    return _in_tensorflow_process(_converted_outputs, str(pb_path), feeds, output_name)
+
+
+def _converted_outputs(pb_path: str, feeds: dict[str, np.ndarray], output_name: str) -> dict[str, np.ndarray]:
+    import openvino as ov
+
+    t = tf()
+    shapes = {name: [1, *values.shape[1:]] for name, values in feeds.items()}
+    converter = t.compat.v1.lite.TFLiteConverter.from_frozen_graph(pb_path, list(feeds), [output_name],
+                                                                   input_shapes=shapes)
+    interpreter = t.lite.Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    given = {detail["name"]: detail["index"] for detail in interpreter.get_input_details()}
+    (taken,) = interpreter.get_output_details()
+    batch = len(next(iter(feeds.values())))
+    tflite = []
+    for row in range(batch):
+        for name, values in feeds.items():
+            interpreter.set_tensor(given[name], values[row:row + 1].astype(np.float32))
+        interpreter.invoke()
+        tflite.append(interpreter.get_tensor(taken["index"])[0])
+    model = ov.convert_model(pb_path)  # its inputs keep the placeholders' names (as "NAME:0"); the car's shapes:
+    model.reshape({_port(model.inputs, name): shape for name, shape in shapes.items()})
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    ports = {name: _port(compiled.inputs, name) for name in feeds}
+    openvino = [compiled({ports[name]: values[row:row + 1].astype(np.float32) for name, values in feeds.items()})[0][0]
+                for row in range(batch)]
+    return {"tflite": np.stack(tflite), "openvino": np.stack(openvino)}
+
+
+def _port(ports, name: str):
+    return next(port for port in ports if {name, f"{name}:0"} & set(port.get_names()))

@@ -8,6 +8,7 @@ A run is made here as a checkpoint written the way `racekit train` writes one (t
 does the same for the front camera), with random weights: no training needed."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import tarfile
 from pathlib import Path
@@ -22,12 +23,12 @@ from tensorboard.compat.proto import graph_pb2
 from racekit.agent.checkpoint import save_checkpoint
 from racekit.agent.deepracer.errors import DeepRacerError
 from racekit.agent.deepracer.exporter import bare_model, export_deepracer
-from racekit.agent.deepracer.graph_writer import input_name
+from racekit.agent.deepracer.graph_writer import input_name, output_name
 from racekit.agent.deepracer.importer import import_model
 from racekit.agent.export import export_onnx
 from racekit.agent.policy import ActionSpec
 from racekit.sim.sensors import DEEPRACER_NAMES, LidarConfig, lidar_space
-from tests.deepracer_graphs import has_tensorflow, run_graph, write_model
+from tests.deepracer_graphs import converted_outputs, has_tensorflow, run_graph, write_model
 
 if not has_tensorflow():
     pytest.skip("TensorFlow (a test-only dependency) is not installed", allow_module_level=True)
@@ -162,6 +163,13 @@ def test_tensorflow_runs_the_exported_sensor_model_as_racekit_does(tmp_path, net
     else:
         mapped = np.array(LOW) + (np.clip(theirs, -1, 1) + 1) / 2 * (np.array(HIGH) - np.array(LOW))
         np.testing.assert_allclose(mapped, action, atol=2e-3)
+    if network == "deepracer-shallow" and importlib.util.find_spec("openvino") is not None:
+        # what DeepRacer's cars convert the graph with take it, each input by its name: TFLite and OpenVINO
+        (tmp_path / "model.pb").write_bytes(pb)
+        feeds = {input_name("clipped_ppo", names[0]): frames, **({input_name("clipped_ppo", names[1]): lidar}
+                                                                 if lidar is not None else {})}
+        for converter, outputs in converted_outputs(tmp_path / "model.pb", feeds, output_name("clipped_ppo")).items():
+            np.testing.assert_allclose(outputs, ours, atol=1e-4, err_msg=converter)
     # and imported again, the same model with the same sensors
     back = import_model(tmp_path / "model.tar.gz", tmp_path / "back.onnx")
     assert back["sensors"] == sensors and back.get("lidar_config") == config and back["network"] == network
