@@ -31,8 +31,13 @@ The model is exported the way training exports (agent/export.py: DeepRacer's
 CNN, default camera 80x60 gray, frame stack 2), made by a child process so
 torch stays out of this one; or pass --model.
 
+With --calibrated every camera (the front one; each of the pair) has a calibration as
+`racekit car calibrate-cameras` writes it (a mount error of a degree or two and a gain), so each
+frame is also turned back and brightened (hardware/camera_calibration.py) inside the "model" part:
+run it with and without to see what the correction costs.
+
     .venv/bin/python bench/car_loop.py [--model model.onnx] [--frames 1000] [--seconds 10] [--controller racekit]
-                                       [--sensor-model evo.onnx]
+                                       [--sensor-model evo.onnx] [--calibrated]
 """
 from __future__ import annotations
 
@@ -50,6 +55,7 @@ REFERENCES = [("DeepRacer", 15.0), ("DonkeyCar", 20.0)]
 BAR_HZ, BAR_P99_MS = 15.0, 10.0
 SENSORS_BAR_P99_MS = 5.0  # issue 24: a camera pair and a LIDAR
 LIDAR_SAMPLES, LIDAR_HZ = 200, 10.0
+CAMERA_CALIBRATION: dict | None = None  # by camera role; --calibrated sets it (main)
 
 
 def make_model(out: str) -> None:
@@ -182,7 +188,7 @@ def build_parts(policy, sensors: list, controller: str, port: str, log_path: str
     calibration = Calibration()
     link = ControllerLink(open_controller(controller, port), lambda: open_controller(controller, port),
                           calibration.neutral())
-    return sensors + [PilotPart(policy), SafetyPart(Governor(policy.spec.action_space, 1.0)),
+    return sensors + [PilotPart(policy, CAMERA_CALIBRATION), SafetyPart(Governor(policy.spec.action_space, 1.0)),
                       ActuatorPart(link, calibration), LogPart(log_path, time.monotonic())], link
 
 
@@ -274,6 +280,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the paced runs (default 10)")
     parser.add_argument("--controller", default="racekit", choices=("maestro", "mm1", "racekit"))
     parser.add_argument("--core", type=int, help="the core to pin to (default: the last one allowed)")
+    parser.add_argument("--calibrated", action="store_true",
+                        help="every camera with a mount error and a gain to correct (calibrate-cameras' sections)")
     parser.add_argument("--make-model", help=argparse.SUPPRESS)
     parser.add_argument("--make-sensor-model", help=argparse.SUPPRESS)
     parser.add_argument("--serve-controller", help=argparse.SUPPRESS)
@@ -289,6 +297,13 @@ def main() -> int:
         return 0
 
     core = args.core if args.core is not None else max(os.sched_getaffinity(0))
+    if args.calibrated:
+        from racekit.hardware.camera_calibration import CameraCalibration
+
+        global CAMERA_CALIBRATION
+        skewed = CameraCalibration(pitch_deg=1.2, roll_deg=-0.9, yaw_deg=1.5, gain=1.25)
+        CAMERA_CALIBRATION = {"front": skewed, "left": CameraCalibration(gain=0.95), "right": skewed}
+        print("every camera calibrated: frames turned back by a homography and brightened before the model")
     with tempfile.TemporaryDirectory(prefix="racekit-bench-") as tmp:
         model, evo = args.model, args.sensor_model
         for flag, path, name in (("--make-model", model, "model.onnx"), ("--make-sensor-model", evo, "evo.onnx")):
