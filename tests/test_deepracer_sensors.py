@@ -27,6 +27,7 @@ from racekit.agent.deepracer.graph_writer import input_name, output_name
 from racekit.agent.deepracer.importer import import_model
 from racekit.agent.export import export_onnx
 from racekit.agent.policy import ActionSpec
+from racekit.cli import main
 from racekit.sim.sensors import DEEPRACER_NAMES, LidarConfig, lidar_space
 from tests.deepracer_graphs import converted_outputs, has_tensorflow, run_graph, write_model
 
@@ -185,7 +186,7 @@ IMPORTS = [("deepracer-shallow", "discrete", ("STEREO_CAMERAS", "LIDAR"), None),
 
 
 @pytest.mark.parametrize("network,kind,sensors,config", IMPORTS, ids=ids(IMPORTS))
-def test_a_deepracer_sensor_model_imports_and_exports_again(tmp_path, network, kind, sensors, config):
+def test_a_deepracer_sensor_model_imports_and_exports_again(tmp_path, capsys, network, kind, sensors, config):
     """TF-built as rl_coach builds it, with DeepRacer's embedders (the stereo pair's own for the standard and deep
     presets), the merger in the sensors' names' order, the middleware: the import gives TensorFlow's outputs on
     the simulator's stereo frames and LIDAR values, and exported again, TensorFlow gives them from the new .pb."""
@@ -205,6 +206,11 @@ def test_a_deepracer_sensor_model_imports_and_exports_again(tmp_path, network, k
 
     spec = load_policy(str(tmp_path / "imported.onnx")).spec  # the car (and racekit race) take it, sensors and all
     assert list(spec.sensors) == racekit_sensors and spec.camera.cameras == (2 if "STEREO_CAMERAS" in sensors else 1)
+    if len(sensors) == 1:  # the command line says what it wrote (here: DeepRacer's own stereo network)
+        assert main(["models", "import", str(pb), "-o", str(tmp_path / "cli.onnx")]) == 0
+        printed = capsys.readouterr().out
+        assert "network the stereo pair's own of DEEP_CONVOLUTIONAL_NETWORK_DEEP" in printed
+        assert printed.rstrip().endswith("and look, with stereo-cameras")
     export_deepracer(tmp_path / "imported.onnx", tmp_path / "again.tar.gz")
     again, again_meta = tarball(tmp_path / "again.tar.gz")
     assert again_meta["sensor"] == list(sensors) and again_meta["training_algorithm"] == algorithm(kind)

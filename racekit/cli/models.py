@@ -32,7 +32,11 @@ def run_import(args) -> int:
     origin, space = meta["deepracer"], meta["action_space"]
     actions = (f"{len(space['actions'])} discrete actions" if space["type"] == "discrete" else
                f"continuous steering {space['steering_deg']} deg, speed {space['speed_mps']} m/s")
+    network = meta["network"] if isinstance(meta["network"], str) else \
+        f"the stereo pair's own of {origin['model_metadata'].get('neural_network')}"
+    sensors = meta.get("sensors") or ["front-camera"]
     print(f"wrote {args.out}: DeepRacer {origin['algorithm']} model ({origin['layout']} {origin['graph']}, sha256 "
-          f"{origin['sha256'][:12]}), network {meta['network']}, {actions}, action mapping: {meta['action_mapping']}; "
-          f"it sees through DeepRacer's camera (160x120 grey, {meta['camera']['fov_deg']:g} degrees) and look")
+          f"{origin['sha256'][:12]}), network {network}, {actions}, action mapping: {meta['action_mapping']}; "
+          f"it sees through DeepRacer's camera (160x120 grey, {meta['camera']['fov_deg']:g} degrees) and look"
+          + (f", with {' and '.join(sensors)}" if sensors != ["front-camera"] else ""))
     return 0
