@@ -143,8 +143,8 @@ def form(**changes):
 def test_the_create_form_makes_train_options_and_names_a_bad_field(tmp_path):
     name, reward, argv = training_options(form(), tmp_path, TRACKS)
     assert name == "my-model" and reward.startswith("def reward_function")
-    assert argv == ["--track", "oval", "--race-type", "time-trial", "--algorithm", "ppo", "--minutes", "2",
-                    "--steering-range", "-30", "30", "--speed-range", "0.5", "4"]
+    assert argv == ["--track", "oval", "--race-type", "time-trial", "--algorithm", "ppo",
+                    "--steering-range", "-30", "30", "--speed-range", "0.5", "4", "--minutes", "2"]
     (tmp_path / "taken").mkdir()
     for changes, field in (({"name": "a/b"}, "name"), ({"name": "taken"}, "name"), ({"track": "../x"}, "track"),
                            ({"race_type": "drag"}, "race_type"), ({"algorithm": "dqn"}, "algorithm"),

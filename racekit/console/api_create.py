@@ -2,7 +2,8 @@
 
     GET  /api/tracks, /api/track.png?name=T, /api/examples
     POST /api/reward/check          {"code", "track", "race_type"}: `racekit reward check`'s verdict and line
-    POST /api/trainings             the create form: `racekit train ... --out RUNS/NAME`, or queued
+    POST /api/trainings             the create form: `racekit train ... --out RUNS/NAME`, or queued; with
+                                    "from": RUN, a clone of that run or imported model (`--from`)
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from racekit.console import jobs as jobs_module
-from racekit.console import pictures, runs
+from racekit.console import model_files, pictures, runs
 from racekit.console.context import Context, body_of, error
 from racekit.console.forms import FieldError, training_options
+from racekit.console.jobs import JobError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "rewards"  # a source checkout's examples
 
@@ -63,7 +65,13 @@ def routes(ctx: Context) -> list[Route]:
     async def create(request: Request) -> Response:
         form = await body_of(request)
         names = [t["name"] for t in pictures.builtin_tracks()]
-        name, reward, argv = training_options(form, ctx.root, names)
+        clone = None
+        if form.get("from"):
+            try:
+                clone = model_files.clone_options(ctx.the_run(form["from"]))
+            except (JobError, runs.RunPathError) as exc:
+                raise FieldError("from", f"clone of {form['from']}: {exc}") from None
+        name, reward, argv = training_options(form, ctx.root, names, clone)
         if name in jobs.queued():
             raise FieldError("name", f"name: a run called {name} is queued already; choose another name")
         folder = ctx.root / name

@@ -14,7 +14,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from racekit.console import jobs as jobs_module
-from racekit.console import pictures, tasks
+from racekit.console import model_files, pictures, tasks
 from racekit.console.context import Context, body_of, error
 from racekit.console.forms import race_options
 
@@ -49,7 +49,8 @@ def routes(ctx: Context) -> list[Route]:
     async def analysis(request: Request) -> Response:
         run_id = (await body_of(request)).get("id", "")
         run = ctx.the_run(run_id)
-        task = ctx.tasks.start(run, "analysis", ["analyze", str(run), "--out", "OUT/report.html"], {})
+        source = run / "model.onnx" if (run / model_files.IMPORTED).is_file() else run  # an imported model: its file
+        task = ctx.tasks.start(run, "analysis", ["analyze", str(source), "--out", "OUT/report.html"], {})
         return JSONResponse({"id": run_id, "task": task}, status_code=201)
 
     def task_list(request: Request) -> Response:

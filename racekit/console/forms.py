@@ -33,8 +33,11 @@ def _number(form: dict, field: str, low: float, high: float, default=None) -> fl
     return number
 
 
-def training_options(form: dict, root: Path, tracks: list[str]) -> tuple[str, str, list[str]]:
-    """(run name, reward code, `racekit train` options but --out and --reward) from the page's form."""
+def training_options(form: dict, root: Path, tracks: list[str], clone: list[str] | None = None
+                     ) -> tuple[str, str, list[str]]:
+    """(run name, reward code, `racekit train` options but --out and --reward) from the page's form. clone: the
+    --from options of the model it starts from (model_files.clone_options), which fix its network, camera,
+    sensors and action space: the form's own are not read then."""
     if not isinstance(form, dict):
         raise FieldError("form", "send the form as a JSON object")
     try:
@@ -47,29 +50,30 @@ def training_options(form: dict, root: Path, tracks: list[str]) -> tuple[str, st
     track = form.get("track")
     if track not in tracks:
         raise FieldError("track", f"track: one of {', '.join(tracks)}, got {track!r}")
-    race_type = form.get("race_type") or "time-trial"
-    if race_type not in RACE_TYPES:
-        raise FieldError("race_type", f"race type: one of {', '.join(RACE_TYPES)}, got {race_type!r}")
-    algorithm = form.get("algorithm") or "ppo"
-    if algorithm not in ALGORITHMS:
-        raise FieldError("algorithm", f"algorithm: ppo or sac, got {algorithm!r}")
-    steering = (_number(form, "steering_low", -30, 30), _number(form, "steering_high", -30, 30))
-    if not steering[0] < steering[1]:
-        raise FieldError("steering_high", f"steering: the left limit must be above the right, got "
-                                          f"{steering[0]:g} to {steering[1]:g} degrees")
-    speed = (_number(form, "speed_low", 0.1, 4.0), _number(form, "speed_high", 0.1, 4.0))
-    if not speed[0] < speed[1]:
-        raise FieldError("speed_high", f"speed: the top speed must be above the lowest, got {speed[0]:g} to "
-                                       f"{speed[1]:g} m/s")
+    argv = ["--track", track, *race_type_options(form)]
+    if clone is not None:
+        argv += clone
+    else:
+        algorithm = form.get("algorithm") or "ppo"
+        if algorithm not in ALGORITHMS:
+            raise FieldError("algorithm", f"algorithm: ppo or sac, got {algorithm!r}")
+        steering = (_number(form, "steering_low", -30, 30), _number(form, "steering_high", -30, 30))
+        if not steering[0] < steering[1]:
+            raise FieldError("steering_high", f"steering: the left limit must be above the right, got "
+                                              f"{steering[0]:g} to {steering[1]:g} degrees")
+        speed = (_number(form, "speed_low", 0.1, 4.0), _number(form, "speed_high", 0.1, 4.0))
+        if not speed[0] < speed[1]:
+            raise FieldError("speed_high", f"speed: the top speed must be above the lowest, got {speed[0]:g} to "
+                                           f"{speed[1]:g} m/s")
+        argv += ["--algorithm", algorithm, "--steering-range", f"{steering[0]:g}", f"{steering[1]:g}",
+                 "--speed-range", f"{speed[0]:g}", f"{speed[1]:g}"]
     minutes = _number(form, "minutes", 0.1, MAX_MINUTES)
+    argv += ["--minutes", f"{minutes:g}"]
     reward = form.get("reward")
     if not isinstance(reward, str) or not reward.strip():
         raise FieldError("reward", "reward function: write one (start from an example)")
     if len(reward.encode("utf-8")) > MAX_REWARD_BYTES:
         raise FieldError("reward", f"reward function: at most {MAX_REWARD_BYTES // 1024} KB")
-    argv = ["--track", track, "--race-type", race_type, "--algorithm", algorithm, "--minutes", f"{minutes:g}",
-            "--steering-range", f"{steering[0]:g}", f"{steering[1]:g}",
-            "--speed-range", f"{speed[0]:g}", f"{speed[1]:g}"]
     return name, reward, argv
 
 

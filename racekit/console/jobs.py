@@ -159,6 +159,8 @@ def export_onnx(root: Path, run_id: str) -> Path:
     """`racekit export RUN -o RUN/model.onnx` unless model.onnx is newer than the run's checkpoints."""
     folder = run_dir(root, run_id)
     out = folder / "model.onnx"
+    if (folder / "imported.json").is_file() and out.is_file():
+        return out  # an imported model is its model file
     checkpoints = [p.stat().st_mtime for p in (folder / "checkpoints").glob("*.pt")]
     if not checkpoints:
         raise JobError(f"run {run_id}: no checkpoint to export yet")

@@ -49,8 +49,12 @@ def run_dir(root: Path, run_id: str) -> Path:
     return path
 
 
+IMPORTED = "imported.json"  # an imported model's folder (model_files.py)
+
+
 def is_run(path: Path) -> bool:
-    return (path / "config.json").is_file() or (path / LOG).is_file()
+    """A training run's folder, or an imported model's."""
+    return (path / "config.json").is_file() or (path / LOG).is_file() or (path / IMPORTED).is_file()
 
 
 def find_runs(root: Path) -> list[str]:
@@ -89,6 +93,7 @@ class RunInfo:
     can_resume: bool = False
     pid: int | None = None
     limits: dict = field(default_factory=dict)
+    imported: str | None = None  # an imported model: onnx or deepracer
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -216,6 +221,8 @@ def ended_by_files(cfg: dict, rows: list[dict], results: list[dict]) -> tuple[st
 def run_info(root: Path, run_id: str, pid: int | None = None, queued: bool = False) -> RunInfo:
     """The state of one run; pid: its live training process, if any (processes.py)."""
     path = run_dir(root, run_id)
+    if (path / IMPORTED).is_file() and not (path / "config.json").is_file():
+        return imported_info(path, run_id)
     cfg = read_config(path)
     rows, results = metric_rows(path), evaluations(path)
     info = RunInfo(id=run_id, state="stopped", pid=pid, evaluations=len(results), best=best_evaluation(results),
@@ -237,6 +244,19 @@ def run_info(root: Path, run_id: str, pid: int | None = None, queued: bool = Fal
             ended = ("failed", "no config.json: the training did not start")
         info.state, info.reason = ended or ended_by_files(cfg, rows, results)
     return info
+
+
+def imported_info(path: Path, run_id: str) -> RunInfo:
+    """An imported model: what its model file says of itself, as imported.json keeps it."""
+    try:
+        record = json.loads((path / IMPORTED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    kind = {"deepracer": "a DeepRacer model", "onnx": "a model file"}.get(record.get("kind"), "a model")
+    return RunInfo(id=run_id, state="imported", reason=f"imported from {kind}: {record.get('source', '?')}",
+                   track=record.get("track"), race_type=record.get("race_type"), algorithm=record.get("algorithm"),
+                   steps=record.get("steps") or 0, created=record.get("imported"),
+                   can_resume=False, imported=record.get("kind"))
 
 
 def curves(path: Path, max_points: int = 400) -> dict:

@@ -2,8 +2,8 @@
 
 Bound to this machine (127.0.0.1, the default) it needs no token, but a request must name this machine
 as its Host (a web page elsewhere cannot reach it through a DNS name of its own), and one that changes
-something must not come from another site's page (its Origin) and must be JSON (which a page elsewhere
-cannot send without asking first). A reward function is code this machine runs: bound to any other
+something must not come from another site's page (its Origin) and must be JSON or an upload's raw bytes
+(which a page elsewhere cannot send without asking first). A reward function is code this machine runs: bound to any other
 address the console refuses to start without a token, and then every request but the login carries it,
 in a header or in the cookie the login sets (the car service's way: racekit/hardware/server/auth.py).
 """
@@ -14,6 +14,7 @@ from racekit.hardware.server.auth import COOKIE, TokenCheck, cross_site, token_h
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 OPEN_PATHS = frozenset({"/login", "/api/session", "/assets/console.css"})
 CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+SENT_TYPES = (b"application/json", b"application/octet-stream")  # an upload; no other site's form can send either
 
 
 class TokenRequired(ValueError):
@@ -57,7 +58,7 @@ class Guard:
         if self.check is None:
             if not is_local(_host_name(headers)):
                 return await _refuse(send, 403, b'{"error": "refused: this console answers only to this machine"}')
-            if method in CHANGING and not headers.get(b"content-type", b"").startswith(b"application/json"):
+            if method in CHANGING and not headers.get(b"content-type", b"").startswith(SENT_TYPES):
                 return await _refuse(send, 415, b'{"error": "send JSON (Content-Type: application/json)"}')
             return await self.app(scope, receive, send)
         if scope["path"] in OPEN_PATHS or self.check.carried_by(headers) is not None:

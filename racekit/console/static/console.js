@@ -6,7 +6,7 @@ function route() {
   clearInterval(timer);
   for (const view of ["front", "chase"]) stopImage($("live-" + view));
   const hash = location.hash || "#/";
-  const view = hash.startsWith("#/model/") ? "model" : hash === "#/create" ? "create"
+  const view = hash.startsWith("#/model/") ? "model" : hash.startsWith("#/create") ? "create"
              : hash === "#/leaderboard" ? "leaderboard" : "models";
   for (const name of ["models", "create", "model", "leaderboard"]) $("page-" + name).hidden = name !== view;
   for (const name of ["models", "create", "leaderboard"]) $("nav-" + name).classList.toggle("current", name === view);
@@ -16,9 +16,11 @@ function route() {
     $("model-message").textContent = "";
     showModel(id); timer = setInterval(() => showModel(id), 2000);
   }
+  if (view === "create") showCreate(hash.startsWith("#/create/from/") ? decodeURIComponent(hash.slice(14)) : null);
   if (view === "leaderboard" && $("leaderboard").getAttribute("src") !== "/leaderboard") $("leaderboard").src = "/leaderboard";
 }
 
 window.addEventListener("hashchange", route);
 setUpModelButtons();
+$("import-form").addEventListener("submit", importModel);
 api("/api/tracks").then((tracks) => Promise.all([setUpCreate(tracks), setUpEvaluate(tracks)])).then(route);

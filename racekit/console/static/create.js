@@ -1,20 +1,24 @@
-// The create-model page (#/create): the form, its draft in localStorage, the reward editor and Validate.
+// The create-model page (#/create, and #/create/from/ID for a clone): the form, its draft in localStorage, the reward editor and Validate.
 "use strict";
 
 const DRAFT_KEY = "racekit-console-draft";
 const DRAFT_FIELDS = ["name", "track", "race_type", "steering_low", "steering_high", "speed_low", "speed_high",
                       "algorithm", "minutes", "reward", "example"];
 let examples = {};
+let defaultTrack = "";
+let cloneFrom = null;  // #/create/from/ID: a clone of that model (racekit train --from)
+
+const draftKey = () => DRAFT_KEY + (cloneFrom ? ":from:" + cloneFrom : "");
 
 function saveDraft() {
   const draft = {};
   for (const name of DRAFT_FIELDS) draft[name] = $(name).value;
-  localStorage.setItem(DRAFT_KEY, JSON.stringify(draft));
+  localStorage.setItem(draftKey(), JSON.stringify(draft));
 }
 
 function restoreDraft() {
   let draft = null;
-  try { draft = JSON.parse(localStorage.getItem(DRAFT_KEY) || "null"); } catch (e) { draft = null; }
+  try { draft = JSON.parse(localStorage.getItem(draftKey()) || "null"); } catch (e) { draft = null; }
   if (!draft) return false;
   for (const name of DRAFT_FIELDS) if (typeof draft[name] === "string") $(name).value = draft[name];
   return true;
@@ -57,15 +61,8 @@ async function setUpCreate(tracks) {
     button.addEventListener("click", () => { pickTrack(t.name); saveDraft(); });
     return button;
   }));
-  if (!restoreDraft()) {
-    const preferred = Object.keys(examples).includes("centre_line_speed.py") ? "centre_line_speed.py" : Object.keys(examples)[0];
-    $("example").value = preferred;
-    $("reward").value = examples[preferred] || "";
-    const fallback = (tracks.tracks || []).find((t) => t.default) || (tracks.tracks || [])[0];
-    $("track").value = fallback ? fallback.name : "";
-  }
-  pickTrack($("track").value);
-  updateGutter();
+  const fallback = (tracks.tracks || []).find((t) => t.default) || (tracks.tracks || [])[0];
+  defaultTrack = fallback ? fallback.name : "";
   $("create-form").addEventListener("input", saveDraft);
   $("create-form").addEventListener("change", saveDraft);
   $("reward").addEventListener("input", () => updateGutter());
@@ -76,6 +73,46 @@ async function setUpCreate(tracks) {
   });
   $("validate").addEventListener("click", validate);
   $("create-form").addEventListener("submit", (event) => { event.preventDefault(); create(); });
+}
+
+function loadExample(name) {
+  $("example").value = name;
+  $("reward").value = examples[name] || "";
+}
+
+// The page for a new model, or (from: a model's id) for a clone of it, with the draft kept for each.
+async function showCreate(from) {
+  cloneFrom = from || null;
+  clearErrors();
+  $("create-result").textContent = "";
+  $("clone-banner").hidden = !cloneFrom;
+  $("create").disabled = false;
+  for (const node of document.querySelectorAll("#create-form .own-settings")) node.hidden = Boolean(cloneFrom);
+  const preferred = Object.keys(examples).includes("centre_line_speed.py") ? "centre_line_speed.py" : Object.keys(examples)[0];
+  let source = null;
+  if (cloneFrom) {
+    $("create-title").textContent = "Clone " + cloneFrom;
+    $("clone-banner").textContent = "Reading the model...";
+    source = await api("/api/run/clone?id=" + encode(cloneFrom));
+    if (!source.ok) {
+      $("clone-banner").textContent = `${cloneFrom} cannot be cloned: ${source.why || source.error}`;
+      $("create").disabled = true;
+    } else {
+      $("clone-banner").textContent = `A new model that starts from ${cloneFrom}'s best checkpoint: its network, ` +
+        "camera, sensors and action space are kept; the track, race type, reward and training time are yours.";
+    }
+  } else {
+    $("create-title").textContent = "Create model";
+  }
+  if (!restoreDraft()) {
+    $("name").value = cloneFrom ? cloneFrom.split("/").pop() + "-clone" : "";
+    if (source && source.ok && source.reward) { $("reward").value = source.reward; $("example").value = preferred; }
+    else loadExample(preferred);
+    $("track").value = (source && source.ok && source.track) || defaultTrack;
+    $("race_type").value = (source && source.ok && source.race_type) || "time-trial";
+  }
+  pickTrack($("track").value);
+  updateGutter();
 }
 
 async function validate() {
@@ -103,10 +140,11 @@ async function create() {
   $("create-result").textContent = "";
   const form = {};
   for (const name of DRAFT_FIELDS) form[name] = $(name).value;
+  if (cloneFrom) form.from = cloneFrom;
   const data = await api("/api/trainings", form);
   if (data.error) { fieldError(data.field || "form", data.error); return; }
   $("create-result").textContent = data.state === "queued" ? `${data.id}: queued (all training slots are in use)`
                                                            : `${data.id}: training`;
-  localStorage.removeItem(DRAFT_KEY);  // it is a run now; its reward is in the run folder
+  localStorage.removeItem(draftKey());  // it is a run now; its reward is in the run folder
   location.hash = "#/model/" + data.id;
 }

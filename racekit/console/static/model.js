@@ -48,7 +48,11 @@ async function showModel(id) {
   $("stop").disabled = !busy;
   $("resume").disabled = busy || !run.can_resume;
   $("delete").disabled = busy;
-  $("download").disabled = !run.can_resume;
+  const imported = run.state === "imported";
+  $("download").disabled = !run.can_resume && !imported;
+  $("download-deepracer").disabled = !run.can_resume && !imported;
+  $("clone").disabled = run.state === "queued";
+  for (const node of document.querySelectorAll("#page-model .trained-only")) node.hidden = imported;
   if (!curves.error) {
     drawCurve($("curve-reward"), curves.step, curves.reward);
     drawCurve($("curve-progress"), curves.step, curves.progress);
@@ -119,5 +123,13 @@ function setUpModelButtons() {
     say(`Exported: ${r.bytes.toLocaleString()} bytes.`);
     location.href = r.model;
   });
+  $("download-deepracer").addEventListener("click", async () => {
+    say("Exporting as a DeepRacer model (racekit export --format deepracer)...");
+    const r = await api("/api/run/export-deepracer", {id: current()});
+    if (r.error) { say(r.error); return; }
+    say(`Exported: ${r.bytes.toLocaleString()} bytes.`);
+    location.href = r.model;
+  });
+  $("clone").addEventListener("click", () => { location.hash = "#/create/from/" + current(); });
   $("delete").addEventListener("click", () => deleteRun(current()));
 }

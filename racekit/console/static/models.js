@@ -29,3 +29,27 @@ async function deleteRun(id) {
   if ((location.hash || "#/") === "#/") showModels(); else location.hash = "#/";
   return true;
 }
+
+// Import: the file's bytes as they are (application/octet-stream), its name and the model's in the query.
+async function importModel(event) {
+  event.preventDefault();
+  clearErrors($("import-form"));
+  const file = $("import-file").files[0];
+  if (!file) { fieldError("file", "file: choose a model file (.onnx) or a DeepRacer model (.tar.gz)", "import-"); return; }
+  $("import").disabled = true;
+  $("import-result").textContent = `Uploading and reading ${file.name} (${(file.size / 1e6).toFixed(1)} MB)...`;
+  const query = `?name=${encode($("import-name").value)}&filename=${encode(file.name)}`;
+  let data;
+  try {
+    const response = await fetch("/api/models/import" + query,
+      {method: "POST", headers: {"Content-Type": "application/octet-stream"}, body: file});
+    data = await response.json();
+  } catch (e) {
+    data = {error: "the upload failed: " + e};
+  }
+  $("import").disabled = false;
+  $("import-result").textContent = "";
+  if (data.error) { fieldError(data.field || "form", data.error, "import-"); return; }
+  $("import-form").reset();
+  location.hash = "#/model/" + data.id;
+}
