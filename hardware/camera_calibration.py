@@ -44,9 +44,13 @@ class CameraCalibration:
     exposure: float | None = None  # None: the driver's own (auto) exposure
 
     @property
+    def turned(self) -> bool:
+        return not self.pitch_deg == self.roll_deg == self.yaw_deg == 0.0
+
+    @property
     def identity(self) -> bool:
         """Nothing to do to its frames (a device exposure is the camera's business, not the frame's)."""
-        return self.pitch_deg == self.roll_deg == self.yaw_deg == 0.0 and self.gain == 1.0
+        return not self.turned and self.gain == 1.0
 
     def rotation(self) -> np.ndarray:
         return mount_rotation(self.pitch_deg, self.roll_deg, self.yaw_deg)
@@ -135,10 +139,11 @@ def mount_angles(m: np.ndarray) -> tuple[float, float, float]:
     forward, up = m[:, 2], -m[:, 1]
     pitch = math.asin(max(-1.0, min(1.0, forward[1])))
     yaw = math.atan2(-forward[0], forward[2])
-    right = np.array([math.cos(yaw), 0.0, math.sin(yaw)])  # the turns before the roll, as mount_rotation makes them
-    level_up = math.sin(pitch) * np.array([-math.sin(yaw), 0.0, math.cos(yaw)]) + math.cos(pitch) * np.array(
+    # where mount_rotation's yaw and pitch put the right and up axes, before the roll turns up toward right
+    right = np.array([math.cos(yaw), 0.0, math.sin(yaw)])
+    pitched_up = math.sin(pitch) * np.array([-math.sin(yaw), 0.0, math.cos(yaw)]) + math.cos(pitch) * np.array(
         [0.0, -1.0, 0.0])
-    roll = math.atan2(float(up @ right), float(up @ level_up))
+    roll = math.atan2(float(up @ right), float(up @ pitched_up))
     return math.degrees(pitch), math.degrees(roll), math.degrees(yaw)
 
 
@@ -159,7 +164,7 @@ class FrameCorrection:
         self.cal = cal
         self.size = (width, height)
         k = intrinsics(width, height, fov_deg or DEFAULT_FOV_DEG)
-        self.homography = None if cal.pitch_deg == cal.roll_deg == cal.yaw_deg == 0.0 else k @ cal.rotation() @ np.linalg.inv(k)
+        self.homography = k @ cal.rotation() @ np.linalg.inv(k) if cal.turned else None
         levels = np.arange(256, dtype=np.float64) * cal.gain
         self.lut = None if cal.gain == 1.0 else np.clip(np.rint(levels), 0, 255).astype(np.uint8)
 
@@ -186,7 +191,7 @@ def frame_corrections(cameras: dict[str, CameraCalibration] | None, camera_spec)
 
 @dataclass(frozen=True)
 class PairEstimate:
-    right: CameraCalibration  # the right camera's mount and gain (exposure: the left's file value, if any)
+    right: CameraCalibration  # the right camera's mount and gain (no exposure: that is the device's)
     matches: int  # features matched between the pictures
     inliers: int  # ... that agree with the fitted rotation
     rms_px: float  # their disagreement, pixels of the pictures given

@@ -210,7 +210,8 @@ def test_the_drive_loop_sees_each_camera_corrected(tmp_path):
     model = make_sensor_model(tmp_path / "stereo.onnx", ("stereo-cameras",))
     grey = str(write_video(tmp_path / "grey.avi", [np.full((120, 160, 3), 128, np.uint8)] * 8))
     path = tmp_path / "car.toml"
-    save_calibration(Calibration(), path, {"right": CameraCalibration(gain=0.5), "left": CameraCalibration(exposure=99)})
+    save_calibration(Calibration(), path,
+                     {"right": CameraCalibration(gain=0.5), "left": CameraCalibration(exposure=99)})
     steering = {}
     for name, calibration in (("none", None), ("file", str(path))):
         log = tmp_path / f"{name}.csv"
