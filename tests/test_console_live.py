@@ -53,9 +53,10 @@ def console(tmp_path, monkeypatch):
 class Stream:
     """An MJPEG stream read over a plain socket (HTTP/1.1, chunked), frame by frame."""
 
-    def __init__(self, url: str, path: str):
+    def __init__(self, url: str, path: str, wait: float = WAIT):
         where = urlsplit(url)
-        self.sock = socket.create_connection((where.hostname, where.port), timeout=WAIT)
+        self.wait = wait
+        self.sock = socket.create_connection((where.hostname, where.port), timeout=wait)
         self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
         self.raw, self.data, self.in_part = b"", b"", False
         self.head = self._until(b"\r\n\r\n", raw=True).decode()
@@ -78,7 +79,7 @@ class Stream:
 
     def _until(self, marker: bytes, raw: bool = False) -> bytes:
         """What comes before `marker` in the response's head (raw) or in its body (de-chunked)."""
-        deadline = time.monotonic() + WAIT
+        deadline = time.monotonic() + self.wait
         while marker not in (self.raw if raw else self.data):
             assert time.monotonic() < deadline, f"nothing more from the stream; so far {self.data[:200]!r}"
             if raw:
@@ -169,3 +170,33 @@ def test_unknown_runs_and_views_are_refused(console, query):
     for kind in ("mjpg", "jpg"):
         status, body = call(f"{url}/api/run/live.{kind}?{query}")
         assert status == 404 and body["error"]
+
+
+def test_a_real_training_streams_its_evaluations(tmp_path, monkeypatch):
+    """`racekit train` started from the console writes RUN/live/ during its evaluations (agent/live.py): the
+    stream sends its frames as they change, and the run's status names the evaluation's step."""
+    monkeypatch.setenv("RACEKIT_DB", str(tmp_path / "board.sqlite"))
+    root = tmp_path / "runs"
+    tiny = ["--envs", "2", "--rollout-steps", "64", "--camera", "36x36", "--eval-every", "128", "--eval-laps", "1",
+            "--steps", "1024", "--no-simtrace"]
+    jobs = Jobs(root, max_trainings=1, extra_train_args=tiny)
+    form = {"name": "live", "track": "oval", "race_type": "time-trial", "algorithm": "ppo", "steering_low": "-30",
+            "steering_high": "30", "speed_low": "0.5", "speed_high": "3", "minutes": "5",
+            "reward": "def reward_function(params):\n    return 1.0\n"}
+    with BackgroundConsole(root, jobs) as server:
+        try:
+            assert call(f"{server.url}/api/trainings", form)[0] == 201
+            stream = Stream(server.url, "/api/run/live.mjpg?id=live&view=front", wait=240)  # a busy machine
+            try:
+                first = stream.frame()
+                second = stream.frame()
+            finally:
+                stream.close()
+            assert first != second
+            for frame in (first, second):
+                assert cv2.imdecode(np.frombuffer(frame, np.uint8), cv2.IMREAD_GRAYSCALE).shape == (72, 72)
+            status = call(f"{server.url}/api/run?id=live")[1]["live"]
+            assert status["track"] == "oval" and status["step"] >= 128 and status["views"] == ["front", "chase"]
+        finally:
+            for pid in jobs.live().values():
+                os.kill(pid, 15)
