@@ -199,8 +199,8 @@ class PairEstimate:
 
 
 def _grey(img: np.ndarray) -> np.ndarray:
-    if img.ndim == 3 and img.shape[2] == 3:
-        return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    if img.ndim == 3 and img.shape[2] in (3, 4):  # BGR, or the BGRA some V4L2 drivers give
+        return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY if img.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
     return img.reshape(img.shape[0], img.shape[1])
 
 
