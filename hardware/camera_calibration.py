@@ -14,8 +14,8 @@ expose differently. The calibration file (hardware/calibration.py) may therefore
 `FrameCorrection` undoes a camera's mount and applies its gain to each frame at the model's resolution (a
 rotation homography K M K^-1 over a picture of a few thousand pixels, then a lookup table), and
 `estimate_right_camera` measures the right camera against the left one from one picture of each (ORB
-features, matched, and a rotation fitted to them robustly with RANSAC). Rotations follow OpenCV's camera
-axes: x right, y down, z forward.
+features, matched, and a rotation fitted to them robustly with RANSAC, then with each point's own depth).
+Rotations follow OpenCV's camera axes: x right, y down, z forward.
 """
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ class PairEstimate:
     right: CameraCalibration  # the right camera's mount and gain (no exposure: that is the device's)
     matches: int  # features matched between the pictures
     inliers: int  # ... that agree with the fitted rotation
-    rms_px: float  # their disagreement, pixels of the pictures given
+    rms_px: float  # how far they sit above or below where the fit puts them (what no depth explains), pixels
     parallax_deg: float  # the baseline's parallax at the scene's distance, taken out of the yaw
 
 
@@ -239,18 +239,42 @@ def ransac_rotation(a: np.ndarray, b: np.ndarray, threshold_rad: float, iteratio
     return q, best
 
 
+def refine_with_depths(left: np.ndarray, right: np.ndarray, q: np.ndarray, baseline_m: float, distance_m: float,
+                       rounds: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """The rotation again, each matched point at a depth of its own. `left`: rays (N, 3) with z = 1 in the
+    axes the model expects of the left camera; `right`: the right camera's unit rays; q: a first guess.
+
+    Seen from the right camera's place (baseline_m to the right) a point at depth Z sits baseline / Z further
+    left, a sideways shift of its own for each point. Taken as one distance for all, a scene of many depths
+    turns into false angles (a floor seen slanted, nearer at the bottom of the picture, into a roll). So,
+    alternately: each point's inverse depth from its sideways disparity under the rotation so far, and the
+    rotation fitted to the points so shifted. Their median is pinned to 1 / distance_m: a shift common to all
+    points cannot be told from yaw, so that part of yaw rests on the distance given.
+    Returns (Q, the inverse depths)."""
+    for _ in range(rounds):
+        turned = right @ q  # Q^T applied to each right ray: where the model expects it, before the baseline
+        disparity = left[:, 0] - turned[:, 0] / turned[:, 2]
+        inverse_depth = disparity / baseline_m
+        inverse_depth += 1.0 / distance_m - np.median(inverse_depth)
+        shifted = left.copy()
+        shifted[:, 0] -= baseline_m * inverse_depth
+        q = fit_rotation(_unit(shifted), right)
+    return q, inverse_depth
+
+
 def estimate_right_camera(left_img: np.ndarray, right_img: np.ndarray, fov_deg: float, *,
                           distance_m: float, baseline_m: float = STEREO_BASELINE_M,
                           left: CameraCalibration = CameraCalibration(), threshold_px: float = 2.0,
                           min_inliers: int = 30) -> PairEstimate:
     """The right camera's mount (relative to where the model expects it, taking the left camera's own
-    calibration `left` as right) and its gain, from one picture of each of a still scene about `distance_m`
-    away. CalibrationError when too little in the pictures matches.
+    calibration `left` as right) and its gain, from one picture of each of a still scene whose features lie
+    about `distance_m` away (their median). CalibrationError when too little in the pictures matches.
 
-    The right camera sits `baseline_m` to the right of the left one, so a point at depth Z appears shifted by
-    baseline / Z (in normalised image coordinates) besides the rotation; that shift looks like yaw, so it is
-    taken out for Z = distance_m. A scene at other depths leaves baseline * (1/Z - 1/distance) of yaw error:
-    the farther the scene, the smaller it is."""
+    ORB features matched between the pictures; a rotation fitted to them with RANSAC, every point taken at
+    distance_m; then refitted with each point at its own depth (refine_with_depths). Pitch and roll come
+    from how the features move up and down, which the baseline does not touch; yaw also rests on
+    distance_m: a distance off by a factor shifts it by about baseline * (1/Z - 1/distance), the less the
+    farther the scene."""
     grey = [_grey(left_img), _grey(right_img)]
     if grey[0].shape != grey[1].shape:
         raise CalibrationError(f"the two cameras give pictures of different sizes: {grey[0].shape[::-1]} and "
@@ -270,20 +294,21 @@ def estimate_right_camera(left_img: np.ndarray, right_img: np.ndarray, fov_deg: 
     pts = np.asarray(pairs, np.float64)
     rays_l = _rays(pts[:, 0], k) @ left.rotation().T  # in the axes the model expects of the left camera
     rays_l = rays_l / rays_l[:, 2:3]
-    rays_l[:, 0] -= baseline_m / distance_m  # seen from the right camera's place (before its own turn)
-    q, inliers = ransac_rotation(_unit(rays_l), _unit(_rays(pts[:, 1], k)), threshold_px / k[0, 0])
+    rays_r = _unit(_rays(pts[:, 1], k))
+    at_distance = rays_l.copy()
+    at_distance[:, 0] -= baseline_m / distance_m  # seen from the right camera's place, all at distance_m
+    q, inliers = ransac_rotation(_unit(at_distance), rays_r, threshold_px / k[0, 0])
     if inliers.sum() < min_inliers:
         raise CalibrationError(f"only {inliers.sum()} of {len(pairs)} matched features agree on one rotation "
                                f"(need {min_inliers}): point the car at a still scene a few metres away")
+    q, _ = refine_with_depths(rays_l[inliers], rays_r[inliers], q, baseline_m, distance_m)
     m_right = q.T  # the right camera's axes in the expected ones
-    projected = _rays(pts[inliers, 1], k) @ m_right.T  # right rays turned to where the model expects them
-    expected = rays_l[inliers]
-    err = (projected[:, :2] / projected[:, 2:3] - expected[:, :2]) * k[0, 0]
+    turned = rays_r[inliers] @ q
+    off_row = (turned[:, 1] / turned[:, 2] - rays_l[inliers, 1]) * k[0, 0]  # what no depth explains, pixels
     pitch, roll, yaw = mount_angles(m_right)
     gain = left.gain * _brightness_ratio(grey[0], grey[1], k, left.rotation(), m_right)
     return PairEstimate(CameraCalibration(pitch, roll, yaw, gain), len(pairs), int(inliers.sum()),
-                        float(np.sqrt(np.mean(np.sum(err ** 2, axis=1)))),
-                        math.degrees(math.atan(baseline_m / distance_m)))
+                        float(np.sqrt(np.mean(off_row ** 2))), math.degrees(math.atan(baseline_m / distance_m)))
 
 
 def _brightness_ratio(left: np.ndarray, right: np.ndarray, k: np.ndarray, m_left: np.ndarray,

@@ -39,27 +39,37 @@ DARKER = 0.8  # the right camera's exposure against the left's
 
 class Rig:
     """The pair's mount for sim/camera.py's camera_pose: its middle HEIGHT_M above the middle of the piccolo
-    track's ground picture (tiles around it, for texture), looking down."""
+    track's ground picture (tiles around it, for texture), looking down, or `tilt_deg` below the horizon."""
 
     spec = types.SimpleNamespace(camera_pitch_deg=0.0)
 
-    def __init__(self, ground):
+    def __init__(self, ground, tilt_deg: float = 90.0):
         self.middle = np.array([ground.xmin + ground.size_m[0] / 2, ground.ymin + ground.size_m[1] / 2, HEIGHT_M])
+        self.tilt = math.radians(tilt_deg)
 
     def camera_frame(self):
-        return self.middle, np.array([0.0, 0.0, -1.0]), np.array([1.0, 0.0, 0.0])
+        c, s = math.cos(self.tilt), math.sin(self.tilt)
+        return self.middle, np.array([c, 0.0, -s]), np.array([s, 0.0, c])
 
 
 @pytest.fixture(scope="module")
-def scene():
+def ground():
+    return draw_look(load_track("piccolo"), Look(floor="tiles", road_texture=20.0, seed=1))
+
+
+def renderer(ground, tilt_deg: float = 90.0):
     """render(jitter, side) -> BGR 640x480: the left (side +1) or right (-1) camera of the pair."""
-    ground = draw_look(load_track("piccolo"), Look(floor="tiles", road_texture=20.0, seed=1))
-    renderer, rig, spec = FastRenderer(ground), Rig(ground), SimCameraSpec(640, 480, 3, FOV)
+    fast, rig, spec = FastRenderer(ground), Rig(ground, tilt_deg), SimCameraSpec(640, 480, 3, FOV)
 
     def render(jitter, side):
-        rgb = renderer.render(camera_pose(rig, spec, jitter, side * STEREO_BASELINE / 2), 3)
+        rgb = fast.render(camera_pose(rig, spec, jitter, side * STEREO_BASELINE / 2), 3)
         return np.ascontiguousarray(rgb[:, :, ::-1])
     return render
+
+
+@pytest.fixture(scope="module")
+def scene(ground):
+    return renderer(ground)
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +158,17 @@ def test_the_estimate_recovers_the_skew_and_the_gain(pair):
     assert found.parallax_deg == pytest.approx(math.degrees(math.atan(0.06 / HEIGHT_M)))
     assert abs(far.yaw_deg - SKEW.yaw_deg) > 0.5 and (far.pitch_deg, far.roll_deg) == pytest.approx(
         (SKEW.pitch_deg, SKEW.roll_deg), abs=0.15)
+
+
+def test_a_scene_of_many_depths_is_measured_within_a_fraction_of_a_degree(ground):
+    """The floor seen slanted, 60 degrees below the horizon from 2.5 m up (nearer at the bottom of the
+    picture), not square on: each point's parallax is its own. Taken as one distance for all it makes a
+    false roll; each point at its own depth, the distance given (along the view's middle) rests on yaw."""
+    slanted = renderer(ground, tilt_deg=60.0)
+    left, right = slanted(None, 1), slanted(SKEW, -1)
+    found = estimate_right_camera(left, right, FOV, distance_m=HEIGHT_M / math.sin(math.radians(60.0)))
+    assert angles(found.right) == pytest.approx(angles(SKEW), abs=0.15)
+    assert found.right.roll_deg == pytest.approx(SKEW.roll_deg, abs=0.06)
 
 
 def test_a_left_camera_with_its_own_known_mount_is_the_reference(scene):

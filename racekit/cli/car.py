@@ -55,8 +55,8 @@ def register(subparsers) -> None:
                     help="the one --camera gives both pictures side by side (left half = left)")
     cc.add_argument("--out", default="car.toml", help="calibration file to write (its other sections are kept)")
     cc.add_argument("--distance", type=float, default=3.0, metavar="M",
-                    help="about how far the scene is, metres (default 3): the baseline's parallax there is "
-                         "taken out of the yaw; the farther the scene, the less this matters")
+                    help="about how far the scene is along the view's middle, metres (default 3): the yaw "
+                         "rests on it (the baseline's parallax); the farther the scene, the less it matters")
     cc.add_argument("--fov", type=float, default=120.0, metavar="DEG",
                     help="the cameras' horizontal field of view, as the model's (default 120, racekit's camera)")
     cc.add_argument("--baseline", type=float, default=0.06, metavar="M",
