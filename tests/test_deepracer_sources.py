@@ -121,7 +121,7 @@ def _bad_sources(tmp: Path, graph: bytes) -> dict:
                        "action_space[0].steering_angle must be a finite number"),
         "metadata not json": (lambda: bare("json", graph, b"{action_space: "), "not JSON"),
         "stereo": (lambda: bare("stereo", graph, {**META, "sensor": ["STEREO_CAMERAS", "LIDAR"]}),
-                   "STEREO_CAMERAS and LIDAR, which racekit does not import yet"),
+                   "network_0/STEREO_CAMERAS/STEREO_CAMERAS for STEREO_CAMERAS, which model_metadata.json's sensor lists"),
         "no input node": (lambda: bare("input", graph, {**META, "sensor": ["LEFT_CAMERA"]}), "no input node"),
         "another algorithm": (lambda: bare("sac", graph, {**META, "training_algorithm": "sac", "action_space_type": "continuous",
                                                   "action_space": {"steering_angle": {"low": -30, "high": 30},
