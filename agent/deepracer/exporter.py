@@ -13,9 +13,13 @@ action as racekit's DeterministicPolicy does:
 
 Two sources: a run folder or checkpoint (`export_run`), and a racekit model file imported from DeepRacer
 (`export_model_file`: its weights read back from the ONNX graph, so an imported model goes back as it came).
+A policy with DeepRacer Evo's sensors goes with them: one input per sensor (the stereo pair's frames are the
+left picture then the right, as DeepRacer's), the LIDAR's embedder joined to the camera's before the
+middleware, the sensors and a discretised LIDAR's lidar_config in model_metadata.json (graph_writer.py).
 Anything DeepRacer cannot express is refused with one line naming the source and saying what to train instead:
 racekit's own network, a camera other than 160x120 grey single frames, the Beta distribution, a lens or mount
-that is neither DeepRacer's car's nor its simulator's. The tarball is built in memory and checked (read back by
+that is neither DeepRacer's car's nor its simulator's, the stereo pair on the standard or deep preset's
+front-camera network (DeepRacer gives the pair a network of its own there). The tarball is built in memory and checked (read back by
 racekit's own DeepRacer reader and run against the policy) before it is written, atomically: on any error
 nothing is written.
 """
