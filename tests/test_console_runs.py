@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 
 from racekit.agent.logbook import FIELDS
-from racekit.console import processes
+from racekit.console import pictures, processes
 from racekit.console.forms import FieldError, training_options
 from racekit.console.jobs import JobError, Jobs
 from racekit.console.runs import (LOG, RunPathError, check_name, curves, find_runs, run_dir, run_info,
                                   seconds_trained)
-
-TRACKS = ["oval", "piccolo"]
+from racekit.sim import DEEPRACER_ACTIONS
 
 
 def write_run(folder: Path, steps=None, minutes=None, rows=(), evals=(), log=None, stop_when_clean=False):
@@ -141,20 +140,57 @@ def form(**changes):
 
 
 def test_the_create_form_makes_train_options_and_names_a_bad_field(tmp_path):
-    name, reward, argv = training_options(form(), tmp_path, TRACKS)
+    name, reward, argv = training_options(form(), tmp_path)
     assert name == "my-model" and reward.startswith("def reward_function")
-    assert argv == ["--track", "oval", "--race-type", "time-trial", "--algorithm", "ppo",
+    assert argv == ["--track", "oval", "--race-type", "time-trial", "--algorithm", "ppo", "--sensor", "front-camera",
                     "--steering-range", "-30", "30", "--speed-range", "0.5", "4", "--minutes", "2"]
     (tmp_path / "taken").mkdir()
     for changes, field in (({"name": "a/b"}, "name"), ({"name": "taken"}, "name"), ({"track": "../x"}, "track"),
+                           ({"track": "generated:x"}, "track"), ({"track": "deepracer:../../etc/passwd"}, "track"),
+                           ({"direction": "sideways"}, "direction"),
                            ({"race_type": "drag"}, "race_type"), ({"algorithm": "dqn"}, "algorithm"),
+                           ({"race_type": "object-avoidance", "objects": "0"}, "objects"),
+                           ({"race_type": "head-to-bot", "bots": "2.5"}, "bots"),
+                           ({"race_type": "head-to-bot", "bot_speed": "0"}, "bot_speed"),
+                           ({"camera": "rear-camera"}, "camera"), ({"lidar": "radar"}, "lidar"),
+                           ({"algorithm": "sac", "lidar": "lidar"}, "lidar"),
+                           ({"lidar": "discretized-sector-lidar", "lidar_sectors": "3"}, "lidar_sectors"),
                            ({"steering_low": "x"}, "steering_low"), ({"steering_low": "10", "steering_high": "-10"},
                                                                      "steering_high"),
                            ({"speed_high": "9"}, "speed_high"), ({"speed_low": "nan"}, "speed_low"),
-                           ({"minutes": "0"}, "minutes"), ({"reward": "  "}, "reward")):
+                           ({"action_type": "discrete", "actions": [{"steering": 0, "speed": 1}]}, "actions"),
+                           ({"action_type": "discrete", "actions": [{"steering": 40, "speed": 1}] * 2}, "actions"),
+                           ({"action_type": "discrete", "actions": [{"steering": 0, "speed": 1}] * 2}, "actions"),
+                           ({"action_type": "discrete", "algorithm": "sac"}, "action_type"),
+                           ({"randomize": "wild"}, "randomize"), ({"minutes": "0"}, "minutes"),
+                           ({"reward": "  "}, "reward")):
         with pytest.raises(FieldError) as caught:
-            training_options(form(**changes), tmp_path, TRACKS)
+            training_options(form(**changes), tmp_path)
         assert caught.value.field == field, changes
+
+
+def test_the_create_forms_settings_become_train_options(tmp_path):
+    defaults = [{"steering": steer, "speed": speed} for steer, speed in DEEPRACER_ACTIONS]
+    argv = training_options(form(track="generated:7", direction="both", race_type="head-to-bot", bots="2",
+                                 bot_speed="0.5", lane_changes=True, camera="stereo-cameras",
+                                 lidar="discretized-sector-lidar", lidar_sectors="16", lidar_values="4",
+                                 lidar_clip="1.5", action_type="discrete", actions=defaults, randomize="default"),
+                            tmp_path)[2]
+    assert argv == ["--track", "generated:7", "--alternate-direction", "--race-type", "head-to-bot", "--bots", "2",
+                    "--bot-speed", "0.5", "--lane-changes", "--algorithm", "ppo", "--sensor", "stereo-cameras",
+                    "--sensor", "discretized-sector-lidar", "--lidar-sectors", "16", "--lidar-values", "4",
+                    "--lidar-clip", "1.5", "--discrete", "--randomize", "default", "--minutes", "2"]
+    with pytest.raises(FieldError, match="not an option of it yet") as caught:
+        training_options(form(action_type="discrete", actions=defaults[:-1]), tmp_path)
+    assert caught.value.field == "actions"
+
+
+@pytest.mark.skipif(pictures.deepracer_folder() is None, reason="needs ../shared/deepracer-tracks")
+def test_deepracer_tracks_are_offered_where_their_folder_is(tmp_path):
+    listed = pictures.deepracer_tracks()
+    assert listed and all(not t["name"].endswith(("_cw", "_ccw")) for t in listed)
+    argv = training_options(form(track=listed[0]["id"]), tmp_path)[2]
+    assert argv[1] == str(pictures.deepracer_folder() / f"{listed[0]['name']}.npy")
 
 
 def stand_in(root: Path, out: str, fork: bool = False) -> subprocess.Popen:

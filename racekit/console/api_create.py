@@ -1,6 +1,8 @@
 """The create-model page: tracks and their pictures, the example rewards, Validate, and Start training.
 
-    GET  /api/tracks, /api/track.png?name=T, /api/examples
+    GET  /api/tracks                the tracks (built-in; DeepRacer's where their folder is), race types,
+                                    sensors, randomisation presets, DeepRacer's default actions
+    GET  /api/track.png?name=T, /api/examples
     POST /api/reward/check          {"code", "track", "race_type"}: `racekit reward check`'s verdict and line
     POST /api/trainings             the create form: `racekit train ... --out RUNS/NAME`, or queued; with
                                     "from": RUN, a clone of that run or imported model (`--from`)
@@ -16,10 +18,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from racekit.console import jobs as jobs_module
-from racekit.console import model_files, pictures, runs
+from racekit.console import forms, model_files, pictures, runs
 from racekit.console.context import Context, body_of, error
 from racekit.console.forms import FieldError, training_options
 from racekit.console.jobs import JobError
+from racekit.sim import DEEPRACER_ACTIONS
+from racekit.tracks import TrackError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "rewards"  # a source checkout's examples
 
@@ -40,38 +44,40 @@ def routes(ctx: Context) -> list[Route]:
 
     def track_picture(request: Request) -> Response:
         name = request.query_params.get("name", "")
-        if name not in [t["name"] for t in pictures.builtin_tracks()]:
-            return error(f"track {name!r}: not a built-in track", 404)
-        return Response(pictures.track_png(name), media_type="image/png",
-                        headers={"Cache-Control": "max-age=3600"})
+        try:
+            track = pictures.resolve(name)
+            picture = pictures.track_png(track)
+        except (ValueError, TrackError, OSError) as exc:
+            return error(f"track {name!r}: {exc}", 404)
+        return Response(picture, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
     def tracks(request: Request) -> Response:
-        return JSONResponse({"tracks": pictures.builtin_tracks(), "race_types": pictures.race_types()})
+        return JSONResponse({"tracks": pictures.builtin_tracks(), "deepracer": pictures.deepracer_tracks(),
+                             "race_types": pictures.race_types(), "randomize": list(forms.RANDOMIZE),
+                             "cameras": list(forms.CAMERAS), "lidars": list(forms.LIDARS),
+                             "deepracer_actions": [{"steering": a, "speed": v} for a, v in DEEPRACER_ACTIONS]})
 
     def example_list(request: Request) -> Response:
         return JSONResponse({"examples": examples()})
 
     async def check(request: Request) -> Response:
         form = await body_of(request)
-        code, track, race_type = form.get("code"), form.get("track") or "piccolo", form.get("race_type") or "time-trial"
+        code = form.get("code")
         if not isinstance(code, str) or not code.strip():
             raise FieldError("reward", "reward function: write one (start from an example)")
-        if track not in [t["name"] for t in pictures.builtin_tracks()]:
-            raise FieldError("track", f"track: not a built-in track: {track!r}")
-        if race_type not in pictures.race_types():
-            raise FieldError("race_type", f"race type: not one of {', '.join(pictures.race_types())}")
+        track = forms.track_option({"track": form.get("track") or "piccolo"})
+        race_type = forms.race_type_options(form)[1]
         return JSONResponse(await run_in_threadpool(jobs_module.reward_check, code, track, race_type))
 
     async def create(request: Request) -> Response:
         form = await body_of(request)
-        names = [t["name"] for t in pictures.builtin_tracks()]
         clone = None
         if form.get("from"):
             try:
                 clone = model_files.clone_options(ctx.the_run(form["from"]))
             except (JobError, runs.RunPathError) as exc:
                 raise FieldError("from", f"clone of {form['from']}: {exc}") from None
-        name, reward, argv = training_options(form, ctx.root, names, clone)
+        name, reward, argv = training_options(form, ctx.root, clone)
         if name in jobs.queued():
             raise FieldError("name", f"name: a run called {name} is queued already; choose another name")
         folder = ctx.root / name

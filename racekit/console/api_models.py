@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from racekit.console import model_files, runs
+from racekit.console import model_files, pictures, runs
 from racekit.console.context import Context, body_of, error
 from racekit.console.forms import FieldError
 from racekit.console.jobs import JobError
@@ -82,7 +82,7 @@ def routes(ctx: Context) -> list[Route]:
             return JSONResponse({"id": run_id, "ok": False, "why": str(exc)})
         info = runs.run_info(ctx.root, run_id)
         reward = folder / "reward_function.py"
-        return JSONResponse({"id": run_id, "ok": True, "options": options, "track": info.track,
+        return JSONResponse({"id": run_id, "ok": True, "options": options, "track": pictures.page_id(info.track),
                              "race_type": info.race_type or "time-trial",
                              "reward": reward.read_text(encoding="utf-8") if reward.is_file() else None})
 

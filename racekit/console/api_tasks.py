@@ -14,7 +14,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from racekit.console import jobs as jobs_module
-from racekit.console import model_files, pictures, tasks
+from racekit.console import model_files, tasks
 from racekit.console.context import Context, body_of, error
 from racekit.console.forms import race_options
 
@@ -30,7 +30,7 @@ def routes(ctx: Context) -> list[Route]:
         form = await body_of(request)
         run_id = form.get("id", "")
         run = ctx.the_run(run_id)
-        argv = race_options(form, [t["name"] for t in pictures.builtin_tracks()])
+        argv = race_options(form)
         options = {k: form.get(k) for k in ("track", "direction", "laps", "race_type", "objects", "bots", "bot_speed",
                                             "lane_changes") if form.get(k) not in (None, "")}
         options["laps"] = int(argv[argv.index("--laps") + 1])

@@ -28,7 +28,7 @@ from racekit.console.security import COOKIE, Guard
 from racekit.console.tasks import Tasks
 
 STATIC = Path(__file__).resolve().parent / "static"
-SCRIPTS = ("common.js", "models.js", "create.js", "model.js", "evaluate.js", "console.js")  # in this order
+SCRIPTS = ("common.js", "models.js", "settings.js", "create.js", "model.js", "evaluate.js", "console.js")  # in this order
 ASSETS = {**{name: "text/javascript" for name in SCRIPTS}, "console.css": "text/css"}
 
 

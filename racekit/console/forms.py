@@ -1,15 +1,25 @@
-"""The create-model form: each field checked, a bad one named, then the `racekit train` options it makes."""
+"""The console's forms: each field checked, a bad one named, then the `racekit` options it makes.
+
+    training_options   the create form -> `racekit train` options
+    race_options       a model's race form -> `racekit race` options
+A FieldError names the form field (its id on the page) and says what is wrong with it, in one line.
+"""
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+from racekit.console import pictures
 from racekit.console.runs import check_name, run_dir
-from racekit.sim import MAX_OBJECTS, RACE_TYPES
+from racekit.sim import DEEPRACER_ACTIONS, MAX_OBJECTS, RACE_TYPES
 
 ALGORITHMS = ("ppo", "sac")
+CAMERAS = ("front-camera", "stereo-cameras")
+LIDARS = ("lidar", "sector-lidar", "discretized-sector-lidar")
+RANDOMIZE = ("none", "default", "strong")  # sim/randomization.py's presets
 MAX_REWARD_BYTES = 64 * 1024
 MAX_MINUTES = 24 * 60
+MAX_ACTIONS = 30
 
 
 class FieldError(ValueError):
@@ -20,22 +30,115 @@ class FieldError(ValueError):
         self.field = field
 
 
-def _number(form: dict, field: str, low: float, high: float, default=None) -> float:
+def _number(form: dict, field: str, low: float, high: float, default=None, label: str | None = None) -> float:
     value = form.get(field, default)
     if value in (None, "") and default is not None:
         value = default
+    label = label or field
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise FieldError(field, f"{field}: a number, got {value!r}") from None
+        raise FieldError(field, f"{label}: a number, got {value!r}") from None
     if not math.isfinite(number) or not low <= number <= high:
-        raise FieldError(field, f"{field}: from {low:g} to {high:g}, got {value}")
+        raise FieldError(field, f"{label}: from {low:g} to {high:g}, got {value}")
     return number
 
 
-def training_options(form: dict, root: Path, tracks: list[str], clone: list[str] | None = None
-                     ) -> tuple[str, str, list[str]]:
-    """(run name, reward code, `racekit train` options but --out and --reward) from the page's form. clone: the
+def _whole(form: dict, field: str, low: int, high: int, default=None) -> int:
+    number = _number(form, field, low, high, default)
+    if number != int(number):
+        raise FieldError(field, f"{field}: a whole number from {low} to {high}, got {form.get(field)}")
+    return int(number)
+
+
+def _choice(form: dict, field: str, choices, default: str) -> str:
+    value = form.get(field) or default
+    if value not in choices:
+        raise FieldError(field, f"{field.replace('_', ' ')}: one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _yes(form: dict, field: str) -> bool:
+    return form.get(field) in (True, "true", "on", "1")
+
+
+def track_option(form: dict, field: str = "track") -> str:
+    try:
+        return pictures.resolve(form.get(field))
+    except ValueError as exc:
+        raise FieldError(field, str(exc)) from None
+
+
+def race_type_options(form: dict) -> list[str]:
+    """--race-type and its settings (boxes; bots, their speed, lane changes), as racekit train and race take them."""
+    race_type = _choice(form, "race_type", RACE_TYPES, "time-trial")
+    argv = ["--race-type", race_type]
+    if race_type == "object-avoidance":
+        argv += ["--objects", str(_whole(form, "objects", 1, MAX_OBJECTS, default=6))]
+    if race_type == "head-to-bot":
+        argv += ["--bots", str(_whole(form, "bots", 1, MAX_OBJECTS, default=3)),
+                 "--bot-speed", f"{_number(form, 'bot_speed', 0.05, 4.0, default=0.2, label='bot speed'):g}"]
+        if _yes(form, "lane_changes"):
+            argv.append("--lane-changes")
+    return argv
+
+
+def sensor_options(form: dict, algorithm: str) -> list[str]:
+    """One camera and at most one LIDAR (DeepRacer's names), with a discretised LIDAR's settings."""
+    camera = _choice(form, "camera", CAMERAS, "front-camera")
+    lidar = form.get("lidar") or ""
+    if lidar and lidar not in LIDARS:
+        raise FieldError("lidar", f"lidar: none or one of {', '.join(LIDARS)}, got {lidar!r}")
+    if algorithm == "sac" and (camera != "front-camera" or lidar):
+        raise FieldError("camera" if camera != "front-camera" else "lidar",
+                         "sensors: SAC trains with the front camera alone; pick PPO for stereo cameras or a LIDAR")
+    argv = ["--sensor", camera] + (["--sensor", lidar] if lidar else [])
+    if lidar == "discretized-sector-lidar":
+        sectors = _whole(form, "lidar_sectors", 1, 64, default=8)
+        if 64 % sectors:
+            raise FieldError("lidar_sectors", f"lidar sectors: one of 1, 2, 4, 8, 16, 32, 64 (they divide the 64 "
+                                              f"rays), got {sectors}")
+        argv += ["--lidar-sectors", str(sectors), "--lidar-values", str(_whole(form, "lidar_values", 1, 64, default=8)),
+                 "--lidar-clip", f"{_number(form, 'lidar_clip', 0.1, 12.0, default=2.0, label='lidar clip'):g}"]
+    return argv
+
+
+def action_options(form: dict, algorithm: str) -> list[str]:
+    """The action space: continuous ranges, or a discrete list of (steering, speed) rows."""
+    kind = _choice(form, "action_type", ("continuous", "discrete"), "continuous")
+    if kind == "continuous":
+        steering = (_number(form, "steering_low", -30, 30), _number(form, "steering_high", -30, 30))
+        if not steering[0] < steering[1]:
+            raise FieldError("steering_high", f"steering: the left limit must be above the right, got "
+                                              f"{steering[0]:g} to {steering[1]:g} degrees")
+        speed = (_number(form, "speed_low", 0.1, 4.0), _number(form, "speed_high", 0.1, 4.0))
+        if not speed[0] < speed[1]:
+            raise FieldError("speed_high", f"speed: the top speed must be above the lowest, got {speed[0]:g} to "
+                                           f"{speed[1]:g} m/s")
+        return ["--steering-range", f"{steering[0]:g}", f"{steering[1]:g}", "--speed-range", f"{speed[0]:g}", f"{speed[1]:g}"]
+    if algorithm == "sac":
+        raise FieldError("action_type", "action space: SAC takes continuous actions only; pick PPO for a discrete list")
+    rows = form.get("actions")
+    if not isinstance(rows, list) or not 2 <= len(rows) <= MAX_ACTIONS:
+        raise FieldError("actions", f"actions: from 2 to {MAX_ACTIONS} rows of steering and speed")
+    table = []
+    for i, row in enumerate(rows, start=1):
+        row = row if isinstance(row, dict) else {}
+        try:
+            table.append((_number(row, "steering", -30, 30, label=f"action {i} steering (degrees)"),
+                          _number(row, "speed", 0.1, 4.0, label=f"action {i} speed (m/s)")))
+        except FieldError as exc:
+            raise FieldError("actions", str(exc)) from None
+    if len(set(table)) < len(table):
+        raise FieldError("actions", "actions: two rows are the same; each action once")
+    if table != [tuple(a) for a in DEEPRACER_ACTIONS]:
+        raise FieldError("actions", "actions: racekit train takes DeepRacer's default list of 10 (Use DeepRacer's "
+                                    "defaults) or continuous ranges; a list of your own is not an option of it yet")
+    return ["--discrete"]
+
+
+def training_options(form: dict, root: Path, clone: list[str] | None = None) -> tuple[str, str, list[str]]:
+    """(run name, reward code, `racekit train` options but --out and --reward) from the create form. clone: the
     --from options of the model it starts from (model_files.clone_options), which fix its network, camera,
     sensors and action space: the form's own are not read then."""
     if not isinstance(form, dict):
@@ -47,27 +150,19 @@ def training_options(form: dict, root: Path, tracks: list[str], clone: list[str]
         raise FieldError("name", str(exc)) from None
     if (root / name).exists():
         raise FieldError("name", f"name: a run called {name} exists already; choose another name")
-    track = form.get("track")
-    if track not in tracks:
-        raise FieldError("track", f"track: one of {', '.join(tracks)}, got {track!r}")
-    argv = ["--track", track, *race_type_options(form)]
+    argv = ["--track", track_option(form)]
+    if _choice(form, "direction", ("forward", "both"), "forward") == "both":
+        argv.append("--alternate-direction")
+    argv += race_type_options(form)
     if clone is not None:
         argv += clone
     else:
-        algorithm = form.get("algorithm") or "ppo"
-        if algorithm not in ALGORITHMS:
-            raise FieldError("algorithm", f"algorithm: ppo or sac, got {algorithm!r}")
-        steering = (_number(form, "steering_low", -30, 30), _number(form, "steering_high", -30, 30))
-        if not steering[0] < steering[1]:
-            raise FieldError("steering_high", f"steering: the left limit must be above the right, got "
-                                              f"{steering[0]:g} to {steering[1]:g} degrees")
-        speed = (_number(form, "speed_low", 0.1, 4.0), _number(form, "speed_high", 0.1, 4.0))
-        if not speed[0] < speed[1]:
-            raise FieldError("speed_high", f"speed: the top speed must be above the lowest, got {speed[0]:g} to "
-                                           f"{speed[1]:g} m/s")
-        argv += ["--algorithm", algorithm, "--steering-range", f"{steering[0]:g}", f"{steering[1]:g}",
-                 "--speed-range", f"{speed[0]:g}", f"{speed[1]:g}"]
-    minutes = _number(form, "minutes", 0.1, MAX_MINUTES)
+        algorithm = _choice(form, "algorithm", ALGORITHMS, "ppo")
+        argv += ["--algorithm", algorithm, *sensor_options(form, algorithm), *action_options(form, algorithm)]
+    randomize = _choice(form, "randomize", RANDOMIZE, "none")
+    if randomize != "none":
+        argv += ["--randomize", randomize]
+    minutes = _number(form, "minutes", 0.1, MAX_MINUTES, label="training time (minutes)")
     argv += ["--minutes", f"{minutes:g}"]
     reward = form.get("reward")
     if not isinstance(reward, str) or not reward.strip():
@@ -81,44 +176,13 @@ def resume_minutes(form: dict) -> float:
     return _number(form if isinstance(form, dict) else {}, "minutes", 0.1, MAX_MINUTES)
 
 
-def _whole(form: dict, field: str, low: int, high: int, default=None) -> int:
-    number = _number(form, field, low, high, default)
-    if number != int(number):
-        raise FieldError(field, f"{field}: a whole number from {low} to {high}, got {form.get(field)}")
-    return int(number)
-
-
-def race_type_options(form: dict) -> list[str]:
-    """--race-type and its settings (boxes; bots, their speed, lane changes), as racekit train and race take them."""
-    race_type = form.get("race_type") or "time-trial"
-    if race_type not in RACE_TYPES:
-        raise FieldError("race_type", f"race type: one of {', '.join(RACE_TYPES)}, got {race_type!r}")
-    argv = ["--race-type", race_type]
-    if race_type == "object-avoidance":
-        argv += ["--objects", str(_whole(form, "objects", 1, MAX_OBJECTS, default=6))]
-    if race_type == "head-to-bot":
-        argv += ["--bots", str(_whole(form, "bots", 1, MAX_OBJECTS, default=3)),
-                 "--bot-speed", f"{_number(form, 'bot_speed', 0.05, 4.0, default=0.2):g}"]
-        if form.get("lane_changes") in (True, "true", "on", "1"):
-            argv.append("--lane-changes")
-    return argv
-
-
-def race_options(form: dict, tracks: list[str]) -> list[str]:
-    """`racekit race` options from the page's race form: track ("" for the model's own), direction, laps,
+def race_options(form: dict) -> list[str]:
+    """`racekit race` options from a model's race form: track ("" for the model's own), direction, laps,
     the race type and its settings."""
     if not isinstance(form, dict):
         raise FieldError("form", "send the form as a JSON object")
-    argv = []
-    track = form.get("track") or ""
-    if track:
-        if track not in tracks:
-            raise FieldError("track", f"track: one of {', '.join(tracks)} (or the model's own), got {track!r}")
-        argv += ["--track", track]
-    direction = form.get("direction") or "forward"
-    if direction not in ("forward", "reverse"):
-        raise FieldError("direction", f"direction: forward or reverse, got {direction!r}")
-    if direction == "reverse":
+    argv = ["--track", track_option(form)] if form.get("track") else []
+    if _choice(form, "direction", ("forward", "reverse"), "forward") == "reverse":
         argv.append("--reverse")
     argv += ["--laps", str(_whole(form, "laps", 1, 10, default=3))]
     return argv + race_type_options(form)

@@ -2,31 +2,44 @@
 "use strict";
 
 const DRAFT_KEY = "racekit-console-draft";
-const DRAFT_FIELDS = ["name", "track", "race_type", "steering_low", "steering_high", "speed_low", "speed_high",
-                      "algorithm", "minutes", "reward", "example"];
+const DRAFT_FIELDS = ["name", "track", "direction", "race_type", "objects", "bots", "bot_speed", "camera", "lidar",
+                      "lidar_sectors", "lidar_values", "lidar_clip", "steering_low", "steering_high", "speed_low",
+                      "speed_high", "algorithm", "randomize", "minutes", "reward", "example", "generated_seed"];
 let examples = {};
 let defaultTrack = "";
 let cloneFrom = null;  // #/create/from/ID: a clone of that model (racekit train --from)
 
 const draftKey = () => DRAFT_KEY + (cloneFrom ? ":from:" + cloneFrom : "");
 
+// What the form says now, as the console takes it (POST /api/trainings) and as its draft is kept.
+function formValues() {
+  const form = {};
+  for (const name of DRAFT_FIELDS) form[name] = $(name).value;
+  form.lane_changes = $("lane_changes").checked;
+  form.action_type = $("action-discrete").checked ? "discrete" : "continuous";
+  form.actions = actionRows();
+  return form;
+}
+
+function setFormValues(values) {
+  for (const name of DRAFT_FIELDS) if (typeof values[name] === "string") $(name).value = values[name];
+  $("lane_changes").checked = values.lane_changes === true;
+  $(values.action_type === "discrete" ? "action-discrete" : "action-continuous").checked = true;
+  if (Array.isArray(values.actions)) setActionRows(values.actions);
+  pickTrack($("track").value);
+  showChoiceSettings();
+}
+
 function saveDraft() {
-  const draft = {};
-  for (const name of DRAFT_FIELDS) draft[name] = $(name).value;
-  localStorage.setItem(draftKey(), JSON.stringify(draft));
+  localStorage.setItem(draftKey(), JSON.stringify(formValues()));
 }
 
 function restoreDraft() {
   let draft = null;
   try { draft = JSON.parse(localStorage.getItem(draftKey()) || "null"); } catch (e) { draft = null; }
   if (!draft) return false;
-  for (const name of DRAFT_FIELDS) if (typeof draft[name] === "string") $(name).value = draft[name];
+  setFormValues(draft);
   return true;
-}
-
-function pickTrack(name) {
-  $("track").value = name;
-  for (const button of $("track-picker").children) button.classList.toggle("chosen", button.dataset.track === name);
 }
 
 function updateGutter(badLine) {
@@ -53,14 +66,7 @@ async function setUpCreate(tracks) {
   const example = await api("/api/examples");
   examples = example.examples || {};
   $("example").replaceChildren(...Object.keys(examples).map((n) => el("option", {value: n, text: n})));
-  $("race_type").replaceChildren(...(tracks.race_types || []).map((n) => el("option", {value: n, text: n})));
-  $("track-picker").replaceChildren(...(tracks.tracks || []).map((t) => {
-    const button = el("button", {type: "button", "data-track": t.name, title: `${t.length} m, ${t.direction}`},
-      el("img", {src: "/api/track.png?name=" + encode(t.name), alt: t.name}),
-      el("span", {text: `${t.name} (${t.length} m)`}));
-    button.addEventListener("click", () => { pickTrack(t.name); saveDraft(); });
-    return button;
-  }));
+  setUpSettings(tracks);
   const fallback = (tracks.tracks || []).find((t) => t.default) || (tracks.tracks || [])[0];
   defaultTrack = fallback ? fallback.name : "";
   $("create-form").addEventListener("input", saveDraft);
@@ -105,13 +111,16 @@ async function showCreate(from) {
     $("create-title").textContent = "Create model";
   }
   if (!restoreDraft()) {
+    $("create-form").reset();
+    setActionRows(deepracerActions);
     $("name").value = cloneFrom ? cloneFrom.split("/").pop() + "-clone" : "";
     if (source && source.ok && source.reward) { $("reward").value = source.reward; $("example").value = preferred; }
     else loadExample(preferred);
     $("track").value = (source && source.ok && source.track) || defaultTrack;
     $("race_type").value = (source && source.ok && source.race_type) || "time-trial";
+    pickTrack($("track").value);
+    showChoiceSettings();
   }
-  pickTrack($("track").value);
   updateGutter();
 }
 
@@ -120,7 +129,8 @@ async function validate() {
   result.className = ""; result.textContent = "Validating (racekit reward check)...";
   $("validate").disabled = true;
   const data = await api("/api/reward/check", {code: $("reward").value, track: $("track").value,
-                                               race_type: $("race_type").value});
+                                               race_type: $("race_type").value, objects: $("objects").value,
+                                               bots: $("bots").value, bot_speed: $("bot_speed").value});
   $("validate").disabled = false;
   if (data.ok) {
     result.className = "ok";
@@ -138,8 +148,7 @@ async function validate() {
 async function create() {
   clearErrors();
   $("create-result").textContent = "";
-  const form = {};
-  for (const name of DRAFT_FIELDS) form[name] = $(name).value;
+  const form = formValues();
   if (cloneFrom) form.from = cloneFrom;
   const data = await api("/api/trainings", form);
   if (data.error) { fieldError(data.field || "form", data.error); return; }

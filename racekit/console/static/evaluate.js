@@ -12,8 +12,11 @@ function showRaceSettings() {
 }
 
 async function setUpEvaluate(tracks) {
+  const deepracer = tracks.deepracer || [];
   $("race-track").replaceChildren(el("option", {value: "", text: "the model's own track"}),
-    ...(tracks.tracks || []).map((t) => el("option", {value: t.name, text: t.name})));
+    ...(tracks.tracks || []).map((t) => el("option", {value: t.name, text: t.name})),
+    ...(deepracer.length ? [el("optgroup", {label: "DeepRacer's public tracks"},
+                               ...deepracer.map((t) => el("option", {value: t.id, text: t.name})))] : []));
   $("race-race_type").replaceChildren(...(tracks.race_types || []).map((n) => el("option", {value: n, text: n})));
   $("race-race_type").addEventListener("change", showRaceSettings);
   showRaceSettings();
