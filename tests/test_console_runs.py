@@ -193,16 +193,34 @@ def test_deepracer_tracks_are_offered_where_their_folder_is(tmp_path):
     assert argv[1] == str(pictures.deepracer_folder() / f"{listed[0]['name']}.npy")
 
 
-def stand_in(root: Path, out: str, fork: bool = False) -> subprocess.Popen:
+def stand_in(root: Path, out: str, fork: bool = False, ignore_sigint: bool = False) -> subprocess.Popen:
     """A process whose command line is a `racekit train --out OUT` one (a terminal's training); fork: with a
-    forked child carrying the same command line, as rollout workers do."""
+    forked child carrying the same command line, as rollout workers do; ignore_sigint: as a program started
+    in the background by a non-interactive shell."""
     worker = ("me = os.getpid()\nif os.fork() == 0:\n    while os.getppid() == me:\n        time.sleep(0.05)\n"
               "    os._exit(0)\n")  # a worker ends with its training
-    code = "import os, time\n" + (worker if fork else "") + "print('ready', flush=True)\ntime.sleep(60)\n"
+    code = ("import os, signal, time\n" + (worker if fork else "")
+            + ("signal.signal(signal.SIGINT, signal.SIG_IGN)\n" if ignore_sigint else "")
+            + "print('ready', flush=True)\ntime.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, "racekit", "train", "--out", out], cwd=root,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline() == "ready\n"  # Python has started: a Ctrl-C now is a KeyboardInterrupt
     return proc
+
+
+@pytest.mark.skipif(not processes.PROC.is_dir(), reason="reads /proc")
+def test_a_training_that_ignores_ctrl_c_is_stopped_with_sigterm(tmp_path):
+    """Started in the background by a non-interactive shell (`... &` in a script, a test suite run that way),
+    a program ignores SIGINT and its children inherit it: Stop must still stop it."""
+    write_run(tmp_path / "deaf", steps=10**6, rows=[(1024, 1.0)])
+    proc = stand_in(tmp_path, "deaf", ignore_sigint=True)
+    try:
+        assert processes.ignores_sigint(proc.pid) and not processes.ignores_sigint(os.getpid())
+        assert Jobs(tmp_path).stop("deaf") == proc.pid
+        assert proc.wait(10) == -signal.SIGTERM
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.mark.skipif(not processes.PROC.is_dir(), reason="reads /proc")

@@ -113,14 +113,15 @@ class Jobs:
 
     def stop(self, run_id: str) -> int:
         """SIGINT to the run's training (racekit train keeps its checkpoint and says so in the log); its pid.
+        A training started in the background by a non-interactive shell ignores SIGINT: it gets SIGTERM.
         A queued training is taken off the queue (pid 0). JobError if it is neither."""
         if self.cancel(run_id):
             return 0
         pid = self.live().get(run_id)
         if pid is None:
             raise JobError(f"run {run_id}: not training")
-        try:
-            os.kill(pid, signal.SIGINT)
+        try:  # Ctrl-C, or SIGTERM (which racekit train takes as Ctrl-C) to one that ignores Ctrl-C
+            os.kill(pid, signal.SIGTERM if processes.ignores_sigint(pid) else signal.SIGINT)
         except ProcessLookupError:
             raise JobError(f"run {run_id}: not training (its process has just ended)") from None
         return pid

@@ -8,6 +8,7 @@ Where there is no /proc, only the trainings this console started are known (jobs
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -98,3 +99,14 @@ def running_with(pid: int, argument: str) -> bool | None:
         return None
     raw = _read(PROC / str(pid) / "cmdline")
     return bool(raw) and alive(pid) and argument in raw.decode("utf-8", errors="replace").split("\0")
+
+
+def ignores_sigint(pid: int) -> bool:
+    """Whether process `pid` ignores SIGINT (Ctrl-C). A program started in the background by a
+    non-interactive shell (`racekit train ... &` in a script, or a console or test run started that way)
+    ignores it, and its children inherit that: Ctrl-C cannot stop them, SIGTERM can. False without /proc."""
+    raw = _read(PROC / str(pid) / "status")
+    for line in (raw or b"").decode("latin-1").splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    return False
