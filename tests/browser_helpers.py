@@ -38,3 +38,18 @@ def chromium(profile_dir: Path, window: str, extra_flags: tuple[str, ...] = ()):
         yield driver
     finally:
         driver.quit()
+
+
+SCREENSHOTS = os.environ.get("RACEKIT_SCREENSHOTS")  # "docs": also write docs/NAME.png (the guides' pictures)
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def screenshot(driver, name: str) -> Path:
+    """tests/artifacts/NAME.png, and docs/NAME.png when RACEKIT_SCREENSHOTS=docs (so a test run leaves the
+    repository's pictures alone unless asked)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    if SCREENSHOTS == "docs":
+        driver.save_screenshot(str(DOCS / f"{name}.png"))
+    return path

@@ -81,6 +81,7 @@ def test_a_model_file_imported_races_and_downloads(console, real_run):
     listed = {r["id"]: r for r in call(f"{url}/api/runs")[1]["runs"]}
     assert listed["brought"]["state"] == "imported" and listed["brought"]["track"] == "oval"
     assert "my model.onnx" in listed["brought"]["reason"]
+    assert call(f"{url}/api/run/track.png?id=brought")[1][:4] == b"\x89PNG"
     assert call(f"{url}/api/run/export", {"id": "brought"})[0] == 200
     assert call(f"{url}/api/run/model.onnx?id=brought") == (200, data)
     status, clone = call(f"{url}/api/run/clone?id=brought")

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from racekit.console import jobs as jobs_module
 from racekit.console import live as live_view
-from racekit.console import pictures, runs
+from racekit.console import model_files, pictures, runs
 from racekit.console.context import Context, body_of, error
 from racekit.console.forms import FieldError, resume_minutes
 from racekit.console.jobs import JobError
@@ -54,8 +54,9 @@ def routes(ctx: Context) -> list[Route]:
         return JSONResponse({"lines": runs.log_tail(ctx.the_run(request.query_params.get("id", "")), 40)})
 
     def run_track(request: Request) -> Response:
-        cfg = runs.read_config(ctx.the_run(request.query_params.get("id", "")))
-        track = (cfg or {}).get("run", {}).get("track") if cfg else None
+        path = ctx.the_run(request.query_params.get("id", ""))
+        cfg = runs.read_config(path)
+        track = cfg["run"].get("track") if cfg else (model_files.read_imported(path) or {}).get("track")
         if not track:
             return error("this run has no one track to draw", 404)
         try:
