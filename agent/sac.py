@@ -16,6 +16,9 @@ Yarats and Fergus 2020: random shifts of every sampled frame, the known way to m
   averaging.
 - The entropy coefficient alpha is tuned automatically toward a target entropy of -|A| = -2.
 - The replay buffer keeps uint8 frames; `ReplayBuffer` says how it avoids storing stacked frames twice.
+- With a LIDAR (`lidar_size` > 0) each slot also keeps the step's scan (one vector, never stacked); the Q
+  heads read it beside the encoder's features, and the actor through the policy's own LIDAR embedder, joined
+  as the policy joins it (so the exported model is the policy's, as without a LIDAR).
 
 The rollout workers (agent/workers.py) collect for SAC as for PPO, `rollout_steps` per env with the
 current policy; the learner then adds the transitions to the buffer and makes `replay_ratio` gradient
@@ -35,6 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from racekit.agent.networks import NETWORKS, Network, as_network
+from racekit.agent.observations import split
 from racekit.agent.policy import ActorCritic
 
 # deepracer-simapp's SAC policy head after a preset (agent/deepracer/importer.py reads imported models with it)
@@ -110,11 +114,13 @@ class ReplayBuffer:
 
     SLOT_EXTRA_BYTES = 2 * 4 + 4 + 1 + 1 + 8  # action, reward, terminal, starts, episode start
 
-    def __init__(self, capacity: int, envs: int, frame_shape: tuple[int, int, int], stack: int, seed: int = 0):
+    def __init__(self, capacity: int, envs: int, frame_shape: tuple[int, int, int], stack: int, seed: int = 0,
+                 lidar_size: int = 0):
         self.envs, self.stack, self.frame_shape = envs, stack, tuple(frame_shape)
         self.slots = max(stack + 2, capacity // envs)  # per env
         n = self.slots
         self.frames = np.zeros((envs, n, *frame_shape), dtype=np.uint8)  # untouched pages cost no memory
+        self.lidar = np.zeros((envs, n, lidar_size), dtype=np.float32) if lidar_size else None  # each step's scan
         self.actions = np.zeros((envs, n, 2), dtype=np.float32)
         self.rewards = np.zeros((envs, n), dtype=np.float32)
         self.terminals = np.zeros((envs, n), dtype=bool)  # the transition from this slot has no bootstrap
@@ -136,9 +142,11 @@ class ReplayBuffer:
             count += int(np.count_nonzero(self.starts[e, np.arange(low, high) % self.slots]))
         return count
 
-    def _write(self, env: int, frame, action, reward, terminal: bool, starts: bool) -> None:
+    def _write(self, env: int, frame, lidar, action, reward, terminal: bool, starts: bool) -> None:
         slot = self.written[env] % self.slots
         self.frames[env, slot] = frame
+        if self.lidar is not None:
+            self.lidar[env, slot] = lidar
         self.actions[env, slot] = action
         self.rewards[env, slot] = reward
         self.terminals[env, slot] = terminal
@@ -146,15 +154,17 @@ class ReplayBuffer:
         self.episode_start[env, slot] = self.current_start[env]
         self.written[env] += 1
 
-    def add(self, frames, actions, rewards, terminals, ends, final_frames) -> None:
+    def add(self, frames, actions, rewards, terminals, ends, final_frames, lidar=None, final_lidar=None) -> None:
         """One rollout, (T, envs, ...) each: the newest frame of each step's observation, the action taken
         from it, the reward, whether the episode ended without bootstrap (terminals) or ended at all (ends),
-        and for ended episodes the newest frame of their final observation."""
+        and for ended episodes the newest frame of their final observation; with a LIDAR, the scans of both."""
         for t in range(len(frames)):
             for e in range(self.envs):
-                self._write(e, frames[t, e], actions[t, e], rewards[t, e], bool(terminals[t, e]), True)
+                self._write(e, frames[t, e], None if lidar is None else lidar[t, e], actions[t, e], rewards[t, e],
+                            bool(terminals[t, e]), True)
                 if ends[t, e]:
-                    self._write(e, final_frames[t, e], 0.0, 0.0, False, False)
+                    self._write(e, final_frames[t, e], None if final_lidar is None else final_lidar[t, e],
+                                0.0, 0.0, False, False)
                     self.current_start[e] = self.written[e]  # the next slot begins the next episode
 
     def _candidates(self, env: int) -> tuple[int, int]:
@@ -173,7 +183,8 @@ class ReplayBuffer:
         return np.concatenate(parts, axis=-1) if self.stack > 1 else parts[0]
 
     def sample(self, batch: int) -> dict:
-        """`batch` transitions drawn uniformly: obs, actions, rewards, terminals, next_obs (torch tensors)."""
+        """`batch` transitions drawn uniformly: obs, actions, rewards, terminals, next_obs (torch tensors), and
+        with a LIDAR lidar and next_lidar."""
         ranges = [self._candidates(e) for e in range(self.envs)]
         sizes = np.array([high - low for low, high in ranges], dtype=np.float64)
         if sizes.sum() <= 0:
@@ -188,23 +199,30 @@ class ReplayBuffer:
             index.append(i[keep])
         env, index = np.concatenate(envs)[:batch], np.concatenate(index)[:batch]
         slot = index % self.slots
+        lidar = {} if self.lidar is None else {"lidar": torch.from_numpy(self.lidar[env, slot]),
+                                               "next_lidar": torch.from_numpy(self.lidar[env, (index + 1) % self.slots])}
         return {"obs": torch.from_numpy(self.stacked(env, index)),
                 "actions": torch.from_numpy(self.actions[env, slot]),
                 "rewards": torch.from_numpy(self.rewards[env, slot]),
                 "terminals": torch.from_numpy(self.terminals[env, slot].astype(np.float32)),
-                "next_obs": torch.from_numpy(self.stacked(env, index + 1))}
+                "next_obs": torch.from_numpy(self.stacked(env, index + 1)), **lidar}
 
 
 def split_rollout(batch: dict, envs: int, channels: int) -> dict:
     """A SAC rollout from the workers (agent.rollout.RolloutCollector, flattened (T * envs, ...)) as
-    ReplayBuffer.add takes it: (T, envs, ...), each observation's newest frame only."""
-    def steps(key):
-        value = batch[key].numpy() if isinstance(batch[key], torch.Tensor) else np.asarray(batch[key])
+    ReplayBuffer.add takes it: (T, envs, ...), each observation's newest frame only (and its LIDAR scan)."""
+    def steps(value):
+        value = value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
         return value.reshape(-1, envs, *value.shape[1:])
 
-    return {"frames": steps("obs")[..., -channels:], "actions": steps("actions"), "rewards": steps("rewards"),
-            "terminals": steps("terminals"), "ends": steps("ends"),
-            "final_frames": steps("final_obs")[..., -channels:]}
+    frames, lidar = split(batch["obs"])
+    final_frames, final_lidar = split(batch["final_obs"])
+    out = {"frames": steps(frames)[..., -channels:], "actions": steps(batch["actions"]),
+           "rewards": steps(batch["rewards"]), "terminals": steps(batch["terminals"]), "ends": steps(batch["ends"]),
+           "final_frames": steps(final_frames)[..., -channels:]}
+    if lidar is not None:
+        out.update(lidar=steps(lidar), final_lidar=steps(final_lidar))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -233,7 +251,7 @@ def encoder_length(network: Network) -> int:
 
 
 class Critic(nn.Module):
-    """Twin Q heads over the shared encoder's features and the action."""
+    """Twin Q heads over the shared encoder's features (and a LIDAR's scan beside them) and the action."""
 
     def __init__(self, encoder: nn.Sequential, features: int, hidden: int):
         super().__init__()
@@ -245,16 +263,18 @@ class Critic(nn.Module):
 
         self.q1, self.q2 = head(), head()
 
-    def encode(self, frames: torch.Tensor) -> torch.Tensor:
-        """uint8 (B, H, W, C) -> the encoder's flat features."""
-        return self.encoder(frames.permute(0, 3, 1, 2).float() / 255.0)
+    def encode(self, frames: torch.Tensor, lidar: torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 (B, H, W, C) (and a LIDAR's (B, N)) -> the encoder's flat features (then the scan)."""
+        x = self.encoder(frames.permute(0, 3, 1, 2).float() / 255.0)
+        return x if lidar is None else torch.cat([x, lidar.float()], dim=-1)
 
     def heads(self, features: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([features, action], dim=-1)
         return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)
 
-    def forward(self, frames: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.heads(self.encode(frames), action)
+    def forward(self, frames: torch.Tensor, action: torch.Tensor,
+                lidar: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.heads(self.encode(frames, lidar), action)
 
 
 class SACAgent(nn.Module):
@@ -270,14 +290,25 @@ class SACAgent(nn.Module):
         self.encoder, self.dense = policy.trunk[:cut], policy.trunk[cut:]  # the same modules, not copies
         height, width, channels = policy.obs_shape
         with torch.no_grad():
-            features = self.encoder(torch.zeros(1, channels, height, width)).shape[1]
-        self.critic = Critic(self.encoder, features, cfg.critic_hidden)
+            self.camera_features = self.encoder(torch.zeros(1, channels, height, width)).shape[1]
+        self.critic = Critic(self.encoder, self.camera_features + policy.lidar_size, cfg.critic_hidden)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg.initial_alpha)))
 
     def actor_parameters(self) -> list[nn.Parameter]:
-        """What the actor loss trains: the policy's dense layers, its mean and its log-std (not the encoder)."""
-        return [*self.dense.parameters(), *self.policy.actor.parameters(), self.policy.log_std]
+        """What the actor loss trains: the policy's dense layers (its LIDAR embedder and the layers after the
+        join too), its mean and its log-std (not the encoder)."""
+        lidar = [*self.policy.lidar_trunk.parameters(), *self.policy.middleware.parameters()] \
+            if self.policy.lidar_size else []
+        return [*self.dense.parameters(), *lidar, *self.policy.actor.parameters(), self.policy.log_std]
+
+    def mean(self, features: torch.Tensor) -> torch.Tensor:
+        """The policy's Gaussian mean (before tanh) from the critic's features: the encoder's, then the scan."""
+        hidden = self.dense(features[:, :self.camera_features])
+        if self.policy.lidar_size:  # joined as ActorCritic.joined joins them
+            lidar = self.policy.lidar_trunk(features[:, self.camera_features:])
+            hidden = self.policy.middleware(torch.cat([hidden, lidar], dim=-1))
+        return self.policy.actor(hidden)
 
     def critic_parameters(self) -> list[nn.Parameter]:
         """What the critic loss trains: the encoder and both Q heads."""
@@ -287,7 +318,7 @@ class SACAgent(nn.Module):
         """A reparameterised action from the encoder's features: (tanh(u), log pi(tanh(u))), u ~ N(mean, std).
         The log-density of tanh(u) is the Gaussian's less log(1 - tanh(u)^2), written stably as
         2 (log 2 - u - softplus(-2u))."""
-        mean = self.policy.actor(self.dense(features))
+        mean = self.mean(features)
         std = self.policy.log_std.exp().expand_as(mean)
         u = mean + std * torch.randn_like(mean)
         log_prob = torch.distributions.Normal(mean, std).log_prob(u)
@@ -317,12 +348,13 @@ def make_optimizers(agent: SACAgent, cfg: SACConfig) -> dict[str, torch.optim.Op
 # The update
 
 
-def critic_target(agent: SACAgent, rewards, terminals, next_obs, gamma: float) -> torch.Tensor:
+def critic_target(agent: SACAgent, rewards, terminals, next_obs, gamma: float,
+                  next_lidar: torch.Tensor | None = None) -> torch.Tensor:
     """The soft Bellman target: r + gamma (1 - terminal) (min of the target Qs - alpha log pi) at the next
     observation, its action drawn from the current policy."""
     with torch.no_grad():
-        next_action, next_log_prob = agent.sample(agent.critic.encode(next_obs))
-        next_q = torch.min(*agent.critic_target(next_obs, next_action))
+        next_action, next_log_prob = agent.sample(agent.critic.encode(next_obs, next_lidar))
+        next_q = torch.min(*agent.critic_target(next_obs, next_action, next_lidar))
         soft_value = next_q - agent.log_alpha.exp() * next_log_prob
         return rewards + gamma * (1.0 - terminals) * soft_value
 
@@ -335,8 +367,9 @@ def sac_update(agent: SACAgent, optimizers: dict, batch: dict, cfg: SACConfig,
     next_obs = random_shift(batch["next_obs"], cfg.shift_pixels, generator)
 
     # critics: both Q heads (and the shared encoder) regress on the soft Bellman target
-    target = critic_target(agent, batch["rewards"], batch["terminals"], next_obs, cfg.gamma)
-    q1, q2 = agent.critic(obs, batch["actions"])
+    lidar, next_lidar = batch.get("lidar"), batch.get("next_lidar")  # the scans are not shifted
+    target = critic_target(agent, batch["rewards"], batch["terminals"], next_obs, cfg.gamma, next_lidar)
+    q1, q2 = agent.critic(obs, batch["actions"], lidar)
     critic_loss = 0.5 * ((q1 - target).pow(2).mean() + (q2 - target).pow(2).mean())
     optimizers["critic"].zero_grad()
     critic_loss.backward()
@@ -345,7 +378,7 @@ def sac_update(agent: SACAgent, optimizers: dict, batch: dict, cfg: SACConfig,
     # actor: maximise min Q - alpha log pi over its own reparameterised actions, on the encoder's features
     # detached (DrQ: only the critic trains the encoder); the Q heads take no step from this loss
     with torch.no_grad():
-        features = agent.critic.encode(obs)
+        features = agent.critic.encode(obs, lidar)
     action, log_prob = agent.sample(features)
     q_new = torch.min(*agent.critic.heads(features, action))
     alpha = agent.log_alpha.exp().detach()

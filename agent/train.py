@@ -234,7 +234,7 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
     if cfg.algorithm == "sac" and cfg.sac.buffer_size is None:  # sized for this machine, then kept in the config
         from racekit.agent.sac import default_buffer_size
 
-        cfg.sac.buffer_size = default_buffer_size(cfg.camera_width * cfg.camera_height * (1 if cfg.grayscale else 3))
+        cfg.sac.buffer_size = default_buffer_size(slot_bytes(cfg))
     if cfg.from_model is not None:
         cfg.from_model = source_model(cfg.from_model, cfg)[0]  # before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -246,6 +246,20 @@ def prepare_run(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[Run
                                        "racekit_version": racekit_version(),
                                        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2))
     return cfg, None, warnings
+
+
+def lidar_size(cfg: RunConfig) -> int:
+    """Values in one scan of the run's LIDAR (0: none)."""
+    from racekit.sim.sensors import LidarConfig, lidar_of, lidar_space
+
+    lidar = lidar_of(cfg.sensors)
+    return lidar_space(lidar, LidarConfig.from_dict(cfg.lidar_config)).shape[0] if lidar else 0
+
+
+def slot_bytes(cfg: RunConfig) -> int:
+    """Bytes of one step's newest camera frames (both of a stereo pair) and LIDAR scan: SAC's buffer slot."""
+    cameras = 2 if "stereo-cameras" in cfg.sensors else 1
+    return cfg.camera_width * cfg.camera_height * (1 if cfg.grayscale else 3) * cameras + 4 * lidar_size(cfg)
 
 
 def limits(cfg: RunConfig) -> str:
@@ -273,9 +287,6 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
     for w in warnings:
         print(w)
     ppo, rollout = cfg.ppo, cfg.rollout_config()
-    if cfg.algorithm == "sac" and list(cfg.sensors) != ["front-camera"]:
-        raise RunError(f"--algorithm sac trains from the front camera alone so far (its replay buffer keeps one "
-                       f"camera's frames); sensors {', '.join(cfg.sensors)} train with PPO")
     if cfg.algorithm == "sac" and ray is not None:
         raise RunError("--ray: distributed rollouts are PPO's only so far; a SAC run collects with local rollout "
                        "workers (leave out --ray)")
@@ -452,9 +463,9 @@ class SACTraining:
         height, width, channels = obs_shape
         self.channels = channels // cfg.frame_stack
         self.buffer = sac.ReplayBuffer(cfg.sac.buffer_size, cfg.sac.envs, (height, width, self.channels),
-                                       cfg.frame_stack, seed=cfg.seed)
+                                       cfg.frame_stack, seed=cfg.seed, lidar_size=model.lidar_size)
         self.updates, self.due, self.update_seconds, self.session_updates = 0, 0.0, 0.0, 0
-        self.frame_bytes = height * width * self.channels
+        self.frame_bytes = height * width * self.channels + 4 * model.lidar_size
 
     def describe(self) -> str:
         gb = self.buffer.capacity * (self.frame_bytes + self.buffer.SLOT_EXTRA_BYTES) / 1e9

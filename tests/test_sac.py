@@ -333,3 +333,67 @@ def test_a_sac_checkpoint_exports_tanh_of_the_mean(tmp_path, one_torch_thread):
         low, high = torch.tensor([-30.0, 0.5]), torch.tensor([30.0, 4.0])
         want = (high - low) / 2 * torch.tanh(mean) + (high + low) / 2
         assert torch.allclose(policy(frames), want, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# With a LIDAR beside the camera
+
+
+def test_the_buffer_keeps_each_steps_lidar_scan_as_the_simulator_gave_it(one_torch_thread):
+    """Real envs with a camera and a sector LIDAR through the SAC collector: the scan of every observation and
+    next observation the buffer gives back is the env's."""
+    import gymnasium as gym
+
+    from racekit.agent.policy import ActionSpec, ActorCritic
+    from racekit.agent.rollout import RolloutCollector, make_env
+
+    kwargs = {"camera_width": 48, "camera_height": 36, "frame_stack": 2, "info_params": False,
+              "sensors": ["front-camera", "sector-lidar"], "race_type": "object-avoidance", "num_objects": 4}
+    envs = gym.vector.SyncVectorEnv([lambda i=i: make_env("oval", None, kwargs, i) for i in range(2)],
+                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    torch.manual_seed(0)
+    model = ActorCritic((36, 48, 2), ActionSpec(low=(-30.0, 0.5), high=(30.0, 4.0)), distribution="squashed",
+                        lidar_size=8)
+    collector = RolloutCollector(envs, model, SACConfig(envs=2, rollout_steps=60), seed=0)
+    buffer = ReplayBuffer(10_000, 2, (36, 48, 1), 2, lidar_size=8)
+    batch, _ = collector.collect()
+    envs.close()
+    buffer.add(**split_rollout(batch, 2, channels=1))
+    scans = batch["obs"]["sector-lidar"].reshape(60, 2, 8).numpy()
+    finals = batch["final_obs"]["sector-lidar"].reshape(60, 2, 8).numpy()
+    ends = batch["ends"].reshape(60, 2).numpy()
+    assert scans.any()  # the boxes are seen
+    for e in range(2):
+        slot = 0
+        for t in range(59):
+            assert np.array_equal(buffer.lidar[e, slot], scans[t, e]), (e, t)
+            following = finals[t, e] if ends[t, e] else scans[t + 1, e]
+            assert np.array_equal(buffer.lidar[e, slot + 1], following), (e, t)
+            slot += 2 if ends[t, e] else 1
+    sample = buffer.sample(32)
+    assert sample["lidar"].shape == sample["next_lidar"].shape == (32, 8)
+
+
+def test_with_a_lidar_the_q_heads_read_the_scan_and_the_actor_trains_the_lidar_embedder(one_torch_thread):
+    from racekit.agent.policy import ActionSpec, ActorCritic
+
+    torch.manual_seed(0)
+    cfg = SACConfig()
+    policy = ActorCritic((36, 36, 2), ActionSpec(low=(-30.0, 0.5), high=(30.0, 4.0)), distribution="squashed",
+                         lidar_size=8)
+    agent = SACAgent(policy, cfg)
+    g = torch.Generator().manual_seed(0)
+    batch = {**tiny_batch(), "lidar": torch.rand((16, 8), generator=g), "next_lidar": torch.rand((16, 8), generator=g)}
+    q_near, _ = agent.critic(batch["obs"], batch["actions"], torch.zeros(16, 8))
+    q_far, _ = agent.critic(batch["obs"], batch["actions"], torch.ones(16, 8))
+    assert not torch.allclose(q_near, q_far)  # the scan reaches the Q heads
+    with torch.no_grad():  # the actor's mean is the policy's own, as it is exported
+        features = agent.critic.encode(batch["obs"], batch["lidar"])
+        assert torch.allclose(agent.mean(features), policy.actor(policy.joined(batch["obs"], batch["lidar"])),
+                              atol=1e-6)
+    before = {k: v.clone() for k, v in agent.state_dict().items()}
+    stats = sac_update(agent, make_optimizers(agent, cfg), batch, cfg)
+    after = agent.state_dict()
+    assert not torch.equal(before["policy.lidar_trunk.0.weight"], after["policy.lidar_trunk.0.weight"])
+    assert not torch.equal(before["critic.q1.0.weight"], after["critic.q1.0.weight"])
+    assert np.isfinite(stats["critic_loss"]) and np.isfinite(stats["actor_loss"])

@@ -192,3 +192,21 @@ def test_a_sac_run_with_a_deepracer_network_exports_as_deepracers_sac(tmp_path, 
     for name, value in source["model"].items():
         if name.startswith(("trunk.", "actor.")):
             assert torch.allclose(value, started["model"][name]), name
+
+
+def test_a_sac_run_with_a_stereo_pair_and_a_lidar_trains_and_exports_both_inputs(tmp_path, capsys, one_thread):
+    import onnx
+
+    from racekit.agent.checkpoint import load_checkpoint
+    from racekit.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *SAC_TINY, "--sensor", "stereo-cameras", "--sensor", "lidar",
+                 "--race-type", "object-avoidance", "--objects", "2", "--steps", "128", "--eval-every", "1000",
+                 "--quiet"]) == 0
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert state["lidar_size"] == 64 and state["camera"]["cameras"] == 2
+    assert int(metrics(run)[-1]["gradient_updates"]) > 0 and "policy" not in " ".join(state["sac"])
+    model = tmp_path / "model.onnx"
+    assert main(["export", str(run), "-o", str(model)]) == 0
+    assert [i.name for i in onnx.load(str(model)).graph.input] == ["frames", "lidar"]

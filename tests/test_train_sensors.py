@@ -27,8 +27,6 @@ def error_line(capsys) -> str:
      "num_sectors must divide the LIDAR's 64 rays"),
     (["--lidar-sectors", "4"], "add --sensor discretized-sector-lidar"),
     (["--sensor", "stereo-cameras", "--rgb"], "the pair's pictures are grey"),
-    (["--sensor", "front-camera", "--sensor", "lidar", "--algorithm", "sac"],
-     "--algorithm sac trains from the front camera alone so far"),
 ])
 def test_sensor_sets_deepracer_forbids_are_one_line_and_nothing_is_written(tmp_path, capsys, args, message):
     from racekit.cli import main

@@ -234,9 +234,6 @@ def sac_config(cfg, args) -> None:
             if value is not None:
                 raise UserError(f"{flag} is for --algorithm sac")
         return
-    if list(cfg.sensors) != ["front-camera"]:
-        raise UserError(f"--algorithm sac trains from the front camera alone so far (its replay buffer keeps one "
-                        f"camera's frames); --sensor {' --sensor '.join(cfg.sensors)} trains with PPO")
     if cfg.actions is not None:
         what = "--discrete's action list" if args.discrete else "the action list of the model it starts from"
         raise UserError(f"--algorithm sac needs continuous actions (--steering-range, --speed-range), not {what}")
