@@ -3,6 +3,7 @@ which racekit does not install): the models list, a run's curves and log, Valida
 check` with the error's line, the create form (queued when the slots are taken), stop and delete, the
 leaderboard inside, and who may ask: the local rules on 127.0.0.1, the token off it."""
 import json
+import os
 import re
 import signal
 import subprocess
@@ -277,3 +278,32 @@ def test_stop_stops_a_real_training_that_ignores_ctrl_c(tmp_path, monkeypatch):
     finally:
         process.kill()
         process.wait()
+
+
+@pytest.mark.skipif(not processes.PROC.is_dir(), reason="reads /proc")
+def test_a_queued_training_waits_through_a_restart_of_the_console(runs):
+    """Queued while the one slot is taken, the console stopped and started again: the run is still queued, and
+    the new console starts it once the slot is free."""
+    busy = stand_in(runs, "group/old")
+    tiny = ["--envs", "2", "--rollout-steps", "64", "--camera", "36x36", "--eval-every", "100000", "--no-simtrace"]
+    try:
+        with BackgroundConsole(runs, Jobs(runs, max_trainings=1, extra_train_args=tiny)) as server:
+            status, made = call(f"{server.url}/api/trainings", form(name="waiting"))
+            assert status == 201 and made["state"] == "queued"
+        jobs = Jobs(runs, max_trainings=1, extra_train_args=tiny)
+        with BackgroundConsole(runs, jobs) as server:
+            assert call(f"{server.url}/api/run?id=waiting")[1]["state"] == "queued"
+            busy.kill()
+            busy.wait()
+            deadline = time.monotonic() + 30
+            while "waiting" not in jobs.live() and time.monotonic() < deadline:
+                time.sleep(0.2)  # the console's queue pump runs every 2 s
+            assert call(f"{server.url}/api/run?id=waiting")[1]["state"] == "training"
+            assert (runs / "waiting" / LOG).read_text().startswith("$ racekit train --track oval")
+            assert call(f"{server.url}/api/run/stop", {"id": "waiting"})[0] == 200
+            jobs._started["waiting"].process.wait(120)
+    finally:
+        busy.kill()
+        busy.wait()
+        for pid in Jobs(runs).live().values():
+            os.kill(pid, signal.SIGTERM)

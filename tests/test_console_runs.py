@@ -242,3 +242,30 @@ def test_a_training_started_elsewhere_is_seen_and_stopped(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.skipif(not processes.PROC.is_dir(), reason="reads /proc")
+def test_the_queue_is_kept_in_the_run_folders(tmp_path):
+    """Queued trainings are RUN/queued.json files: another Jobs (a console started again) sees them in order,
+    a second console cannot start one twice, and one taken off the queue is left as stopped, never started."""
+    write_run(tmp_path / "busy", steps=10**6, rows=[(1024, 1.0)])
+    proc = stand_in(tmp_path, "busy")
+    try:
+        first = Jobs(tmp_path, max_trainings=1)
+        assert first.submit("a", ["--track", "oval"]) == "queued"
+        assert first.submit("group/b", ["--track", "piccolo"]) == "queued"
+        with pytest.raises(JobError, match="already queued"):
+            first.submit("a", ["--track", "oval"])
+        again = Jobs(tmp_path, max_trainings=1)  # the console started again
+        assert again.queued() == ["a", "group/b"]
+        assert [job.argv for job in again._queue()] == [["--track", "oval"], ["--track", "piccolo"]]
+        assert sorted(find_runs(tmp_path)) == ["a", "busy", "group/b"]
+        assert run_info(tmp_path, "a", queued=True).state == "queued"
+        assert again._take("a") and not first._take("a")  # one console takes it, the other finds it gone
+        assert first.queued() == ["group/b"] and again.stop("group/b") == 0 and first.queued() == []
+        (tmp_path / "group" / "b" / "submitted_reward.py").write_text("def reward_function(params):\n    return 1.0\n")
+        info = run_info(tmp_path, "group/b")
+        assert (info.state, info.reason) == ("stopped", "taken off the queue before it started")
+    finally:
+        proc.kill()
+        proc.wait()

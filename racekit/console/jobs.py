@@ -1,11 +1,14 @@
 """Long work as `racekit` subprocesses: trainings (queued beyond a limit), reward checks and exports.
 
 A training is `racekit train ... --out RUNS/NAME` writing its output to RUNS/NAME/train.log: the run
-folder holds everything, so a console started again (or a terminal) sees the same run. The only
-thing held here is the queue of trainings not started yet, which is the console's own.
+folder holds everything, so a console started again (or a terminal) sees the same run. A training that
+waits for a free slot is a file in its run folder too, RUNS/NAME/queued.json (its options and when it was
+queued): the queue is those files, oldest first, so it survives a restart of the console. A console
+starting one takes the file away first (a second console over the same folder cannot start it twice).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,11 +16,12 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from racekit.console import processes
-from racekit.console.runs import LOG, run_dir
+from racekit.console.runs import LOG, MAX_DEPTH, QUEUED, run_dir
 
 RACEKIT = [sys.executable, "-m", "racekit"]
 CHECK_TIMEOUT_S = 120
@@ -47,7 +51,6 @@ class Jobs:
         self.max_trainings = max_trainings or default_max_trainings()
         self.extra_train_args = list(extra_train_args or [])  # tests: a tiny camera, few envs
         self._lock = threading.Lock()
-        self._queue: list[Training] = []
         self._started: dict[str, Training] = {}
 
     # -- what is training -------------------------------------------------------------------------------
@@ -62,17 +65,35 @@ class Jobs:
                 out.setdefault(run_id, job.process.pid)
         return out
 
+    def _queue(self) -> list[Training]:
+        """The queued trainings (RUN/queued.json under the runs folder), oldest first."""
+        found = []
+        for depth in range(1, MAX_DEPTH + 1):
+            for path in self.root.glob("/".join(["*"] * depth) + "/" + QUEUED):
+                run_id = path.parent.relative_to(self.root).as_posix()
+                try:
+                    run_dir(self.root, run_id)
+                    record = json.loads(path.read_text(encoding="utf-8"))
+                    argv, when = [str(a) for a in record["argv"]], float(record["queued"])
+                except (OSError, ValueError, KeyError, TypeError):  # RunPathError is a ValueError
+                    continue  # taken away meanwhile, or not one of ours
+                found.append((when, Training(run_id, argv)))
+        return [job for _, job in sorted(found, key=lambda pair: pair[0])]
+
     def queued(self) -> list[str]:
-        with self._lock:
-            return [job.run_id for job in self._queue]
+        return [job.run_id for job in self._queue()]
 
     # -- starting ---------------------------------------------------------------------------------------
     def submit(self, run_id: str, argv: list[str]) -> str:
         """Queue `racekit train ARGV --out RUN` and start what fits; returns "training" or "queued"."""
-        with self._lock:
-            if any(job.run_id == run_id for job in self._queue):
-                raise JobError(f"run {run_id}: already queued")
-            self._queue.append(Training(run_id, list(argv)))
+        folder = run_dir(self.root, run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        record = json.dumps({"argv": list(argv), "queued": time.time()})
+        try:
+            with open(folder / QUEUED, "x", encoding="utf-8") as fh:
+                fh.write(record)
+        except FileExistsError:
+            raise JobError(f"run {run_id}: already queued") from None
         self.pump()
         return "queued" if run_id in self.queued() else "training"
 
@@ -83,12 +104,21 @@ class Jobs:
                 if job.process is not None and job.process.poll() is not None:
                     del self._started[run_id]
             live = self.live()
-            while self._queue and len(live) < self.max_trainings:
-                job = self._queue.pop(0)
-                if job.run_id in live:
-                    continue  # it trains already (started from a terminal meanwhile)
+            for job in self._queue():
+                if len(live) >= self.max_trainings:
+                    break
+                if job.run_id in live or not self._take(job.run_id):
+                    continue  # it trains already (from a terminal), or another console took it
                 self._start(job)
                 live[job.run_id] = job.process.pid
+
+    def _take(self, run_id: str) -> bool:
+        """Take a training off the queue: its queued.json away; False if it was not there (any more)."""
+        try:
+            (run_dir(self.root, run_id) / QUEUED).unlink()
+            return True
+        except FileNotFoundError:
+            return False
 
     def _start(self, job: Training) -> None:
         folder = run_dir(self.root, job.run_id)
@@ -107,9 +137,7 @@ class Jobs:
     def cancel(self, run_id: str) -> bool:
         """Take a queued training off the queue; False if it was not queued."""
         with self._lock:
-            before = len(self._queue)
-            self._queue = [job for job in self._queue if job.run_id != run_id]
-            return len(self._queue) < before
+            return self._take(run_id)
 
     def stop(self, run_id: str) -> int:
         """SIGINT to the run's training (racekit train keeps its checkpoint and says so in the log); its pid.
@@ -127,9 +155,8 @@ class Jobs:
         return pid
 
     def close(self) -> None:
-        """The console stops: queued trainings are dropped; started ones go on in their own sessions."""
-        with self._lock:
-            self._queue.clear()
+        """The console stops: started trainings go on in their own sessions, queued ones wait in their folders
+        for the next console."""
 
 
 def reward_check(code: str, track: str, race_type: str, steps: int = 200) -> dict:

@@ -50,11 +50,12 @@ def run_dir(root: Path, run_id: str) -> Path:
 
 
 IMPORTED = "imported.json"  # an imported model's folder (model_files.py)
+QUEUED = "queued.json"  # a training waiting for a free slot (jobs.py)
 
 
 def is_run(path: Path) -> bool:
-    """A training run's folder, or an imported model's."""
-    return (path / "config.json").is_file() or (path / LOG).is_file() or (path / IMPORTED).is_file()
+    """A training run's folder (one queued to start too), or an imported model's."""
+    return any((path / name).is_file() for name in ("config.json", LOG, IMPORTED, QUEUED, SUBMITTED_REWARD))
 
 
 def find_runs(root: Path) -> list[str]:
@@ -241,7 +242,8 @@ def run_info(root: Path, run_id: str, pid: int | None = None, queued: bool = Fal
     else:
         ended = ended_by_log(path)
         if ended is None and cfg is None:
-            ended = ("failed", "no config.json: the training did not start")
+            ended = ("stopped", "taken off the queue before it started") if (path / SUBMITTED_REWARD).is_file() \
+                and not (path / LOG).is_file() else ("failed", "no config.json: the training did not start")
         info.state, info.reason = ended or ended_by_files(cfg, rows, results)
     return info
 

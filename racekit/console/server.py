@@ -42,7 +42,8 @@ class Pump(threading.Thread):
 def serve(root: Path, host: str = "127.0.0.1", port: int = 8000, max_trainings: int | None = None,
           token: str | None = None, on_start: Callable | None = None) -> None:
     """Serve until Ctrl-C. TokenRequired for a non-local host without a token; OSError if the port is taken.
-    Trainings started here go on after the console stops (each in its own session); queued ones are dropped."""
+    Trainings started here go on after the console stops (each in its own session); queued ones wait in their
+    run folders for the next console."""
     check_bind(host, token)
     jobs = Jobs(root, max_trainings)
     sock = bind(host, port)
