@@ -16,7 +16,6 @@ from test_console_app import call, form, runs  # noqa: F401 - runs: the fixture
 from test_console_runs import stand_in
 
 
-
 @pytest.mark.skipif(not processes.PROC.is_dir(), reason="reads /proc")
 def test_stop_stops_a_real_training_that_ignores_ctrl_c(tmp_path, monkeypatch):
     """A console (or test run) started in the background by a non-interactive shell ignores SIGINT, and so do
