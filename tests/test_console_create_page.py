@@ -89,6 +89,10 @@ def test_the_create_pages_settings_reach_the_training(tmp_path, monkeypatch):
             assert len(browser.find_elements("css selector", "#actions-table tbody tr")) == 9
             field(browser, "deepracer-actions").click()
             assert len(browser.find_elements("css selector", "#actions-table tbody tr")) == 10
+            set_value(browser, "learning_rate", "1")
+            assert not field(browser, "err-learning_rate").is_displayed()
+            refused(browser, "learning_rate", "learning rate: from 1e-06 to 0.1")  # its folded section opened
+            set_value(browser, "learning_rate", "0.0001")
             set_value(browser, "randomize", "default")
             set_value(browser, "minutes", "5")
 
@@ -112,6 +116,7 @@ def test_the_create_pages_settings_reach_the_training(tmp_path, monkeypatch):
             assert run["sensors"] == ["stereo-cameras", "discretized-sector-lidar"]
             assert run["lidar_config"]["num_sectors"] == 16
             assert len(run["actions"]) == 10 and run["randomize"] == "default"
+            assert run["ppo"]["learning_rate"] == 0.0001
         finally:
             for pid in jobs.live().values():
                 os.kill(pid, signal.SIGTERM)

@@ -163,10 +163,23 @@ def test_the_create_form_makes_train_options_and_names_a_bad_field(tmp_path):
                            ({"action_type": "discrete", "actions": [{"steering": 0, "speed": 1}] * 2}, "actions"),
                            ({"action_type": "discrete", "algorithm": "sac"}, "action_type"),
                            ({"randomize": "wild"}, "randomize"), ({"minutes": "0"}, "minutes"),
+                           ({"learning_rate": "1"}, "learning_rate"), ({"epochs": "2.5"}, "epochs"),
+                           ({"algorithm": "sac", "entropy": "0.02"}, "entropy"), ({"replay_ratio": "0.5"}, "replay_ratio"),
                            ({"reward": "  "}, "reward")):
         with pytest.raises(FieldError) as caught:
             training_options(form(**changes), tmp_path)
         assert caught.value.field == field, changes
+
+
+def test_the_algorithms_settings_left_empty_keep_racekit_trains_defaults(tmp_path):
+    assert "--learning-rate" not in training_options(form(learning_rate="", entropy=""), tmp_path)[2]
+    argv = training_options(form(learning_rate="1e-4", discount="0.98", entropy="0.02", epochs="3", minibatch="128"),
+                            tmp_path)[2]
+    assert argv[argv.index("--algorithm"):argv.index("--sensor")] == [
+        "--algorithm", "ppo", "--learning-rate", "0.0001", "--discount", "0.98", "--entropy", "0.02", "--epochs", "3",
+        "--minibatch", "128"]
+    argv = training_options(form(algorithm="sac", replay_ratio="0.5", minibatch="64"), tmp_path)[2]
+    assert "--replay-ratio" in argv and argv[argv.index("--minibatch") + 1] == "64"
 
 
 def test_the_create_forms_settings_become_train_options(tmp_path):

@@ -55,6 +55,7 @@ def routes(ctx: Context) -> list[Route]:
         return JSONResponse({"tracks": pictures.builtin_tracks(), "deepracer": pictures.deepracer_tracks(),
                              "race_types": pictures.race_types(), "randomize": list(forms.RANDOMIZE),
                              "cameras": list(forms.CAMERAS), "lidars": list(forms.LIDARS),
+                             "algorithm_defaults": forms.algorithm_defaults(),
                              "deepracer_actions": [{"steering": a, "speed": v} for a, v in DEEPRACER_ACTIONS]})
 
     def example_list(request: Request) -> Response:

@@ -103,6 +103,41 @@ def sensor_options(form: dict, algorithm: str) -> list[str]:
     return argv
 
 
+# (field, option, low, high, whole, algorithms): racekit train's main settings; left empty, its default (measured)
+ALGORITHM_SETTINGS = (("learning_rate", "--learning-rate", 1e-6, 0.1, False, ALGORITHMS),
+                      ("discount", "--discount", 0.5, 1.0, False, ALGORITHMS),
+                      ("entropy", "--entropy", 0.0, 1.0, False, ("ppo",)),
+                      ("epochs", "--epochs", 1, 20, True, ("ppo",)),
+                      ("minibatch", "--minibatch", 16, 4096, True, ALGORITHMS),
+                      ("replay_ratio", "--replay-ratio", 0.01, 4.0, False, ("sac",)))
+
+
+def algorithm_defaults() -> dict:
+    """racekit train's defaults of those settings, by algorithm (the page shows them in the empty fields)."""
+    from racekit.agent.train import RunConfig
+
+    cfg = RunConfig()
+    return {"ppo": {"learning_rate": cfg.ppo.learning_rate, "discount": cfg.ppo.gamma, "entropy": cfg.ppo.entropy,
+                    "epochs": cfg.ppo.epochs, "minibatch": cfg.ppo.minibatch},
+            "sac": {"learning_rate": cfg.sac.learning_rate, "discount": cfg.sac.gamma, "minibatch": cfg.sac.batch_size,
+                    "replay_ratio": cfg.sac.replay_ratio}}
+
+
+def algorithm_options(form: dict, algorithm: str) -> list[str]:
+    """The algorithm's main settings the form gives; an empty one keeps racekit train's default."""
+    argv = []
+    for field, option, low, high, whole, algorithms in ALGORITHM_SETTINGS:
+        if form.get(field) in (None, ""):
+            continue
+        if algorithm not in algorithms:
+            raise FieldError(field, f"{field.replace('_', ' ')}: a setting of {' and '.join(algorithms).upper()}, "
+                                    f"not {algorithm.upper()}; leave it empty")
+        value = _whole(form, field, low, high) if whole else _number(form, field, low, high,
+                                                                      label=field.replace("_", " "))
+        argv += [option, f"{value:g}"]
+    return argv
+
+
 def action_options(form: dict, algorithm: str) -> list[str]:
     """The action space: continuous ranges, or a discrete list of (steering, speed) rows."""
     kind = _choice(form, "action_type", ("continuous", "discrete"), "continuous")
@@ -158,7 +193,8 @@ def training_options(form: dict, root: Path, clone: list[str] | None = None) -> 
         argv += clone
     else:
         algorithm = _choice(form, "algorithm", ALGORITHMS, "ppo")
-        argv += ["--algorithm", algorithm, *sensor_options(form, algorithm), *action_options(form, algorithm)]
+        argv += ["--algorithm", algorithm, *algorithm_options(form, algorithm), *sensor_options(form, algorithm),
+                 *action_options(form, algorithm)]
     randomize = _choice(form, "randomize", RANDOMIZE, "none")
     if randomize != "none":
         argv += ["--randomize", randomize]

@@ -47,4 +47,7 @@ function clearErrors(scope = document) {
 function fieldError(field, message, prefix = "") {
   const slot = $("err-" + prefix + field) || $("err-" + prefix + "form");
   slot.textContent = message;
+  const folded = slot.closest("details");
+  if (folded) folded.open = true;  // a refusal is never hidden in a closed section
+  slot.scrollIntoView({block: "center"});
 }

@@ -4,7 +4,8 @@
 const DRAFT_KEY = "racekit-console-draft";
 const DRAFT_FIELDS = ["name", "track", "direction", "race_type", "objects", "bots", "bot_speed", "camera", "lidar",
                       "lidar_sectors", "lidar_values", "lidar_clip", "steering_low", "steering_high", "speed_low",
-                      "speed_high", "algorithm", "randomize", "minutes", "reward", "example", "generated_seed"];
+                      "speed_high", "algorithm", "learning_rate", "discount", "entropy", "epochs", "minibatch",
+                      "replay_ratio", "randomize", "minutes", "reward", "example", "generated_seed"];
 let examples = {};
 let defaultTrack = "";
 let cloneFrom = null;  // #/create/from/ID: a clone of that model (racekit train --from)

@@ -3,6 +3,7 @@
 "use strict";
 
 let deepracerActions = [];
+let algorithmDefaults = {};
 
 function trackCard(id, label, title) {
   const button = el("button", {type: "button", "data-track": id, title: title || label},
@@ -49,6 +50,11 @@ function showChoiceSettings() {
     group.hidden = group.dataset.for !== $("race_type").value;
   }
   $("lidar-settings").hidden = $("lidar").value !== "discretized-sector-lidar";
+  const algorithm = $("algorithm").value;
+  for (const label of document.querySelectorAll("#algorithm-settings [data-algorithm]")) {
+    label.hidden = label.dataset.algorithm !== algorithm;
+  }
+  for (const [name, value] of Object.entries(algorithmDefaults[algorithm] || {})) $(name).placeholder = String(value);
   const discrete = $("action-discrete").checked;
   $("discrete-settings").hidden = !discrete;
   $("continuous-settings").hidden = discrete;
@@ -81,6 +87,7 @@ function setUpSettings(tracks) {
   setUpTracks(tracks);
   $("race_type").replaceChildren(...(tracks.race_types || []).map((n) => el("option", {value: n, text: n})));
   deepracerActions = tracks.deepracer_actions || [];
+  algorithmDefaults = tracks.algorithm_defaults || {};
   setActionRows(deepracerActions);
   $("add-action").addEventListener("click", () => {
     $("actions-table").tBodies[0].append(actionRow(0, 1)); numberRows(); saveDraft();
