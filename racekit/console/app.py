@@ -6,6 +6,7 @@
                                     races, robustness suites and analyses (api_tasks.py)
     /api/tracks, /api/reward/check, /api/trainings ...   the create page (api_create.py)
     /api/models/import, /api/run/export-deepracer, /api/run/clone ... models as files (api_models.py)
+    /api/run/flash, /api/car/status   the car (car.py)
     GET  /leaderboard               the leaderboard page (racekit/leaderboard/web.py), whose own files and
                                     JSON are served at their own paths (/static/board.*, /api/boards, /runs/N/...)
 A run id is its folder's path under the runs folder; one that leaves the runs folder is refused (404).
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from racekit.console import api_create, api_models, api_runs, api_tasks, live, runs
+from racekit.console import api_create, api_models, api_runs, api_tasks, car, live, runs
 from racekit.console.context import Context, error
 from racekit.console.forms import FieldError
 from racekit.console.jobs import JobError, Jobs
@@ -79,6 +80,7 @@ def build_app(root: Path, jobs: Jobs | None = None, token: str | None = None, db
         Route("/leaderboard", page(LEADERBOARD_STATIC / "index.html")),
         Route("/assets/{name}", asset), Route("/api/session", session, methods=["POST"]),
         *api_runs.routes(ctx), *live.routes(ctx), *api_tasks.routes(ctx), *api_models.routes(ctx),
+        *car.routes(ctx),
         *api_create.routes(ctx),
         Mount("", app=board),  # the leaderboard's own files and JSON, at the paths its page asks for
     ]

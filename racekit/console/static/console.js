@@ -22,5 +22,6 @@ function route() {
 
 window.addEventListener("hashchange", route);
 setUpModelButtons();
+setUpCar();
 $("import-form").addEventListener("submit", importModel);
 api("/api/tracks").then((tracks) => Promise.all([setUpCreate(tracks), setUpEvaluate(tracks)])).then(route);

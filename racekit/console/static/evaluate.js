@@ -113,3 +113,32 @@ async function showTasks(id) {
   cards.forEach((card, i) => { if (box.children[i] !== card) box.insertBefore(card, box.children[i] || null); });
   while (box.children.length > cards.length) box.lastChild.remove();
 }
+
+// The car: flash this model (racekit flash), or read the car service's status (racekit car status).
+function setUpCar() {
+  const current = () => decodeURIComponent(location.hash.slice("#/model/".length));
+  $("car").value = localStorage.getItem("racekit-console-car") || "";
+  const send = async (path, body, busy) => {
+    clearErrors($("car-form"));
+    localStorage.setItem("racekit-console-car", $("car").value);
+    $("car-result").hidden = false;
+    $("car-result").textContent = busy;
+    const r = await api(path, {car: $("car").value, car_token: $("car_token").value, ...body});
+    if (r.error) { $("car-result").hidden = true; fieldError(r.field || "form", r.error, "car-"); return null; }
+    return r;
+  };
+  $("car-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const r = await send("/api/run/flash", {id: current(), activate: $("car-activate").checked},
+                         "Flashing (racekit flash)...");
+    if (r) $("car-result").textContent = r.lines.join("\n");
+  });
+  $("car-status").addEventListener("click", async () => {
+    const r = await send("/api/car/status", {}, "Asking the car (racekit car status)...");
+    if (!r) return;
+    const s = r.car;
+    const model = (s.active && s.active.name) || "none";
+    $("car-result").textContent = `state: ${s.state}${s.running ? " (driving)" : ""}\nactive model: ${model}\n` +
+      (s.last_error ? `last error: ${s.last_error}\n` : "") + JSON.stringify(s, null, 1);
+  });
+}
