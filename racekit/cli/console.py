@@ -10,8 +10,9 @@ from racekit.cli import UserError
 
 
 def register(subparsers) -> None:
-    console = subparsers.add_parser("console", help="the browser console: models, create and train, curves, "
-                                                    "stop/resume, download, leaderboard")
+    console = subparsers.add_parser("console", help="the browser console: models, create and train, live view "
+                                                    "and curves, stop/resume, evaluate, clone, import, download, "
+                                                    "flash, leaderboard")
     console.add_argument("--runs", default="runs", metavar="DIR", help="the runs folder it shows and trains into "
                                                                        "(default runs)")
     console.add_argument("--host", default="127.0.0.1",

@@ -1,5 +1,5 @@
 // A model's evaluations (#/model/ID): the race form, the robustness suite and the analysis, each started
-// as a `racekit` command; their progress, results table, replay, map, picture and report.
+// as a `racekit` command; their progress, results table, replay, map, picture and report. And its car section.
 "use strict";
 
 const RACE_FIELDS = ["track", "direction", "laps", "race_type", "objects", "bots", "bot_speed"];
