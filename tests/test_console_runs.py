@@ -16,7 +16,7 @@ import pytest
 
 from racekit.agent.logbook import FIELDS
 from racekit.console import pictures, processes
-from racekit.console.forms import FieldError, training_options
+from racekit.console.forms import FieldError, action_list_json, training_options
 from racekit.console.jobs import JobError, Jobs
 from racekit.console.runs import (LOG, RunPathError, check_name, curves, find_runs, run_dir, run_info,
                                   seconds_trained)
@@ -193,9 +193,10 @@ def test_the_create_forms_settings_become_train_options(tmp_path):
                     "--bot-speed", "0.5", "--lane-changes", "--algorithm", "ppo", "--sensor", "stereo-cameras",
                     "--sensor", "discretized-sector-lidar", "--lidar-sectors", "16", "--lidar-values", "4",
                     "--lidar-clip", "1.5", "--discrete", "--randomize", "default", "--minutes", "2"]
-    with pytest.raises(FieldError, match="not an option of it yet") as caught:
-        training_options(form(action_type="discrete", actions=defaults[:-1]), tmp_path)
-    assert caught.value.field == "actions"
+    argv = training_options(form(name="own", action_type="discrete", actions=defaults[:-1]), tmp_path)[2]
+    assert argv[argv.index("--actions") + 1] == str(tmp_path / "own" / "actions.json")  # a list of one's own
+    assert json.loads(action_list_json(form(action_type="discrete", actions=defaults[:-1])))[-1] == {
+        "steering_angle": DEEPRACER_ACTIONS[-2][0], "speed": DEEPRACER_ACTIONS[-2][1], "index": 8}
 
 
 @pytest.mark.skipif(pictures.deepracer_folder() is None, reason="needs ../shared/deepracer-tracks")

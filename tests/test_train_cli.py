@@ -111,3 +111,41 @@ def test_minutes_alone_train_that_long_and_the_run_says_which_limit_ends_it(tmp_
                  "64", "--minibatch", "64", "--epochs", "1", "--camera", "40x36", "--no-simtrace"]) == 0
     out = capsys.readouterr().out
     assert "training until 0.1 minutes" in out and "time budget reached" in out
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[{\"steering_angle\": 0, \"speed\": 1}", "not JSON"),
+    ('[{"steering_angle": 45, "speed": 1}, {"steering_angle": 0, "speed": 1}]',
+     "action_space[0].steering_angle must be within the car's +/-30 degrees, got 45"),
+    ('{"action_space": [{"steering_angle": 0, "speed": 1}, {"steering_angle": 10, "speed": 0}]}',
+     "action_space[1].speed must be from 0.1 to 4 m/s, got 0"),
+    ('[{"steering_angle": 0, "speed": 1}, {"steering_angle": 0, "speed": 1}]', "needs at least 2 actions, each once"),
+    ('[{"steering_angle": 0}]', "action_space[0].speed must be a finite number, not None"),
+])
+def test_a_bad_action_list_file_is_one_line_naming_the_file_and_entry(tmp_path, capsys, content, message):
+    actions = tmp_path / "actions.json"
+    actions.write_text(content)
+    assert main(["train", "--out", str(tmp_path / "run"), "--actions", str(actions)]) == 2
+    line = error_line(capsys)
+    assert line.startswith(f"racekit: error: --actions {actions}: ") and message in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_action_list_of_your_own_trains_and_goes_into_the_model_files(tmp_path, capsys):
+    import json
+
+    from racekit.agent.checkpoint import load_checkpoint
+
+    actions = tmp_path / "actions.json"  # as DeepRacer's model_metadata.json writes it, "index" and all
+    actions.write_text(json.dumps([{"steering_angle": s, "speed": v, "index": i}
+                                   for i, (s, v) in enumerate([(-20, 1.0), (0, 2.5), (20, 1.0)])]))
+    for clash in (["--discrete"], ["--speed-range", "1", "2"]):
+        assert main(["train", "--out", str(tmp_path / "run"), "--actions", str(actions), *clash]) == 2
+        assert f"--actions gives the action list: leave out {clash[0]}" in error_line(capsys)
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--actions", str(actions), "--track", "oval", "--steps", "64", "--envs",
+                 "2", "--rollout-steps", "32", "--eval-every", "1000", "--camera", "48x36", "--quiet"]) == 0
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["actions"] == {
+        "type": "discrete", "actions": [[-20.0, 1.0], [0.0, 2.5], [20.0, 1.0]]}
+    space = json.loads((run / "model" / "model_metadata.json").read_text())["action_space"]
+    assert [(a["steering_angle"], a["speed"]) for a in space] == [(-20.0, 1.0), (0.0, 2.5), (20.0, 1.0)]

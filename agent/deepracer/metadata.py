@@ -106,6 +106,30 @@ def parse_metadata(text: str | bytes, where: str) -> DeepRacerMetadata:
     return DeepRacerMetadata(actions, algorithm, tuple(sensors), NETWORKS[network], version, raw, lidar_config)
 
 
+def parse_action_list(text: str | bytes, where: str) -> list[tuple[float, float]]:
+    """A discrete action list as DeepRacer writes it: model_metadata.json's `action_space` list of
+    {"steering_angle", "speed"} (the whole model_metadata.json, or the list alone) -> [(degrees, m/s)];
+    DeepRacerError naming `where` and the entry otherwise (DeepRacer's car limits: +/-30 degrees, 0.1-4 m/s)."""
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DeepRacerError(f"{where}: not JSON ({exc})") from None
+    space = raw.get("action_space") if isinstance(raw, dict) else raw
+
+    def bad(key: str, why: str) -> DeepRacerError:
+        return DeepRacerError(f"{where}: {key} {why}")
+
+    table = _action_space(space, "discrete", bad).table
+    for i, (steering, speed) in enumerate(table):
+        if abs(steering) > 30:
+            raise bad(f"action_space[{i}].steering_angle", f"must be within the car's +/-30 degrees, got {steering:g}")
+        if not 0.1 <= speed <= 4.0:
+            raise bad(f"action_space[{i}].speed", f"must be from 0.1 to 4 m/s, got {speed:g}")
+    if len(table) < 2 or len(set(table)) < len(table):
+        raise bad("action_space", "needs at least 2 actions, each once")
+    return list(table)
+
+
 def _number(value, key: str, bad) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise bad(key, f"must be a finite number, not {value!r}")

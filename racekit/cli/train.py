@@ -15,7 +15,7 @@ MIN_CAMERA = 36  # smallest side DeepRacer's conv stack (8/4, 4/2, 3/1) can take
 NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", "bot_speed", "lane_changes",
                 "randomize", "from_model", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs",
                 "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
-                "speed_range", "discrete", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
+                "speed_range", "discrete", "actions", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
                 "discount", "bootstrap_at_finish", "distribution", "network", "algorithm",
                 "replay_ratio", "buffer", "warmup", "sensor", "lidar_sectors", "lidar_values", "lidar_clip")
 FLAGS = {"from_model": "--from"}  # options whose flag is not their name
@@ -100,6 +100,9 @@ def register(subparsers) -> None:
     adv.add_argument("--steering-range", type=float, nargs=2, metavar=("LOW", "HIGH"), help="degrees (default -30 30)")
     adv.add_argument("--speed-range", type=float, nargs=2, metavar=("LOW", "HIGH"), help="m/s (default 0.5 4)")
     adv.add_argument("--discrete", action="store_true", help="DeepRacer's default discrete action list")
+    adv.add_argument("--actions", metavar="FILE",
+                     help="a discrete action list of your own: a JSON list of {\"steering_angle\", \"speed\"} "
+                          "as DeepRacer's model_metadata.json action_space (or that whole file)")
     adv.add_argument("--track-episodes", type=int,
                      help="episodes an env drives one track before the next or a new generated one (default 20)")
     # --ray hook: rollouts in Ray actors (agent/distributed.py); session options, a resumed run may change them
@@ -193,6 +196,8 @@ def new_run_config(args):
         if cfg.ppo.distribution == "beta":
             raise UserError("--distribution beta is for continuous actions, not --discrete's action list")
         cfg.actions = [list(a) for a in DEEPRACER_ACTIONS]
+    if args.actions:
+        cfg.actions = action_list(args)
     for name, (low, high) in (("--steering-range", cfg.steering_range), ("--speed-range", cfg.speed_range)):
         if not low < high:
             raise UserError(f"{name} must be LOW < HIGH, got {low} {high}")
@@ -201,6 +206,27 @@ def new_run_config(args):
     sensor_config(cfg, args)
     sac_config(cfg, args)
     return cfg
+
+
+def action_list(args) -> list[list[float]]:
+    """--actions FILE: the discrete action list in it; one line naming the file and entry if it is not one."""
+    from racekit.agent.deepracer.errors import DeepRacerError
+    from racekit.agent.deepracer.metadata import parse_action_list
+
+    for flag, value in (("--discrete", args.discrete), ("--steering-range", args.steering_range),
+                        ("--speed-range", args.speed_range)):
+        if value:
+            raise UserError(f"--actions gives the action list: leave out {flag}")
+    if args.distribution == "beta":
+        raise UserError("--distribution beta is for continuous actions, not --actions' action list")
+    try:
+        text = Path(args.actions).read_bytes()
+    except OSError as exc:
+        raise UserError(f"--actions {args.actions}: {exc.strerror}") from None
+    try:
+        return [list(a) for a in parse_action_list(text, args.actions)]
+    except DeepRacerError as exc:
+        raise UserError(f"--actions {exc}") from None
 
 
 def sensor_config(cfg, args) -> None:
@@ -235,7 +261,8 @@ def sac_config(cfg, args) -> None:
                 raise UserError(f"{flag} is for --algorithm sac")
         return
     if cfg.actions is not None:
-        what = "--discrete's action list" if args.discrete else "the action list of the model it starts from"
+        what = ("--discrete's action list" if args.discrete else "--actions' action list" if args.actions
+                else "the action list of the model it starts from")
         raise UserError(f"--algorithm sac needs continuous actions (--steering-range, --speed-range), not {what}")
     if args.distribution is not None:
         raise UserError(f"--distribution {args.distribution} is for PPO: SAC's policy is its own tanh-squashed "
@@ -292,7 +319,7 @@ def take_deepracer_model(cfg, args) -> None:
     camera = DEEPRACER_CAMERA
     cfg.camera_width, cfg.camera_height, cfg.frame_stack = camera["width"], camera["height"], camera["frame_stack"]
     cfg.fov_deg, cfg.camera_mount, cfg.look = camera["fov_deg"], camera["mount"], camera["look"]
-    if not (args.discrete or args.steering_range or args.speed_range):
+    if not (args.discrete or args.actions or args.steering_range or args.speed_range):
         if meta.actions.discrete:
             cfg.actions = [list(a) for a in meta.actions.table]
         else:

@@ -84,6 +84,8 @@ def routes(ctx: Context) -> list[Route]:
         folder = ctx.root / name
         folder.mkdir(parents=True)
         (folder / runs.SUBMITTED_REWARD).write_text(reward, encoding="utf-8")
+        if "--actions" in argv and clone is None:  # a discrete list of the user's own
+            (folder / forms.ACTIONS_FILE).write_text(forms.action_list_json(form), encoding="utf-8")
         state = jobs.submit(name, [*argv, "--reward", str(folder / runs.SUBMITTED_REWARD)])
         return JSONResponse({"id": name, "state": state}, status_code=201)
 

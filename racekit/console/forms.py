@@ -6,6 +6,7 @@ A FieldError names the form field (its id on the page) and says what is wrong wi
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -20,6 +21,7 @@ RANDOMIZE = ("none", "default", "strong")  # sim/randomization.py's presets
 MAX_REWARD_BYTES = 64 * 1024
 MAX_MINUTES = 24 * 60
 MAX_ACTIONS = 30
+ACTIONS_FILE = "actions.json"  # a run's own discrete list, as the console gave it to racekit train --actions
 
 
 class FieldError(ValueError):
@@ -138,8 +140,9 @@ def algorithm_options(form: dict, algorithm: str) -> list[str]:
     return argv
 
 
-def action_options(form: dict, algorithm: str) -> list[str]:
-    """The action space: continuous ranges, or a discrete list of (steering, speed) rows."""
+def action_options(form: dict, algorithm: str, actions_file: Path) -> list[str]:
+    """The action space: continuous ranges, or a discrete list of (steering, speed) rows (DeepRacer's default
+    list as --discrete, another as --actions `actions_file`)."""
     kind = _choice(form, "action_type", ("continuous", "discrete"), "continuous")
     if kind == "continuous":
         steering = (_number(form, "steering_low", -30, 30), _number(form, "steering_high", -30, 30))
@@ -153,6 +156,14 @@ def action_options(form: dict, algorithm: str) -> list[str]:
         return ["--steering-range", f"{steering[0]:g}", f"{steering[1]:g}", "--speed-range", f"{speed[0]:g}", f"{speed[1]:g}"]
     if algorithm == "sac":
         raise FieldError("action_type", "action space: SAC takes continuous actions only; pick PPO for a discrete list")
+    table = action_table(form)
+    if table == [tuple(a) for a in DEEPRACER_ACTIONS]:
+        return ["--discrete"]
+    return ["--actions", str(actions_file)]  # the create route writes the list there (action_list_json)
+
+
+def action_table(form: dict) -> list[tuple[float, float]]:
+    """The discrete list of the form's rows, each checked at the "actions" field."""
     rows = form.get("actions")
     if not isinstance(rows, list) or not 2 <= len(rows) <= MAX_ACTIONS:
         raise FieldError("actions", f"actions: from 2 to {MAX_ACTIONS} rows of steering and speed")
@@ -166,10 +177,12 @@ def action_options(form: dict, algorithm: str) -> list[str]:
             raise FieldError("actions", str(exc)) from None
     if len(set(table)) < len(table):
         raise FieldError("actions", "actions: two rows are the same; each action once")
-    if table != [tuple(a) for a in DEEPRACER_ACTIONS]:
-        raise FieldError("actions", "actions: racekit train takes DeepRacer's default list of 10 (Use DeepRacer's "
-                                    "defaults) or continuous ranges; a list of your own is not an option of it yet")
-    return ["--discrete"]
+    return table
+
+
+def action_list_json(form: dict) -> str:
+    """The form's discrete list as `racekit train --actions` reads it (DeepRacer's action_space)."""
+    return json.dumps([{"steering_angle": s, "speed": v, "index": i} for i, (s, v) in enumerate(action_table(form))])
 
 
 def training_options(form: dict, root: Path, clone: list[str] | None = None) -> tuple[str, str, list[str]]:
@@ -194,7 +207,7 @@ def training_options(form: dict, root: Path, clone: list[str] | None = None) -> 
     else:
         algorithm = _choice(form, "algorithm", ALGORITHMS, "ppo")
         argv += ["--algorithm", algorithm, *algorithm_options(form, algorithm), *sensor_options(form, algorithm),
-                 *action_options(form, algorithm)]
+                 *action_options(form, algorithm, root / name / ACTIONS_FILE)]
     randomize = _choice(form, "randomize", RANDOMIZE, "none")
     if randomize != "none":
         argv += ["--randomize", randomize]

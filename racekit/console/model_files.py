@@ -74,9 +74,12 @@ def clone_options(folder: Path) -> list[str]:
     if run.get("actions") is not None:
         from racekit.sim import DEEPRACER_ACTIONS
 
-        if [list(a) for a in run["actions"]] != [list(a) for a in DEEPRACER_ACTIONS]:
-            raise JobError("its action list is not DeepRacer's default one, which is the only list a new run can take")
-        argv.append("--discrete")
+        if [list(a) for a in run["actions"]] == [list(a) for a in DEEPRACER_ACTIONS]:
+            argv.append("--discrete")
+        elif (folder / "model" / "model_metadata.json").is_file():  # the run's own list, as DeepRacer writes it
+            argv += ["--actions", str(folder / "model" / "model_metadata.json")]
+        else:
+            raise JobError("its action list of its own is in no model/model_metadata.json to start from")
     else:
         argv += ["--steering-range", *(f"{v:g}" for v in run["steering_range"]),
                  "--speed-range", *(f"{v:g}" for v in run["speed_range"])]
