@@ -25,3 +25,30 @@ def one_thread():
         torch.set_num_threads(1)
         yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """A tiny real run, as `racekit train` writes it (a few seconds of training), trained once per test process
+    (each xdist worker): never changed; tests take a copy of it through `real_run`."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("trained") / "runs"
+    done = subprocess.run([sys.executable, "-m", "racekit", "train", "--out", str(root / "tiny"), "--track", "oval",
+                           "--steps", "256", "--envs", "2", "--rollout-steps", "128", "--eval-every", "100000",
+                           "--camera", "36x36", "--no-simtrace", "--quiet"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+@pytest.fixture(scope="module")
+def real_run(trained_run, tmp_path_factory):
+    """A runs folder holding `tiny`, the tiny real run of `trained_run`, copied for this test module (its tests
+    export, resume, import and race in it, as they did when each module trained its own)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("real") / "runs"
+    shutil.copytree(trained_run, root)  # copy2: the files' times kept, so the run reads as it was written
+    return root

@@ -206,18 +206,6 @@ def test_the_console_command_serves_until_ctrl_c(tmp_path):
         assert proc.wait(20) == 0
 
 
-@pytest.fixture(scope="module")
-def real_run(tmp_path_factory):
-    """A tiny real run, as `racekit train` writes it (a few seconds of training)."""
-    root = tmp_path_factory.mktemp("real") / "runs"
-    done = subprocess.run([sys.executable, "-m", "racekit", "train", "--out", str(root / "tiny"), "--track", "oval",
-                           "--steps", "256", "--envs", "2", "--rollout-steps", "128", "--eval-every", "100000",
-                           "--camera", "36x36", "--no-simtrace", "--quiet"], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr
-    return root
-
-
 def test_a_real_run_is_read_exported_downloaded_and_resumed(real_run, tmp_path, monkeypatch):
     monkeypatch.setenv("RACEKIT_DB", str(tmp_path / "board.sqlite"))
     jobs = Jobs(real_run, max_trainings=1)

@@ -9,7 +9,7 @@ from racekit.console.jobs import Jobs
 from racekit.console.server import BackgroundConsole
 from racekit.console.tasks import Tasks
 from server_helpers import car_service
-from test_console_app import call, real_run  # noqa: F401 - the fixture: a tiny real run
+from test_console_app import call
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from browser_helpers import ARTIFACTS, WAIT, chromium, needs_chromium
 from racekit.console.jobs import Jobs
 from racekit.console.server import BackgroundConsole
 from racekit.console.tasks import Tasks
-from test_console_app import real_run  # noqa: F401 - the fixture: a tiny real run
 from test_console_tasks import FAST, TASK_WAIT
 
 

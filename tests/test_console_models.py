@@ -15,7 +15,7 @@ from racekit.console import model_files
 from racekit.console.jobs import Jobs
 from racekit.console.server import BackgroundConsole
 from racekit.console.tasks import Tasks
-from test_console_app import call, real_run  # noqa: F401 - the fixture: a tiny real run
+from test_console_app import call
 
 DEEPRACER_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "deepracer-models" / "deepracer-utils-sample" / "model"
 TINY = ["--envs", "2", "--rollout-steps", "64", "--eval-every", "100000", "--no-simtrace", "--steps", "128"]

@@ -8,7 +8,7 @@ from browser_helpers import WAIT, chromium, needs_chromium
 from racekit.console.jobs import Jobs
 from racekit.console.server import BackgroundConsole
 from racekit.console.tasks import Tasks
-from test_console_app import call, real_run  # noqa: F401 - the fixture: a tiny real run
+from test_console_app import call
 
 EXPORT_WAIT = 120.0
 

@@ -10,7 +10,7 @@ import pytest
 from racekit.console.jobs import Jobs
 from racekit.console.server import BackgroundConsole
 from racekit.console.tasks import Tasks
-from test_console_app import call, real_run  # noqa: F401 - the fixture: a tiny real run
+from test_console_app import call
 
 FAST = {"race": ["--video-size", "160x120"], "robustness": ["--conditions", "darker"]}
 TASK_WAIT = 240.0  # a subprocess's start and its work on a busy 2-core machine
