@@ -214,7 +214,13 @@ def _run_graph(pb: bytes, frames_uint8: np.ndarray, algorithm: str = "clipped_pp
     feeds = {f"{scope}/network_0/{sensors[0]}/{sensors[0]}:0": frames_uint8.astype(np.float32)}
     if lidar is not None:
         feeds[f"{scope}/network_0/{sensors[1]}/{sensors[1]}:0"] = lidar.astype(np.float32)
-    with t.Session(graph=graph) as session:
+    # Grappler off: the graph's own ops run as written, unrewritten; its constant folding over a frozen graph's
+    # weights (hundreds of MB for the stereo pair's own networks) took some 10 s a run, for the same outputs
+    from tensorflow.core.protobuf import rewriter_config_pb2
+
+    config = t.ConfigProto(graph_options=t.GraphOptions(
+        rewrite_options=rewriter_config_pb2.RewriterConfig(disable_meta_optimizer=True)))
+    with t.Session(graph=graph, config=config) as session:
         return session.run(output, feeds)
 
 

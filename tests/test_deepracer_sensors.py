@@ -8,6 +8,7 @@ A run is made here as a checkpoint written the way `racekit train` writes one (t
 does the same for the front camera), with random weights: no training needed."""
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import tarfile
@@ -48,9 +49,17 @@ def lidar_size(sensor: str, config: dict | None = None) -> int:
 
 def observations(sensors: list[str], config: dict | None = None, n: int = 5) -> tuple[np.ndarray, np.ndarray | None]:
     """The simulator's own observations at 160x120, beside boxes on the track so that the LIDAR sees some: (frames,
-    LIDAR values), each a batch of n."""
+    LIDAR values), each a batch of n; rendered once per module for each sensor list and LIDAR config (several
+    cases share them), each caller given its own copies."""
+    frames, values = _observations(tuple(sensors), json.dumps(config, sort_keys=True), n)
+    return frames.copy(), (values.copy() if values is not None else None)
+
+
+@functools.lru_cache(maxsize=None)
+def _observations(sensors: tuple[str, ...], config_json: str, n: int) -> tuple[np.ndarray, np.ndarray | None]:
     from racekit.sim.env import TimeTrialEnv
 
+    sensors, config = list(sensors), json.loads(config_json)
     env = TimeTrialEnv(track="piccolo", camera_width=160, camera_height=120, race_type="object-avoidance",
                        num_objects=4, sensors=sensors, lidar_config=config)
     frames, values = [], []
