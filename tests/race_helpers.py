@@ -7,6 +7,9 @@ expert cloned from a few hundred frames (agent.imitation, about 2 s): it laps th
 """
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -44,15 +47,25 @@ def constant_model(path: Path, steering: float = 0.0, speed: float = 2.0, track:
     return path
 
 
+_CLONES: dict[tuple[int, int], Path] = {}  # (samples, seed) -> a folder holding run/ and clone.onnx, never changed
+
+
 def cloned_model(folder: Path, samples: int = 800, seed: int = 0) -> Path:
-    """A model that laps the oval cleanly at about 2 m/s (8.5 to 9 s a lap)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # far faster than two threads on a 2-core machine doing other work
-    try:
-        run = imitate(folder / "run", RunConfig(track="oval", frame_stack=1), max_speed=2.0, samples=samples,
-                      epochs=4, seed=seed)
-        out = folder / "clone.onnx"
-        export_onnx(run, out)
-    finally:
-        torch.set_num_threads(before)
-    return out
+    """A model that laps the oval cleanly at about 2 m/s (8.5 to 9 s a lap): folder/clone.onnx, and the run it
+    was exported from in folder/run. Cloned once per test process for each (samples, seed), then copied into
+    `folder` (the test modules that race it each get their own copy)."""
+    key = (samples, seed)
+    if key not in _CLONES:
+        made = Path(tempfile.mkdtemp(prefix="racekit-clone-"))
+        atexit.register(shutil.rmtree, made, True)
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)  # far faster than two threads on a 2-core machine doing other work
+        try:
+            run = imitate(made / "run", RunConfig(track="oval", frame_stack=1), max_speed=2.0, samples=samples,
+                          epochs=4, seed=seed)
+            export_onnx(run, made / "clone.onnx")
+        finally:
+            torch.set_num_threads(before)
+        _CLONES[key] = made
+    shutil.copytree(_CLONES[key], folder, dirs_exist_ok=True)
+    return folder / "clone.onnx"
