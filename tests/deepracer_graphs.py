@@ -218,7 +218,8 @@ def _run_graph(pb: bytes, frames_uint8: np.ndarray, algorithm: str = "clipped_pp
     # weights (hundreds of MB for the stereo pair's own networks) took some 10 s a run, for the same outputs
     from tensorflow.core.protobuf import rewriter_config_pb2
 
-    config = t.ConfigProto(graph_options=t.GraphOptions(
+    # (and soft placement, as a Session without a config has it: DeepRacer's own graphs pin their ops to GPU:0)
+    config = t.ConfigProto(allow_soft_placement=True, graph_options=t.GraphOptions(
         rewrite_options=rewriter_config_pb2.RewriterConfig(disable_meta_optimizer=True)))
     with t.Session(graph=graph, config=config) as session:
         return session.run(output, feeds)
