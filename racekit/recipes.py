@@ -20,12 +20,12 @@ class Measured:
 
 
 # bench/recipes.py, seeds 0, 1, 2 (docs/performance.md, "Training recipes over seeds"): robust at 10 minutes
-# (--screen), robust-beta and plain (racekit train's defaults on piccolo) at 30 (the first clean evaluation
-# falls inside the first 10 minutes either way)
+# (--screen), robust-beta, plain (racekit train's defaults on piccolo) and sac (plain with --algorithm sac) at 30
 MEASURED: dict[str, Measured] = {
     "plain": Measured("", 30.0, (0.6, 1.4, 2.4)),
     "robust": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish", 10.0,
                        (3.3, None, None)),
+    "sac": Measured("--algorithm sac", 30.0, (10.2, 15.2, 21.9)),  # each first clean at its first evaluation
     "robust-beta": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish "
                             "--distribution beta", 30.0, (4.3, 9.4, 4.6)),
 }
@@ -42,13 +42,15 @@ def recipe_of(run: dict) -> str | None:
     if robust:
         name = "robust-beta" if ppo.get("distribution") == "beta" else "robust"
         return name if name in MEASURED else None
-    plain = (run.get("algorithm", "ppo") == "ppo" and not run.get("tracks") and run.get("track") == "piccolo"
+    algorithm = run.get("algorithm", "ppo")
+    plain = (algorithm in ("ppo", "sac") and not run.get("tracks") and run.get("track") == "piccolo"
              and not run.get("alternate_direction") and run.get("randomize") is None
              and not ppo.get("bootstrap_at_finish") and ppo.get("distribution", "gaussian") == "gaussian"
              and run.get("race_type", "time-trial") == "time-trial" and run.get("actions") is None
              and run.get("from_model") is None and run.get("network", "racekit") == "racekit"
              and list(run.get("sensors") or ["front-camera"]) == ["front-camera"])
-    return "plain" if plain and "plain" in MEASURED else None
+    name = "sac" if algorithm == "sac" else "plain"  # the "sac" recipe is the plain one with --algorithm sac
+    return name if plain and name in MEASURED else None
 
 
 def comparison(run: dict, evaluations: list[dict], minutes_trained: float) -> str | None:

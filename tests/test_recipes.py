@@ -32,3 +32,10 @@ def test_the_first_clean_evaluation_is_set_beside_the_recipes_seeds():
     assert comparison(run, never, minutes_trained=10).endswith("not in 10.0 min: an unlucky run: train another seed")
     assert comparison(run, never[:1], minutes_trained=1).endswith(f"not yet: its seeds needed up to {slowest:g} min")
     assert comparison(config("--track", "oval"), early, minutes_trained=10) is None
+
+
+def test_a_sac_run_of_the_plain_recipe_is_set_beside_the_sac_seeds():
+    assert recipe_of(config("--algorithm", "sac")) == "sac"
+    assert recipe_of(config("--algorithm", "sac", "--track", "oval")) is None
+    line = comparison(config("--algorithm", "sac"), [{"all_clean": True, "wall_seconds": 600.0}], minutes_trained=30)
+    assert line.startswith("the sac recipe's seeds (30 min each) first drove every lap clean after 10.2, 15.2, 21.9")
