@@ -49,6 +49,8 @@ HEALTH_STATUS = {0: "good", 1: "warning", 2: "error"}
 SAMPLE_LEN = 5
 GARBAGE_BYTES = 1000  # this many bytes without a valid sample (~0.1 s of line time) -> `error`
 READ_TIMEOUT_S = 0.05  # the reader thread's poll: how soon stop() is noticed
+SAMPLE_GAP_S = 0.1  # the line quiet this long inside a revolution (samples come every ~0.5 ms): the
+# revolution has a hole where the device paused, and is dropped rather than published without that part
 WRITE_TIMEOUT_S = 0.25
 STOP_WAIT_S = 0.02  # after STOP, before flushing what the device sent meanwhile
 RESET_WAIT_S = 0.5  # the core reboots (and prints a banner) after RESET
@@ -225,13 +227,19 @@ class Lidar:
         buf = bytearray()
         synced, junk = True, 0
         points: list[tuple[int, int, int]] | None = None  # None until the first S=1 sample
-        index = 0
+        index, heard = 0, time.monotonic()
         while not self._stop.is_set():
             try:
-                buf += self._serial.read(self._serial.in_waiting or 1)
+                data = self._serial.read(self._serial.in_waiting or 1)
             except (serial.SerialException, OSError) as exc:
                 self._fail(LidarError(f"LIDAR {self.port}: serial read failed ({exc})"))
                 return
+            if data:
+                now = time.monotonic()
+                if points and now - heard > SAMPLE_GAP_S:
+                    points = None  # a hole in this revolution: wait for the next one to start
+                buf += data
+                heard = now
             i = 0
             while len(buf) - i >= SAMPLE_LEN:
                 ok = sample_ok(buf, i)

@@ -202,7 +202,7 @@ def test_a_sac_run_with_a_stereo_pair_and_a_lidar_trains_and_exports_both_inputs
 
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), *SAC_TINY, "--sensor", "stereo-cameras", "--sensor", "lidar",
-                 "--race-type", "object-avoidance", "--objects", "2", "--steps", "128", "--eval-every", "1000",
+                 "--race-type", "object-avoidance", "--objects", "2", "--steps", "192", "--eval-every", "1000",
                  "--quiet"]) == 0
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     assert state["lidar_size"] == 64 and state["camera"]["cameras"] == 2
