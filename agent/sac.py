@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import time
 from dataclasses import asdict, dataclass, replace
 from typing import ClassVar
 
@@ -411,3 +412,59 @@ def sac_updates(agent: SACAgent, optimizers: dict, buffer: ReplayBuffer, cfg: SA
         for key, value in sac_update(agent, optimizers, buffer.sample(cfg.batch_size), cfg, generator).items():
             stats.setdefault(key, []).append(value)
     return {key: float(np.mean(values)) for key, values in stats.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The learner as the training loop (agent/train.py) uses it
+
+
+class SACTraining:
+    """A SAC run's learner (agent/sac.py) as the training loop uses it: the agent around the policy, its
+    optimizers, the replay buffer, and how many updates are due."""
+
+    def __init__(self, model: ActorCritic, cfg, obs_shape: tuple, generator: torch.Generator):
+        """cfg: the run's agent.train.RunConfig (read, not imported: train imports this module)."""
+        self.cfg, self.generator = cfg.sac, generator
+        self.agent = SACAgent(model, cfg.sac)
+        self.optimizers = make_optimizers(self.agent, cfg.sac)
+        height, width, channels = obs_shape
+        self.channels = channels // cfg.frame_stack
+        self.buffer = ReplayBuffer(cfg.sac.buffer_size, cfg.sac.envs, (height, width, self.channels),
+                                   cfg.frame_stack, seed=cfg.seed, lidar_size=model.lidar_size)
+        self.updates, self.due, self.update_seconds, self.session_updates = 0, 0.0, 0.0, 0
+        self.frame_bytes = height * width * self.channels + 4 * model.lidar_size
+
+    def describe(self) -> str:
+        gb = self.buffer.capacity * (self.frame_bytes + self.buffer.SLOT_EXTRA_BYTES) / 1e9
+        return (f"SAC: a replay buffer of {self.buffer.capacity:,} transitions (up to {gb:.2f} GB), "
+                f"{self.cfg.replay_ratio:g} updates of {self.cfg.batch_size} per env step once it holds "
+                f"{self.cfg.warmup_steps:,}")
+
+    def learn(self, batch: dict) -> dict:
+        self.buffer.add(**split_rollout(batch, self.cfg.envs, self.channels))
+        if len(self.buffer) < max(1, self.cfg.warmup_steps):
+            return {}
+        self.due += self.cfg.replay_ratio * len(batch["obs"])
+        count, self.due = int(self.due), self.due - int(self.due)
+        t0 = time.monotonic()
+        losses = sac_updates(self.agent, self.optimizers, self.buffer, self.cfg, count, self.generator)
+        self.update_seconds += time.monotonic() - t0
+        self.updates += count
+        self.session_updates += count
+        return losses
+
+    def progress(self, global_step: int) -> dict:
+        """The metrics row's SAC columns: updates so far, their rate this session, the replay ratio so far."""
+        rate = round(self.session_updates / self.update_seconds, 2) if self.update_seconds else ""
+        return {"gradient_updates": self.updates, "buffer": len(self.buffer), "updates_per_second": rate,
+                "replay_ratio": round(self.updates / global_step, 4) if global_step else 0.0}
+
+    def state(self) -> dict:
+        return {"optimizer": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+                "sac": self.agent.sac_state(), "gradient_updates": self.updates}
+
+    def load(self, state: dict) -> None:
+        self.agent.load_sac_state(state["sac"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizer"][name])
+        self.updates = int(state.get("gradient_updates", 0))

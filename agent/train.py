@@ -44,7 +44,7 @@ from racekit.agent.logbook import SAC_FIELDS, Logbook, read_evaluations
 from racekit.agent.observations import model_inputs, obs_len
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 from racekit.agent.ppo import PPOConfig, ppo_update
-from racekit.agent.sac import SACConfig
+from racekit.agent.sac import SACConfig, SACTraining
 from racekit.agent.source import sha256_of, source_model
 from racekit.agent.panel import evaluate_panel, evaluation_panel
 from racekit.agent.schedule import GENERATED, TrackSchedule
@@ -448,59 +448,6 @@ def start_simtrace(run_dir: Path, cfg: RunConfig, spec: ActionSpec, state: dict 
     drop_evaluations_after(run_dir, global_step)
     return TrainingTrace(run_dir, load_track(cfg.track), spec.as_dict(), cfg.rollout_config().envs,
                          cfg.simtrace_episodes, state=(state or {}).get("simtrace"))
-
-
-class SACTraining:
-    """A SAC run's learner (agent/sac.py) as the training loop uses it: the agent around the policy, its
-    optimizers, the replay buffer, and how many updates are due."""
-
-    def __init__(self, model: ActorCritic, cfg: RunConfig, obs_shape: tuple, generator: torch.Generator):
-        from racekit.agent import sac
-
-        self.sac, self.cfg, self.generator = sac, cfg.sac, generator
-        self.agent = sac.SACAgent(model, cfg.sac)
-        self.optimizers = sac.make_optimizers(self.agent, cfg.sac)
-        height, width, channels = obs_shape
-        self.channels = channels // cfg.frame_stack
-        self.buffer = sac.ReplayBuffer(cfg.sac.buffer_size, cfg.sac.envs, (height, width, self.channels),
-                                       cfg.frame_stack, seed=cfg.seed, lidar_size=model.lidar_size)
-        self.updates, self.due, self.update_seconds, self.session_updates = 0, 0.0, 0.0, 0
-        self.frame_bytes = height * width * self.channels + 4 * model.lidar_size
-
-    def describe(self) -> str:
-        gb = self.buffer.capacity * (self.frame_bytes + self.buffer.SLOT_EXTRA_BYTES) / 1e9
-        return (f"SAC: a replay buffer of {self.buffer.capacity:,} transitions (up to {gb:.2f} GB), "
-                f"{self.cfg.replay_ratio:g} updates of {self.cfg.batch_size} per env step once it holds "
-                f"{self.cfg.warmup_steps:,}")
-
-    def learn(self, batch: dict) -> dict:
-        self.buffer.add(**self.sac.split_rollout(batch, self.cfg.envs, self.channels))
-        if len(self.buffer) < max(1, self.cfg.warmup_steps):
-            return {}
-        self.due += self.cfg.replay_ratio * len(batch["obs"])
-        count, self.due = int(self.due), self.due - int(self.due)
-        t0 = time.monotonic()
-        losses = self.sac.sac_updates(self.agent, self.optimizers, self.buffer, self.cfg, count, self.generator)
-        self.update_seconds += time.monotonic() - t0
-        self.updates += count
-        self.session_updates += count
-        return losses
-
-    def progress(self, global_step: int) -> dict:
-        """The metrics row's SAC columns: updates so far, their rate this session, the replay ratio so far."""
-        rate = round(self.session_updates / self.update_seconds, 2) if self.update_seconds else ""
-        return {"gradient_updates": self.updates, "buffer": len(self.buffer), "updates_per_second": rate,
-                "replay_ratio": round(self.updates / global_step, 4) if global_step else 0.0}
-
-    def state(self) -> dict:
-        return {"optimizer": {name: opt.state_dict() for name, opt in self.optimizers.items()},
-                "sac": self.agent.sac_state(), "gradient_updates": self.updates}
-
-    def load(self, state: dict) -> None:
-        self.agent.load_sac_state(state["sac"])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizer"][name])
-        self.updates = int(state.get("gradient_updates", 0))
 
 
 def _raise_interrupt(signum, frame):
