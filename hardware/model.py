@@ -78,14 +78,10 @@ class ActionSpace:
         return self.speed_mps[1]
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    camera: CameraSpec
-    control_hz: float
-    action_space: ActionSpace
-    extra: dict = field(default_factory=dict)  # track, reward_sha256, ...: shown, not used
-    sensors: tuple[str, ...] = ("front-camera",)  # racekit's names, the camera first
-    lidar_config: LidarConfig | None = None  # "discretized-sector-lidar" only
+class ReadsSensors:
+    """What a sensor list (`self.sensors`: racekit's names, the camera first) says: a stereo pair? which LIDAR?"""
+
+    sensors: tuple[str, ...]
 
     @property
     def stereo(self) -> bool:
@@ -93,8 +89,18 @@ class ModelSpec:
 
     @property
     def lidar(self) -> str | None:
-        """The model's LIDAR sensor, or None."""
+        """The LIDAR sensor, or None."""
         return next((s for s in self.sensors if s in LIDAR_SENSORS), None)
+
+
+@dataclass(frozen=True)
+class ModelSpec(ReadsSensors):
+    camera: CameraSpec
+    control_hz: float
+    action_space: ActionSpace
+    extra: dict = field(default_factory=dict)  # track, reward_sha256, ...: shown, not used
+    sensors: tuple[str, ...] = ("front-camera",)  # racekit's names, the camera first
+    lidar_config: LidarConfig | None = None  # "discretized-sector-lidar" only
 
     @property
     def lidar_size(self) -> int | None:

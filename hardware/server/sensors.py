@@ -13,24 +13,16 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from racekit.hardware.lidar_observation import EVO_MOUNT_YAW_DEG
-from racekit.hardware.lidar_observation import SENSORS as LIDAR_SENSORS
+from racekit.hardware.model import ReadsSensors
 from racekit.hardware.safety import sensor_mismatch
 
 
 @dataclass(frozen=True)
-class ModelSensors:
+class ModelSensors(ReadsSensors):
     """A model's sensor list as sensor_mismatch reads it (hardware.model.ModelSpec's names), from a stored
     model's record as well as from a model file."""
 
     sensors: tuple[str, ...]
-
-    @property
-    def stereo(self) -> bool:
-        return self.sensors[0] == "stereo-cameras"
-
-    @property
-    def lidar(self) -> str | None:
-        return next((s for s in self.sensors if s in LIDAR_SENSORS), None)
 
 
 @dataclass(frozen=True)
