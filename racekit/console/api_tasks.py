@@ -3,6 +3,7 @@
     POST /api/run/race        {"id", "track", "direction", "laps", "race_type", ...}: `racekit race` of its model
     POST /api/run/robustness  {"id"}: `racekit evaluate MODEL --suite robustness`
     POST /api/run/analysis    {"id"}: `racekit analyze RUN`
+    POST /api/run/task/cancel {"id", "task"}: stop a running task (404 unknown, 409 not running)
     GET  /api/run/tasks?id=RUN                       its tasks, newest first: state, progress, result, files
     GET  /api/run/task/file?id=RUN&task=T&name=N     a task's file: replay.mp4, map.png, robustness.png, report.html
 """
@@ -57,6 +58,15 @@ def routes(ctx: Context) -> list[Route]:
         run = ctx.the_run(request.query_params.get("id", ""))
         return JSONResponse({"tasks": [t.as_json() for t in ctx.tasks.list(run)]})
 
+    async def cancel(request: Request) -> Response:
+        form = await body_of(request)
+        run, task = ctx.the_run(form.get("id", "")), form.get("task", "")
+        folder = run / tasks.FOLDER / str(task)
+        if not isinstance(task, str) or not tasks.TASK_ID.fullmatch(task) or not (folder / tasks.TASK).is_file():
+            return error(f"task {task!r}: no such task", 404)
+        await run_in_threadpool(ctx.tasks.cancel, folder)  # waits for the process to go (a few seconds at most)
+        return JSONResponse(ctx.tasks.info(folder).as_json())
+
     def task_file(request: Request) -> Response:
         run = ctx.the_run(request.query_params.get("id", ""))
         task, name = request.query_params.get("task", ""), request.query_params.get("name", "")
@@ -70,4 +80,4 @@ def routes(ctx: Context) -> list[Route]:
 
     return [Route("/api/run/race", race, methods=["POST"]), Route("/api/run/robustness", robustness, methods=["POST"]),
             Route("/api/run/analysis", analysis, methods=["POST"]), Route("/api/run/tasks", task_list),
-            Route("/api/run/task/file", task_file)]
+            Route("/api/run/task/file", task_file), Route("/api/run/task/cancel", cancel, methods=["POST"])]

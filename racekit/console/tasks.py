@@ -1,7 +1,7 @@
 """A model's evaluations from the page: a race, the robustness suite, the analysis, each a `racekit`
 subprocess writing into its own folder of the run, RUN/tasks/STAMP-KIND/:
 
-    task.json     what the console started: kind, command, pid, options, start time
+    task.json     what the console started: kind, command, pid, options, start time; "cancelled" once cancelled
     output.log    the command's output, line by line
     race:         <date>-NAME-*/replay.mp4 and map.png (racekit race --out), its result on the leaderboard
     robustness:   robustness.json and robustness.png (racekit evaluate --suite robustness --out)
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -31,13 +32,14 @@ FILES = {"race": ("replay.mp4", "map.png"), "robustness": ("robustness.png", "ro
 LOG = "output.log"
 TASK = "task.json"
 TASK_ID = re.compile(r"\d{8}-\d{6}-(race|robustness|analysis)(-\d+)?")
+CANCEL_GRACE_S = 5.0  # after SIGTERM, before SIGKILL
 
 
 @dataclass
 class TaskInfo:
     id: str
     kind: str
-    state: str  # running, done, failed
+    state: str  # running, done, failed, cancelled
     started: str = ""
     options: dict = field(default_factory=dict)
     progress: float | None = None  # 0..1 where the output says
@@ -89,6 +91,31 @@ class Tasks:
         seen = processes.running_with(pid, str(folder)) or processes.running_with(pid, str(folder / "report.html"))
         return bool(seen)
 
+    def cancel(self, folder: Path) -> None:
+        """Stop a running task's process group (SIGTERM, then SIGKILL after CANCEL_GRACE_S) and record the
+        cancel in its task.json, so it reads cancelled rather than failed. JobError if it is not running."""
+        try:
+            record = json.loads((folder / TASK).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = {}
+        pid = record.get("pid")
+        if not pid or not self.alive(folder, pid):  # also: the pid is still this task's process, not a reused one
+            raise JobError(f"task {folder.name} is not running ({self.info(folder).state}); nothing to cancel")
+        record["cancelled"] = True  # first: the state reads cancelled the moment the process is gone
+        temporary = folder / (TASK + ".tmp")
+        temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        os.replace(temporary, folder / TASK)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pid, sig)  # its own session (start_new_session): the group is the task and its children
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + CANCEL_GRACE_S
+            while time.monotonic() < deadline and self.alive(folder, pid):
+                time.sleep(0.1)
+            if not self.alive(folder, pid):
+                return
+
     def list(self, run: Path) -> list[TaskInfo]:
         """The run's tasks, newest first."""
         root = run / FOLDER
@@ -113,6 +140,8 @@ class Tasks:
             return info
         if done:
             info.state, info.progress = "done", 1.0
+        elif record.get("cancelled"):
+            info.state = "cancelled"
         else:
             info.state = "failed"
             info.error = errors[-1] if errors else (lines[-1] if lines else "it ended without a result")

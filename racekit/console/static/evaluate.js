@@ -70,10 +70,19 @@ function taskCard(id, task) {
   if (task.state === "running") {
     const bar = el("progress", {max: "1"});
     if (task.progress !== null) bar.value = task.progress;  // else: an indeterminate bar
-    card.append(el("p", {}, bar, " ", el("span", {class: "line", text: task.line})));
+    const cancel = el("button", {type: "button", class: "danger cancel", text: "Cancel"});
+    cancel.addEventListener("click", async () => {
+      cancel.disabled = true;
+      cancel.textContent = "Cancelling...";
+      const r = await api("/api/run/task/cancel", {id: id, task: task.id});
+      if (r.error) card.append(el("p", {class: "error", text: r.error}));
+      showTasks(id);
+    });
+    card.append(el("p", {}, bar, " ", el("span", {class: "line", text: task.line}), " ", cancel));
     return card;
   }
   if (task.state === "failed") { card.append(el("p", {class: "error", text: task.error || "failed"})); return card; }
+  if (task.state === "cancelled") { card.append(el("p", {class: "hint", text: "cancelled before it ended"})); return card; }
   const outputs = el("div", {class: "outputs"});
   if (task.kind === "race" && task.result) outputs.append(raceTable(task.result));
   if (task.kind === "race" && task.files["replay.mp4"]) {
