@@ -1,5 +1,5 @@
 """A model's evaluations from the console, beyond starting them (test_console_tasks.py): cancelling a running
-one (its process group stopped, the task read as cancelled). Real uvicorn, real `racekit` subprocesses, a tiny real run."""
+one (its process group stopped, the task read as cancelled) and a race on a generated track. Real uvicorn, real `racekit` subprocesses, a tiny real run."""
 import json
 import os
 import subprocess
@@ -86,4 +86,16 @@ def test_cancel_is_a_changing_request(console):
     assert call(f"{console}/api/run/task/cancel", headers={"Content-Type": "text/plain"}, raw=body)[0] == 415
     assert call(f"{console}/api/run/task/cancel", {"id": "tiny", "task": "20261206-000000-race"},
                 headers={"Origin": "http://elsewhere.example"})[0] == 403
+
+
+def test_a_race_on_a_generated_track(console, real_run):
+    status, started = call(f"{console}/api/run/race", {"id": "tiny", "track": "generated", "generated_seed": "7",
+                                                       "laps": "1"})
+    assert status == 201
+    record = task_record(real_run, started["task"])
+    command = record["command"]
+    assert command[command.index("--track") + 1] == "generated:7" and record["options"]["track"] == "generated:7"
+    call(f"{console}/api/run/task/cancel", {"id": "tiny", "task": started["task"]})
+    status, refused = call(f"{console}/api/run/race", {"id": "tiny", "track": "generated", "generated_seed": "x"})
+    assert status == 400 and refused["field"] == "generated_seed" and "seed" in refused["error"]
 

@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from racekit.console import jobs as jobs_module
-from racekit.console import model_files, tasks
+from racekit.console import model_files, pictures, tasks
 from racekit.console.context import Context, body_of, error
 from racekit.console.forms import race_options
 
@@ -35,6 +35,8 @@ def routes(ctx: Context) -> list[Route]:
         options = {k: form.get(k) for k in ("track", "direction", "laps", "race_type", "objects", "bots", "bot_speed",
                                             "lane_changes") if form.get(k) not in (None, "")}
         options["laps"] = int(argv[argv.index("--laps") + 1])
+        if "--track" in argv:  # as the page names it: generated:SEED, deepracer:NAME
+            options["track"] = pictures.page_id(argv[argv.index("--track") + 1])
         model = await model_of(run_id)
         task = ctx.tasks.start(run, "race", ["race", model, "--name", run_id, "--db", str(ctx.db), "--out", "OUT",
                                              *argv], options, db=ctx.db)

@@ -46,10 +46,10 @@ def _number(form: dict, field: str, low: float, high: float, default=None, label
     return number
 
 
-def _whole(form: dict, field: str, low: int, high: int, default=None) -> int:
-    number = _number(form, field, low, high, default)
+def _whole(form: dict, field: str, low: int, high: int, default=None, label: str | None = None) -> int:
+    number = _number(form, field, low, high, default, label)
     if number != int(number):
-        raise FieldError(field, f"{field}: a whole number from {low} to {high}, got {form.get(field)}")
+        raise FieldError(field, f"{label or field}: a whole number from {low} to {high}, got {form.get(field)}")
     return int(number)
 
 
@@ -226,11 +226,14 @@ def resume_minutes(form: dict) -> float:
 
 
 def race_options(form: dict) -> list[str]:
-    """`racekit race` options from a model's race form: track ("" for the model's own), direction, laps,
-    the race type and its settings."""
+    """`racekit race` options from a model's race form: track ("" for the model's own; "generated" with
+    generated_seed, or any name pictures.resolve takes), direction, laps, the race type and its settings."""
     if not isinstance(form, dict):
         raise FieldError("form", "send the form as a JSON object")
-    argv = ["--track", track_option(form)] if form.get("track") else []
+    track = form.get("track")
+    if track == "generated":  # the race form's generated track: its seed in a field of its own
+        track = f"generated:{_whole(form, 'generated_seed', 0, 999_999, default=7, label='generated track seed')}"
+    argv = ["--track", track_option({"track": track})] if track else []
     if _choice(form, "direction", ("forward", "reverse"), "forward") == "reverse":
         argv.append("--reverse")
     argv += ["--laps", str(_whole(form, "laps", 1, 10, default=3))]

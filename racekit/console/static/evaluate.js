@@ -2,7 +2,7 @@
 // as a `racekit` command; their progress, results table, replay, map, picture and report. And its car section.
 "use strict";
 
-const RACE_FIELDS = ["track", "direction", "laps", "race_type", "objects", "bots", "bot_speed"];
+const RACE_FIELDS = ["track", "generated_seed", "direction", "laps", "race_type", "objects", "bots", "bot_speed"];
 const TASK_TITLES = {race: "Race", robustness: "Robustness suite", analysis: "Analysis"};
 
 function showRaceSettings() {
@@ -11,12 +11,28 @@ function showRaceSettings() {
   }
 }
 
+// The race form's track: the model's own, as the create page's gallery offers them (built-in, generated with
+// a seed, DeepRacer's public tracks where their folder is), with its picture.
+function showRaceTrack() {
+  const chosen = $("race-track").value;
+  $("race-generated").hidden = chosen !== "generated";
+  const name = chosen === "generated" ? "generated:" + $("race-generated_seed").value.trim() : chosen;
+  const picture = $("race-track-picture");
+  picture.hidden = !name || (chosen === "generated" && !/^\d{1,6}$/.test($("race-generated_seed").value.trim()));
+  if (!picture.hidden) picture.src = "/api/track.png?name=" + encode(name);
+}
+
 async function setUpEvaluate(tracks) {
   const deepracer = tracks.deepracer || [];
   $("race-track").replaceChildren(el("option", {value: "", text: "the model's own track"}),
-    ...(tracks.tracks || []).map((t) => el("option", {value: t.name, text: t.name})),
+    el("optgroup", {label: "built-in tracks"},
+       ...(tracks.tracks || []).map((t) => el("option", {value: t.name, text: `${t.name} (${t.length} m)`}))),
+    el("option", {value: "generated", text: "a generated track, from its seed"}),
     ...(deepracer.length ? [el("optgroup", {label: "DeepRacer's public tracks"},
                                ...deepracer.map((t) => el("option", {value: t.id, text: t.name})))] : []));
+  $("race-track").addEventListener("change", showRaceTrack);
+  $("race-generated_seed").addEventListener("change", showRaceTrack);
+  showRaceTrack();
   $("race-race_type").replaceChildren(...(tracks.race_types || []).map((n) => el("option", {value: n, text: n})));
   $("race-race_type").addEventListener("change", showRaceSettings);
   showRaceSettings();
