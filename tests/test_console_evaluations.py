@@ -1,5 +1,6 @@
 """A model's evaluations from the console, beyond starting them (test_console_tasks.py): cancelling a running
-one (its process group stopped, the task read as cancelled) and a race on a generated track. Real uvicorn, real `racekit` subprocesses, a tiny real run."""
+one (its process group stopped, the task read as cancelled), a race on a generated track, and the robustness
+suite's score stored on the console's leaderboard. Real uvicorn, real `racekit` subprocesses, a tiny real run."""
 import json
 import os
 import subprocess
@@ -10,8 +11,10 @@ from racekit.console import processes
 from racekit.console.jobs import Jobs
 from racekit.console.server import BackgroundConsole
 from racekit.console.tasks import Tasks
+from racekit.leaderboard.db import open_board
+from racekit.racing import file_sha256
 from test_console_app import call
-from test_console_tasks import FAST
+from test_console_tasks import FAST, wait_task
 
 
 @pytest.fixture
@@ -99,3 +102,13 @@ def test_a_race_on_a_generated_track(console, real_run):
     status, refused = call(f"{console}/api/run/race", {"id": "tiny", "track": "generated", "generated_seed": "x"})
     assert status == 400 and refused["field"] == "generated_seed" and "seed" in refused["error"]
 
+
+def test_the_robustness_suite_stores_its_score_on_the_leaderboard(console, real_run, tmp_path):
+    status, started = call(f"{console}/api/run/robustness", {"id": "tiny"})
+    assert status == 201
+    done = wait_task(console, "tiny", started["task"])
+    assert done["state"] == "done", done
+    with open_board(tmp_path / "board.sqlite", create=False) as board:
+        scores = board.suite_scores()
+    assert scores == {file_sha256(real_run / "tiny" / "model.onnx"): pytest.approx(done["result"]["score"])}
+    assert "stored the score with model" in (real_run / "tiny" / "tasks" / started["task"] / "output.log").read_text()

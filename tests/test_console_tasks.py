@@ -12,7 +12,9 @@ from racekit.console.server import BackgroundConsole
 from racekit.console.tasks import Tasks
 from test_console_app import call
 
-FAST = {"race": ["--video-size", "160x120"], "robustness": ["--conditions", "darker"]}
+# a small replay video; the robustness suite runs whole (its score goes on the leaderboard, which takes only
+# a whole suite's: racekit evaluate refuses --db with --conditions), some seconds for the tiny run
+FAST = {"race": ["--video-size", "160x120"]}
 TASK_WAIT = 240.0  # a subprocess's start and its work on a busy 2-core machine
 
 
@@ -71,7 +73,7 @@ def test_the_robustness_suite_and_the_analysis(console):
     status, analysis = call(f"{url}/api/run/analysis", {"id": "tiny"})
     assert status == 201
     done = wait_task(url, "tiny", suite["task"])
-    assert done["state"] == "done" and done["result"]["laps"] == 1 and 0 <= done["result"]["score"] <= 1, done
+    assert done["state"] == "done" and done["result"]["laps"] >= 18 and 0 <= done["result"]["score"] <= 1, done
     status, picture = call(f"{url}/api/run/task/file?id=tiny&task={suite['task']}&name=robustness.png")
     assert status == 200 and picture[:4] == b"\x89PNG"
     done = wait_task(url, "tiny", analysis["task"])

@@ -1,7 +1,7 @@
 """A model's evaluations from its page (tasks.py): race it, run the robustness suite, analyse it.
 
     POST /api/run/race        {"id", "track", "direction", "laps", "race_type", ...}: `racekit race` of its model
-    POST /api/run/robustness  {"id"}: `racekit evaluate MODEL --suite robustness`
+    POST /api/run/robustness  {"id"}: `racekit evaluate MODEL --suite robustness --db DB` (its score on the leaderboard)
     POST /api/run/analysis    {"id"}: `racekit analyze RUN`
     POST /api/run/task/cancel {"id", "task"}: stop a running task (404 unknown, 409 not running)
     GET  /api/run/tasks?id=RUN                       its tasks, newest first: state, progress, result, files
@@ -46,7 +46,9 @@ def routes(ctx: Context) -> list[Route]:
         run_id = (await body_of(request)).get("id", "")
         run = ctx.the_run(run_id)
         model = await model_of(run_id)
-        task = ctx.tasks.start(run, "robustness", ["evaluate", model, "--suite", "robustness", "--out", "OUT"], {})
+        # --db: its score goes on the leaderboard with the model file, shown beside the model's races
+        task = ctx.tasks.start(run, "robustness", ["evaluate", model, "--suite", "robustness", "--db", str(ctx.db),
+                                                   "--out", "OUT"], {}, db=ctx.db)
         return JSONResponse({"id": run_id, "task": task}, status_code=201)
 
     async def analysis(request: Request) -> Response:
