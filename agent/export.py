@@ -165,14 +165,14 @@ def trained_on(run: dict) -> dict:
     """What the policy was trained on, from the run's config (a run from before these fields: one track
     forwards, a time trial, no randomisation, from scratch). `tracks`: names, files or "generated"."""
     race_type = run.get("race_type") or "time-trial"
-    options = {"object-avoidance": ("num_objects",),
+    options = {"object-avoidance": ("num_objects", "object_positions"),
                "head-to-bot": ("num_bots", "bot_speed", "bot_lane_changes")}.get(race_type, ())
     randomize = run.get("randomize")
     if randomize is not None and (Path(randomize).suffix or "/" in randomize or os.sep in randomize):
         randomize = f"file:{Path(randomize).name}"
     return {"tracks": list(run.get("tracks") or [run.get("track")]),
             "directions": "both" if run.get("alternate_direction") else "forward",
-            "race_type": race_type, "race_options": {k: run[k] for k in options if k in run},
+            "race_type": race_type, "race_options": {k: run[k] for k in options if run.get(k) is not None},
             "randomize": randomize or "none", "from": run.get("from_model")}
 
 

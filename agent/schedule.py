@@ -26,7 +26,7 @@ import numpy as np
 GENERATED = "generated"
 GENERATED_SEED_BASE = 1_000_000
 GENERATED_SEED_SPAN = 1_000_000_000
-RACE_KEYS = ("race_type", "num_objects", "num_bots", "bot_speed", "bot_lane_changes")
+RACE_KEYS = ("race_type", "num_objects", "object_positions", "num_bots", "bot_speed", "bot_lane_changes")
 MAX_DRAWS = 20  # seeds tried for one generated track (a seed whose loop fails, or whose lap is too short)
 
 

@@ -83,6 +83,7 @@ class RunConfig:
     alternate_direction: bool = False  # every other episode reversed (DeepRacer's alternate direction)
     race_type: str = "time-trial"  # or "object-avoidance", "head-to-bot" (sim/objects.py)
     num_objects: int = 6  # object-avoidance boxes
+    object_positions: list | None = None  # or fixed ones: [fraction of the lap, lane +1 left / -1 right] each
     num_bots: int = 3  # head-to-bot bots
     bot_speed: float = BOT_SPEED  # m/s
     bot_lane_changes: bool = False
@@ -117,7 +118,8 @@ class RunConfig:
     def race_kwargs(self) -> dict:
         """The env arguments of the race type (training and evaluations alike)."""
         if self.race_type == "object-avoidance":
-            return {"race_type": self.race_type, "num_objects": self.num_objects}
+            fixed = {"object_positions": [tuple(p) for p in self.object_positions]} if self.object_positions else {}
+            return {"race_type": self.race_type, "num_objects": self.num_objects, **fixed}
         if self.race_type == "head-to-bot":
             return {"race_type": self.race_type, "num_bots": self.num_bots, "bot_speed": self.bot_speed,
                     "bot_lane_changes": self.bot_lane_changes}

@@ -39,7 +39,7 @@ from racekit.sim.car import CarSpec
 from racekit.sim.looks import LOOKS
 from racekit.models import action_space_of, sensor_fields
 from racekit.sim import MAX_OBJECTS, RACE_TYPES
-from racekit.sim.objects import BOT_SPEED
+from racekit.sim.objects import BOT_SPEED, ObjectOptions
 
 OBJECTS_DEFAULT, BOTS_DEFAULT = 6, 3  # the env's defaults (DeepRacer's)
 
@@ -61,6 +61,7 @@ class Rules:
     max_resets: int = DEFAULT_MAX_RESETS
     race_type: str = "time-trial"  # the env's: time-trial, object-avoidance, head-to-bot
     num_objects: int = OBJECTS_DEFAULT  # object avoidance's boxes
+    object_positions: tuple = ()  # or its boxes at fixed places: (fraction of the lap, lane +1 left / -1 right)
     num_bots: int = BOTS_DEFAULT  # head-to-bot's bots, their speed (m/s) and lane changes
     bot_speed: float = BOT_SPEED
     bot_lane_changes: bool = False
@@ -74,6 +75,15 @@ class Rules:
         for flag, value in (("--objects", self.num_objects), ("--bots", self.num_bots)):
             if not 1 <= value <= MAX_OBJECTS:
                 raise RaceError(f"{flag} must be from 1 to {MAX_OBJECTS}, got {value}")
+        if self.object_positions:
+            if self.race_type != "object-avoidance":
+                raise RaceError(f"--object-positions is for --race-type object-avoidance, not {self.race_type}")
+            try:  # the env's own check: up to MAX_OBJECTS pairs of a fraction 0-1 and a lane 1 or -1
+                positions = ObjectOptions(self.race_type, object_positions=self.object_positions).object_positions
+            except ValueError as exc:
+                raise RaceError(f"--object-positions: {exc}") from None
+            object.__setattr__(self, "object_positions", positions)
+            object.__setattr__(self, "num_objects", len(positions))  # the boxes are the positions
         if not (math.isfinite(self.bot_speed) and 0 < self.bot_speed <= 4.0):
             raise RaceError(f"--bot-speed must be above 0 and at most 4 m/s, got {self.bot_speed}")
         if self.seed < 0:
@@ -88,21 +98,23 @@ class Rules:
         """What is stored with a result: the penalties, the reset cap, the race type, its seed and the
         options of that race type (a time trial has no boxes or bots to describe)."""
         rules = asdict(self)
-        keep = {"object-avoidance": ("num_objects",), "head-to-bot": ("num_bots", "bot_speed", "bot_lane_changes")}
-        for name in ("num_objects", "num_bots", "bot_speed", "bot_lane_changes"):
-            if name not in keep.get(self.race_type, ()):
+        keep = {"object-avoidance": ("num_objects", "object_positions"),
+                "head-to-bot": ("num_bots", "bot_speed", "bot_lane_changes")}
+        if not self.object_positions:
+            del rules["object_positions"]  # randomly placed boxes: stored as before fixed ones existed
+        for name in ("num_objects", "object_positions", "num_bots", "bot_speed", "bot_lane_changes"):
+            if name in rules and name not in keep.get(self.race_type, ()):
                 del rules[name]
         return rules
 
     def env_kwargs(self) -> dict:
         """The env's race-type arguments (sim/env.py)."""
         return {"race_type": self.race_type, "num_objects": self.num_objects, "num_bots": self.num_bots,
-                "bot_speed": self.bot_speed, "bot_lane_changes": self.bot_lane_changes}
+                "bot_speed": self.bot_speed, "bot_lane_changes": self.bot_lane_changes,
+                "object_positions": self.object_positions}
 
     def check_fits(self, track) -> None:
         """RaceError when the race type's boxes or bots do not fit the track with their gaps."""
-        from racekit.sim.objects import ObjectOptions
-
         options = ObjectOptions(**self.env_kwargs())
         try:
             options.check_fits(track)

@@ -2,8 +2,9 @@
 
 A time trial by default; `--race-type object-avoidance [--objects N]` or `head-to-bot [--bots N --bot-speed V
 --lane-changes]` put DeepRacer's boxes or bots on the track, the same options as `racekit train`, placed from
-`--seed` (default 0) so every model of the command meets them in the same places. `--head-to-head` races
-two models at once, each seeing the other's car (racekit/headtohead.py).
+`--seed` (default 0) so every model of the command meets them in the same places (or the boxes at fixed
+places: `--object-positions 0.25:left,0.5:right`). `--head-to-head` races two models at once, each seeing the
+other's car (racekit/headtohead.py).
 
 Every model file, the track, the rules and the database are checked before the
 first race, so a bad file stops nothing half way. Each race then writes its
@@ -78,10 +79,12 @@ def run_race(args) -> int:
         raise UserError("--head-to-head races on the track alone: give no --race-type (the other car is the object)")
     if not args.head_to_head and (args.stagger is not None or args.single_file):
         raise UserError("--stagger and --single-file set the grid of a --head-to-head race")
+    fixed_boxes = () if args.object_positions is None else options.object_positions(args.object_positions)
     rules = Rules(laps=args.laps, reverse=args.reverse, offtrack_penalty=args.offtrack_penalty,
                   crash_penalty=args.crash_penalty,
                   max_resets=DEFAULT_MAX_RESETS if args.max_resets is None else args.max_resets,
                   race_type=race_type, bot_lane_changes=args.lane_changes, seed=args.seed,
+                  object_positions=fixed_boxes,
                   **{name: value for name, value in (("num_objects", args.objects), ("num_bots", args.bots),
                                                      ("bot_speed", args.bot_speed)) if value is not None})
     entrants = [check_model(path, args.name) for path in args.models]
@@ -174,6 +177,8 @@ def race_type_text(rules) -> str:
     """', object avoidance (6 boxes, seed 0)' and the like; '' for a time trial."""
     if rules.race_type == "object-avoidance":
         boxes = f"{rules.num_objects} box{'es' if rules.num_objects != 1 else ''}"
+        if rules.object_positions:
+            return f", object avoidance ({boxes} at {options.positions_text(rules.object_positions)})"
         return f", object avoidance ({boxes}, seed {rules.seed})"
     if rules.race_type == "head-to-bot":
         changes = ", lane changes" if rules.bot_lane_changes else ""

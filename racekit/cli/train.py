@@ -12,9 +12,9 @@ from racekit.cli import UserError, options
 from racekit.sim import RACE_TYPES  # racekit.sim itself loads nothing of the simulator
 
 MIN_CAMERA = 36  # smallest side DeepRacer's conv stack (8/4, 4/2, 3/1) can take
-NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "bots", "bot_speed", "lane_changes",
-                "randomize", "from_model", "reward", "seed", "envs", "rollout_steps", "minibatch", "epochs",
-                "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
+NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "object_positions", "bots", "bot_speed",
+                "lane_changes", "randomize", "from_model", "reward", "seed", "envs", "rollout_steps", "minibatch",
+                "epochs", "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
                 "speed_range", "discrete", "actions", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
                 "discount", "bootstrap_at_finish", "distribution", "network", "algorithm",
                 "replay_ratio", "buffer", "warmup", "sensor", "lidar_sectors", "lidar_values", "lidar_clip")
@@ -334,6 +334,9 @@ def race_config(cfg, args, tracks: list) -> None:
     cfg.race_type = race_type
     if args.objects is not None:
         cfg.num_objects = args.objects
+    if args.object_positions is not None:  # the boxes at fixed places: as many as the positions
+        cfg.object_positions = [list(p) for p in options.object_positions(args.object_positions)]
+        cfg.num_objects = len(cfg.object_positions)
     if args.bots is not None:
         cfg.num_bots = args.bots
     if args.bot_speed is not None:
