@@ -1,7 +1,8 @@
 """Object avoidance with the boxes at fixed places (`--object-positions 0.25:left,0.5:right`), as DeepRacer
 allows instead of random ones: read by `racekit race` and `racekit train` (one line naming the flag for a
 bad value), raced where asked (the env's boxes measured on the track), kept in a run's config (an old
-config without it still loads and resumes) and in its model file."""
+config without it still loads and resumes) and in its model file, and offered by the console's create and
+race forms (a bad row refused at its field)."""
 import json
 
 import onnx
@@ -11,10 +12,16 @@ from race_helpers import constant_model
 from racekit.agent.checkpoint import load_checkpoint
 from racekit.agent.train import RunConfig
 from racekit.cli import UserError, main, options
+from racekit.console import forms
+from racekit.console.jobs import Jobs
+from racekit.console.server import BackgroundConsole
+from racekit.console.tasks import Tasks
 from racekit.leaderboard.db import Leaderboard
 from racekit.racing import Rules, check_model, make_env
 from racekit.sim.env import TimeTrialEnv
 from racekit.tracks import load_track
+from test_console_app import call, form, runs  # noqa: F401 - runs: the fixture
+from test_console_runs import stand_in
 
 FIXED = ["--race-type", "object-avoidance", "--object-positions", "0.1:left,0.5:right,0.8:left"]
 ASKED = ((0.1, 1), (0.5, -1), (0.8, 1))
@@ -121,3 +128,60 @@ def test_a_run_keeps_its_fixed_boxes_and_an_old_config_still_resumes(tmp_path, c
     assert main(["train", "--out", str(run), "--resume", "--steps", "256", "--quiet"]) == 0
     assert load_checkpoint(run / "checkpoints" / "last.pt")["global_step"] == 256
 
+
+# -- the console's forms -------------------------------------------------------------------------------------
+ROWS = [{"fraction": "0.25", "lane": "left"}, {"fraction": 0.5, "lane": "right"}]
+
+
+def test_the_forms_make_the_flag_from_rows_and_refuse_a_bad_row_at_its_field():
+    fixed = {"race_type": "object-avoidance", "placement": "fixed", "object_positions": ROWS}
+    assert forms.race_type_options(fixed) == ["--race-type", "object-avoidance", "--object-positions",
+                                              "0.25:left,0.5:right"]
+    assert options.object_positions("0.25:left,0.5:right") == ((0.25, 1), (0.5, -1))  # what racekit takes
+    assert forms.race_type_options({"race_type": "object-avoidance", "objects": "4", "object_positions": ROWS}) == [
+        "--race-type", "object-avoidance", "--objects", "4"]  # random placement: the rows are not read
+    for changes, field, message in (({"placement": "scattered"}, "placement", "placement: one of random, fixed"),
+                                    ({"object_positions": []}, "object_positions", "box positions: from 1 to 10"),
+                                    ({"object_positions": "0.5:left"}, "object_positions", "box positions"),
+                                    ({"object_positions": [{"fraction": "1.5", "lane": "left"}]}, "object_positions",
+                                     "box 1 place (fraction of the lap): from 0 to 1, got 1.5"),
+                                    ({"object_positions": [ROWS[0], {"fraction": "0.5", "lane": "middle"}]},
+                                     "object_positions", "box 2 lane: one of left, right, got 'middle'"),
+                                    ({"object_positions": [ROWS[0], {"lane": "left"}]}, "object_positions",
+                                     "box 2 place (fraction of the lap): a number")):
+        with pytest.raises(forms.FieldError) as refused:
+            forms.race_type_options({**fixed, **changes})
+        assert refused.value.field == field and message in str(refused.value), changes
+
+
+def test_the_create_form_queues_a_training_with_fixed_boxes(runs, tmp_path):  # noqa: F811 - the fixture
+    busy = stand_in(runs, "group/old")  # the one slot taken: the training waits in its queued.json
+    try:
+        with BackgroundConsole(runs, Jobs(runs, max_trainings=1)) as server:
+            status, refused = call(f"{server.url}/api/trainings", form(
+                race_type="object-avoidance", placement="fixed", object_positions=[{"fraction": "2", "lane": "left"}]))
+            assert status == 400 and refused["field"] == "object_positions" and "box 1 place" in refused["error"]
+            assert not (runs / "first").exists()
+            status, made = call(f"{server.url}/api/trainings", form(race_type="object-avoidance", placement="fixed",
+                                                                     object_positions=ROWS))
+            assert status == 201 and made["state"] == "queued"
+        argv = json.loads((runs / "first" / "queued.json").read_text())["argv"]
+        assert argv[argv.index("--object-positions") + 1] == "0.25:left,0.5:right" and "--objects" not in argv
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def test_the_race_form_races_with_fixed_boxes(real_run, tmp_path):
+    with BackgroundConsole(real_run, Jobs(real_run, max_trainings=1), tasks=Tasks(),
+                           db_path=tmp_path / "board.sqlite") as server:
+        race = {"id": "tiny", "laps": "1", "race_type": "object-avoidance", "placement": "fixed"}
+        status, refused = call(f"{server.url}/api/run/race", {**race, "object_positions": [{"fraction": "x"}]})
+        assert status == 400 and refused["field"] == "object_positions"
+        status, started = call(f"{server.url}/api/run/race", {**race, "object_positions": ROWS})
+        assert status == 201
+        record = json.loads((real_run / "tiny" / "tasks" / started["task"] / "task.json").read_text())
+        command = record["command"]
+        assert command[command.index("--object-positions") + 1] == "0.25:left,0.5:right"
+        assert record["options"]["object_positions"] == "0.25:left,0.5:right" and "objects" not in record["options"]
+        call(f"{server.url}/api/run/task/cancel", {"id": "tiny", "task": started["task"]})

@@ -35,6 +35,9 @@ def routes(ctx: Context) -> list[Route]:
         options = {k: form.get(k) for k in ("track", "direction", "laps", "race_type", "objects", "bots", "bot_speed",
                                             "lane_changes") if form.get(k) not in (None, "")}
         options["laps"] = int(argv[argv.index("--laps") + 1])
+        if "--object-positions" in argv:  # fixed boxes: their places, not a count
+            options.pop("objects", None)
+            options["object_positions"] = argv[argv.index("--object-positions") + 1]
         if "--track" in argv:  # as the page names it: generated:SEED, deepracer:NAME
             options["track"] = pictures.page_id(argv[argv.index("--track") + 1])
         model = await model_of(run_id)

@@ -76,13 +76,35 @@ def race_type_options(form: dict) -> list[str]:
     race_type = _choice(form, "race_type", RACE_TYPES, "time-trial")
     argv = ["--race-type", race_type]
     if race_type == "object-avoidance":
-        argv += ["--objects", str(_whole(form, "objects", 1, MAX_OBJECTS, default=6))]
+        if _choice(form, "placement", ("random", "fixed"), "random") == "fixed":
+            argv += ["--object-positions", object_positions_text(form)]
+        else:
+            argv += ["--objects", str(_whole(form, "objects", 1, MAX_OBJECTS, default=6))]
     if race_type == "head-to-bot":
         argv += ["--bots", str(_whole(form, "bots", 1, MAX_OBJECTS, default=3)),
                  "--bot-speed", f"{_number(form, 'bot_speed', 0.05, 4.0, default=0.2, label='bot speed'):g}"]
         if _yes(form, "lane_changes"):
             argv.append("--lane-changes")
     return argv
+
+
+def object_positions_text(form: dict) -> str:
+    """The form's fixed boxes, rows of {"fraction": 0-1 of the lap, "lane": "left" or "right"}, as
+    --object-positions takes them (0.25:left,0.5:right), each checked at the "object_positions" field."""
+    rows = form.get("object_positions")
+    if not isinstance(rows, list) or not 1 <= len(rows) <= MAX_OBJECTS:
+        raise FieldError("object_positions", f"box positions: from 1 to {MAX_OBJECTS} rows of a fraction of the "
+                                             f"lap and a lane")
+    text = []
+    for i, row in enumerate(rows, start=1):
+        row = row if isinstance(row, dict) else {}
+        try:
+            at = _number(row, "fraction", 0.0, 1.0, label=f"box {i} place (fraction of the lap)")
+            lane = _choice(row, "lane", ("left", "right"), "")
+        except FieldError as exc:
+            raise FieldError("object_positions", str(exc).replace("lane:", f"box {i} lane:")) from None
+        text.append(f"{at:.10g}:{lane}")
+    return ",".join(text)
 
 
 def sensor_options(form: dict, algorithm: str) -> list[str]:

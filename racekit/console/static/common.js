@@ -51,3 +51,38 @@ function fieldError(field, message, prefix = "") {
   if (folded) folded.open = true;  // a refusal is never hidden in a closed section
   slot.scrollIntoView({block: "center"});
 }
+
+// Object avoidance's fixed boxes, in both the create and the race form: a table's rows of a place (fraction
+// of the lap from the start line) and a lane; `changed` is called when a row goes.
+const DEFAULT_POSITIONS = [{fraction: 0.25, lane: "left"}, {fraction: 0.5, lane: "right"}, {fraction: 0.75, lane: "left"}];
+
+function positionRow(table, fraction, lane, changed) {
+  const at = el("input", {type: "number", class: "fraction", min: "0", max: "1", step: "0.01", value: String(fraction)});
+  const side = el("select", {class: "lane"}, el("option", {value: "left", text: "left"}),
+                  el("option", {value: "right", text: "right"}));
+  side.value = lane === "right" ? "right" : "left";
+  const remove = el("button", {type: "button", class: "danger", text: "Remove"});
+  const row = el("tr", {}, el("td", {class: "index"}), el("td", {}, at), el("td", {}, side), el("td", {}, remove));
+  remove.addEventListener("click", () => { row.remove(); numberPositions(table); if (changed) changed(); });
+  return row;
+}
+
+function numberPositions(table) {
+  [...table.tBodies[0].rows].forEach((row, i) => { row.cells[0].textContent = String(i + 1); });
+}
+
+function setPositionRows(table, rows, changed) {
+  table.tBodies[0].replaceChildren(...rows.map((p) => positionRow(table, p.fraction, p.lane, changed)));
+  numberPositions(table);
+}
+
+function positionRows(table) {
+  return [...table.tBodies[0].rows].map((row) => ({fraction: row.querySelector(".fraction").value,
+                                                   lane: row.querySelector(".lane").value}));
+}
+
+// The placement's own settings: the box count when random, the rows when fixed.
+function showPlacement(group, placement) {
+  group.querySelector(".random-boxes").hidden = placement === "fixed";
+  group.querySelector(".fixed-boxes").hidden = placement !== "fixed";
+}

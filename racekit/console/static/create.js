@@ -2,7 +2,7 @@
 "use strict";
 
 const DRAFT_KEY = "racekit-console-draft";
-const DRAFT_FIELDS = ["name", "track", "direction", "race_type", "objects", "bots", "bot_speed", "camera", "lidar",
+const DRAFT_FIELDS = ["name", "track", "direction", "race_type", "placement", "objects", "bots", "bot_speed", "camera", "lidar",
                       "lidar_sectors", "lidar_values", "lidar_clip", "steering_low", "steering_high", "speed_low",
                       "speed_high", "algorithm", "learning_rate", "discount", "entropy", "epochs", "minibatch",
                       "replay_ratio", "randomize", "minutes", "reward", "example", "generated_seed"];
@@ -19,6 +19,7 @@ function formValues() {
   form.lane_changes = $("lane_changes").checked;
   form.action_type = $("action-discrete").checked ? "discrete" : "continuous";
   form.actions = actionRows();
+  form.object_positions = positionRows($("positions-table"));
   return form;
 }
 
@@ -27,6 +28,7 @@ function setFormValues(values) {
   $("lane_changes").checked = values.lane_changes === true;
   $(values.action_type === "discrete" ? "action-discrete" : "action-continuous").checked = true;
   if (Array.isArray(values.actions)) setActionRows(values.actions);
+  if (Array.isArray(values.object_positions)) setPositionRows($("positions-table"), values.object_positions, saveDraft);
   pickTrack($("track").value);
   showChoiceSettings();
 }
@@ -114,6 +116,7 @@ async function showCreate(from) {
   if (!restoreDraft()) {
     $("create-form").reset();
     setActionRows(deepracerActions);
+    setPositionRows($("positions-table"), DEFAULT_POSITIONS, saveDraft);
     $("name").value = cloneFrom ? cloneFrom.split("/").pop() + "-clone" : "";
     if (source && source.ok && source.reward) { $("reward").value = source.reward; $("example").value = preferred; }
     else loadExample(preferred);

@@ -2,13 +2,16 @@
 // as a `racekit` command; their progress, results table, replay, map, picture and report. And its car section.
 "use strict";
 
-const RACE_FIELDS = ["track", "generated_seed", "direction", "laps", "race_type", "objects", "bots", "bot_speed"];
+const RACE_FIELDS = ["track", "generated_seed", "direction", "laps", "race_type", "placement", "objects", "bots",
+                     "bot_speed"];
 const TASK_TITLES = {race: "Race", robustness: "Robustness suite", analysis: "Analysis"};
 
 function showRaceSettings() {
   for (const group of document.querySelectorAll("#race-form .race-settings")) {
     group.hidden = group.dataset.for !== $("race-race_type").value;
   }
+  showPlacement(document.querySelector('#race-form .race-settings[data-for="object-avoidance"]'),
+                $("race-placement").value);
 }
 
 // The race form's track: the model's own, as the create page's gallery offers them (built-in, generated with
@@ -35,6 +38,12 @@ async function setUpEvaluate(tracks) {
   showRaceTrack();
   $("race-race_type").replaceChildren(...(tracks.race_types || []).map((n) => el("option", {value: n, text: n})));
   $("race-race_type").addEventListener("change", showRaceSettings);
+  $("race-placement").addEventListener("change", showRaceSettings);
+  setPositionRows($("race-positions-table"), DEFAULT_POSITIONS);
+  $("race-add-position").addEventListener("click", () => {
+    $("race-positions-table").tBodies[0].append(positionRow($("race-positions-table"), 0.5, "left"));
+    numberPositions($("race-positions-table"));
+  });
   showRaceSettings();
   const current = () => decodeURIComponent(location.hash.slice("#/model/".length));
   const start = async (what, body) => {
@@ -45,7 +54,8 @@ async function setUpEvaluate(tracks) {
   };
   $("race-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const form = {lane_changes: $("race-lane_changes").checked};
+    const form = {lane_changes: $("race-lane_changes").checked,
+                  object_positions: positionRows($("race-positions-table"))};
     for (const name of RACE_FIELDS) form[name] = $("race-" + name).value;
     start("race", form);
   });
@@ -81,7 +91,8 @@ function taskCard(id, task) {
   if (task.kind === "race" && task.options) {
     const o = task.options;
     card.append(el("p", {class: "hint", text: `${o.track || "its own track"}, ${o.direction || "forward"}, ` +
-                                              `${o.laps} lap${o.laps === 1 ? "" : "s"}, ${o.race_type || "time-trial"}`}));
+                                              `${o.laps} lap${o.laps === 1 ? "" : "s"}, ${o.race_type || "time-trial"}` +
+                                              (o.object_positions ? ` (boxes at ${o.object_positions})` : "")}));
   }
   if (task.state === "running") {
     const bar = el("progress", {max: "1"});

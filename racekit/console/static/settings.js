@@ -49,6 +49,7 @@ function showChoiceSettings() {
   for (const group of document.querySelectorAll("#create-form .race-settings")) {
     group.hidden = group.dataset.for !== $("race_type").value;
   }
+  showPlacement(document.querySelector('#create-form .race-settings[data-for="object-avoidance"]'), $("placement").value);
   $("lidar-settings").hidden = $("lidar").value !== "discretized-sector-lidar";
   const algorithm = $("algorithm").value;
   for (const label of document.querySelectorAll("#algorithm-settings [data-algorithm]")) {
@@ -93,5 +94,10 @@ function setUpSettings(tracks) {
     $("actions-table").tBodies[0].append(actionRow(0, 1)); numberRows(); saveDraft();
   });
   $("deepracer-actions").addEventListener("click", () => { setActionRows(deepracerActions); saveDraft(); });
+  setPositionRows($("positions-table"), DEFAULT_POSITIONS, saveDraft);
+  $("add-position").addEventListener("click", () => {
+    $("positions-table").tBodies[0].append(positionRow($("positions-table"), 0.5, "left", saveDraft));
+    numberPositions($("positions-table")); saveDraft();
+  });
   $("create-form").addEventListener("change", showChoiceSettings);
 }
