@@ -45,11 +45,16 @@ ROOT = Path(__file__).resolve().parents[1]
 REWARD = ROOT / "examples" / "rewards" / "speed_along_track.py"
 RESULTS = ROOT / "bench" / "results" / "recipes.jsonl"
 ROBUST = ["--track", "generated", "--randomize", "--alternate-direction", "--bootstrap-at-finish"]
+# racekit train's PPO defaults until 2026-12-06 (agent/ppo.py's FORMER): the rows measured before the measured
+# recipe became the defaults name them, so that a row says what it trained with
+FORMER = ["--learning-rate", "3e-4", "--discount", "0.99", "--minibatch", "256", "--entropy", "0.01"]
 RECIPES = {
     "plain": [],  # racekit train's defaults on the default track, the project's best example reward
-    "robust": ROBUST,  # the README's recipe for a physical car
-    "robust-beta": [*ROBUST, "--distribution", "beta"],
-    "plain-beta": ["--distribution", "beta"],
+    "plain-gaussian": ["--distribution", "gaussian", *FORMER],  # the defaults before them
+    "plain-beta": ["--distribution", "beta", *FORMER],
+    "robust": [*ROBUST, "--distribution", "gaussian", *FORMER],  # the README's recipe for a physical car until
+    "robust-beta": [*ROBUST, "--distribution", "beta", *FORMER],  # ... this one replaced it
+    "robust-defaults": ROBUST,  # the robust flags with today's defaults (not measured yet)
     "sac": ["--algorithm", "sac"],  # the plain recipe with SAC (agent/sac.py) instead of PPO
 }
 
@@ -150,14 +155,14 @@ def entropy(run_dir: Path) -> str:
 def report(rows: list[dict], minutes: float | None, out: Path) -> None:
     """Each row, then per recipe the median and the worst (a run that never got clean counts as the worst)."""
     rows = [r for r in rows if minutes is None or r["minutes"] == minutes]
-    header = (f"{'recipe':<12} {'min':>4} {'seed':>4} {'to clean':>9} {'clean evals':>11} {'last clean':>10} "
+    header = (f"{'recipe':<14} {'min':>4} {'seed':>4} {'to clean':>9} {'clean evals':>11} {'last clean':>10} "
               f"{'last/expert':>11} {'model/expert':>12} {'suite':>6} {'steps/s':>7} {'entropy':>11} "
               f"{'steps to clean':>14} {'upd/s':>6} {'replay':>6}")
     print(header)
     for (recipe, budget) in sorted({(r["recipe"], r["minutes"]) for r in rows}):
         mine = sorted((r for r in rows if (r["recipe"], r["minutes"]) == (recipe, budget)), key=lambda r: r["seed"])
         for r in mine:
-            print(f"{recipe:<12} {budget:>4g} {r['seed']:>4} {fmt(r['minutes_to_clean'], '{:.1f} min'):>9} "
+            print(f"{recipe:<14} {budget:>4g} {r['seed']:>4} {fmt(r['minutes_to_clean'], '{:.1f} min'):>9} "
                   f"{r['clean_evaluations']:>5}/{r['evaluations']:<5} {r['last_clean_laps']:>4}/{r['last_laps']:<5} "
                   f"{fmt(last_ratio(r, out), '{:.3f}'):>11} "
                   f"{fmt(r['piccolo_ratio'], '{:.3f}'):>12} {fmt(r['suite_score'], '{:.1%}'):>6} "
@@ -168,11 +173,11 @@ def report(rows: list[dict], minutes: float | None, out: Path) -> None:
         ratios = [r["piccolo_ratio"] if r["piccolo_ratio"] is not None else float("inf") for r in mine]
         lasts = [float("inf") if ratio is None else ratio for ratio in (last_ratio(r, out) for r in mine)]
         suites = [r["suite_score"] for r in mine if r["suite_score"] is not None]
-        print(f"{'':<12} {'':>4} {'med':>4} {fmt(_finite(statistics.median(to_clean)), '{:.1f} min'):>9} "
+        print(f"{'':<14} {'':>4} {'med':>4} {fmt(_finite(statistics.median(to_clean)), '{:.1f} min'):>9} "
               f"{'':>11} {'':>10} {fmt(_finite(statistics.median(lasts)), '{:.3f}'):>11} "
               f"{fmt(_finite(statistics.median(ratios)), '{:.3f}'):>12} "
               f"{fmt(statistics.median(suites) if suites else None, '{:.1%}'):>6}")
-        print(f"{'':<12} {'':>4} {'worst':>4} {fmt(_finite(max(to_clean)), '{:.1f} min'):>9} {'':>11} {'':>10} "
+        print(f"{'':<14} {'':>4} {'worst':>4} {fmt(_finite(max(to_clean)), '{:.1f} min'):>9} {'':>11} {'':>10} "
               f"{fmt(_finite(max(lasts)), '{:.3f}'):>11} {fmt(_finite(max(ratios)), '{:.3f}'):>12} "
               f"{fmt(min(suites) if suites else None, '{:.1%}'):>6}")
 
