@@ -95,6 +95,8 @@ def distribution_of(state: dict) -> str:
     run = state.get("run") or {}
     if run.get("algorithm") == "sac":
         return "squashed"
+    if (state.get("actions") or {}).get("type") == "discrete":
+        return "gaussian"  # an action list's policy is a categorical, whatever the PPO settings say
     return (run.get("ppo") or {}).get("distribution", "gaussian")
 
 

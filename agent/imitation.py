@@ -106,7 +106,7 @@ def imitate(out_dir: str | Path, cfg: RunConfig | None = None, max_speed: float 
     started = time.monotonic()
     frames, labels = collect_expert_data(cfg, max_speed, samples, seed)
     spec = cfg.action_spec()
-    model = ActorCritic(frames.shape[1:], spec, distribution=cfg.ppo.distribution, network=cfg.network)
+    model = ActorCritic(frames.shape[1:], spec, distribution=cfg.distribution(), network=cfg.network)
     loss = fit_actor(model, frames, labels, epochs=epochs, seed=seed)
     model.eval()
 

@@ -12,17 +12,21 @@ from racekit.agent.observations import obs_len, obs_map
 
 @dataclass
 class PPOConfig:
-    """PPO settings. DeepRacer's defaults, for comparison, in the comments."""
+    """PPO settings. DeepRacer's defaults, for comparison, in the comments.
+
+    The defaults are the recipe that measured best over seeds (bench/recipes.py, docs/performance.md): a Beta
+    policy with `racekit tune`'s best learning rate, discount and minibatch, and no entropy bonus. Runs trained
+    before them resume with what they were trained with (config.json keeps every setting; see FORMER)."""
 
     envs: int = 4  # env processes stepping in parallel
     rollout_steps: int = 256  # per env per update; batch = envs * rollout_steps (DeepRacer: 20 episodes)
-    minibatch: int = 256  # (DeepRacer: batch size 64)
+    minibatch: int = 128  # (DeepRacer: batch size 64)
     epochs: int = 4  # (DeepRacer: 3-10)
-    learning_rate: float = 3e-4  # (DeepRacer: 3e-4), decayed linearly to 0 over the run
-    gamma: float = 0.99  # (DeepRacer: 0.999 or 0.99); 0.99 at 15 Hz looks about 7 s ahead
+    learning_rate: float = 7.3e-4  # (DeepRacer: 3e-4), decayed linearly to 0 over the run
+    gamma: float = 0.95  # (DeepRacer: 0.999 or 0.99); 0.95 at 15 Hz looks about 1.3 s ahead
     gae_lambda: float = 0.95  # (DeepRacer: 0.95)
     clip: float = 0.2  # (DeepRacer: 0.2)
-    entropy: float = 0.01  # (DeepRacer: 0.01)
+    entropy: float = 0.0  # (DeepRacer: 0.01); a Beta's entropy bonus holds it wide, and its mean slow
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
     normalize_advantages: bool = True
@@ -31,8 +35,9 @@ class PPOConfig:
     # lap that ends sooner then collects about as much in all as a slow one; bootstrapping from the value
     # past the finish line, as if the race went on, makes the faster lap always worth more.
     bootstrap_at_finish: bool = False
-    # continuous actions: "gaussian" (a clipped Gaussian, as DeepRacer's PPO) or "beta" (agent/policy.py)
-    distribution: str = "gaussian"
+    # continuous actions: "beta" (agent/policy.py: a Beta on each action's range) or "gaussian" (a clipped
+    # Gaussian, as DeepRacer's PPO); an action list is always a categorical, whatever this says
+    distribution: str = "beta"
 
     @property
     def batch(self) -> int:
@@ -40,6 +45,12 @@ class PPOConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+# The defaults before the measured recipe replaced them (2026-12-06): `racekit train --distribution gaussian
+# --learning-rate 3e-4 --discount 0.99 --minibatch 256 --entropy 0.01` trains as racekit did before. A
+# config.json written before "distribution" existed gets the Gaussian it was trained with.
+FORMER = {"minibatch": 256, "learning_rate": 3e-4, "gamma": 0.99, "entropy": 0.01, "distribution": "gaussian"}
 
 
 def advantages_and_returns(rewards, values, dones, last_value, last_done, gamma: float, lam: float):

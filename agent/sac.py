@@ -62,7 +62,7 @@ class SACConfig:
     replay_ratio: float = 0.25  # gradient updates per env step collected (chosen; DrQ: 1, at 2-8x action repeat)
     batch_size: int = 64  # transitions per update (DeepRacer: batch size 64)
     learning_rate: float = 3e-4  # actor, critics and alpha, constant (DeepRacer: lr 3e-4)
-    gamma: float = 0.99  # (DeepRacer: discount 0.999); chosen as PPO's: 0.99 at 15 Hz looks about 7 s ahead
+    gamma: float = 0.99  # (DeepRacer: 0.999); 0.99 at 15 Hz looks about 7 s ahead (PPO's until 2026-12-06)
     tau: float = 0.01  # Polyak averaging of the target critic per update (DrQ: 0.01)
     initial_alpha: float = 0.2  # entropy coefficient at the start, then tuned (DeepRacer: SAC alpha 0.2, fixed there)
     target_entropy: float | None = None  # None: -|A| = -2 (SAC's automatic entropy tuning)

@@ -90,6 +90,9 @@ def source_model(source: str | dict, cfg) -> tuple[dict, dict]:
         listed = theirs.get("type") == spec["type"] == "discrete" and len(theirs["actions"]) == len(spec["actions"])
         raise RunError(f"--from {given}: action space {describe_actions(theirs, listed)} differs from this "
                        f"run's {describe_actions(spec, listed)}")
+    follow = isinstance(source, dict) and source.get("follow_distribution")
+    if follow and cfg.algorithm == "ppo" and cfg.actions is None and distribution_of(state) in ("gaussian", "beta"):
+        cfg.ppo.distribution = distribution_of(state)  # no --distribution given: the model's own
     if distribution_of(state) != cfg.distribution():
         raise RunError(f"--from {given}: its policy's distribution is {distribution_of(state)}, this run's "
                        f"{cfg.distribution()} (--distribution {distribution_of(state)} to start from it)")

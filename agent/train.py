@@ -28,7 +28,7 @@ import os
 import shutil
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import gymnasium
@@ -43,7 +43,7 @@ from racekit.agent.live import LiveView
 from racekit.agent.logbook import SAC_FIELDS, Logbook, read_evaluations
 from racekit.agent.observations import model_inputs, obs_len
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
-from racekit.agent.ppo import PPOConfig, ppo_update
+from racekit.agent.ppo import FORMER as PPO_FORMER, PPOConfig, ppo_update
 from racekit.agent.sac import SACConfig, SACTraining
 from racekit.agent.source import sha256_of, source_model
 from racekit.agent.panel import evaluate_panel, evaluation_panel
@@ -101,10 +101,12 @@ class RunConfig:
 
     def rollout_config(self):
         """The settings the rollout workers collect with: PPO's, or SAC's (transitions for the replay buffer)."""
-        return self.sac if self.algorithm == "sac" else self.ppo
+        return self.sac if self.algorithm == "sac" else replace(self.ppo, distribution=self.distribution())
 
     def distribution(self) -> str:
-        return "squashed" if self.algorithm == "sac" else self.ppo.distribution
+        if self.algorithm == "sac":
+            return "squashed"
+        return "gaussian" if self.actions is not None else self.ppo.distribution  # an action list: categorical
 
     def policy_network(self):
         """The policy's network: the --network preset's name, or for SAC with a DeepRacer preset that preset
@@ -179,7 +181,7 @@ class RunConfig:
     @classmethod
     def from_json(cls, data: dict) -> "RunConfig":
         data = dict(data)  # a config.json from before a field existed gets its default
-        data["ppo"] = PPOConfig(**data.get("ppo", {}))
+        data["ppo"] = PPOConfig(**{**PPO_FORMER, **data.get("ppo", {})})  # what it was trained with
         data["sac"] = SACConfig(**data.get("sac", {}))
         data.setdefault("eval_panel", False)  # a run from before the panel resumes evaluating as it was trained
         return cls(**data)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+FORMER_FLAGS = "--learning-rate 3e-4 --discount 0.99 --minibatch 256 --entropy 0.01"  # agent/ppo.py's FORMER
+
 
 @dataclass(frozen=True)
 class Measured:
@@ -20,37 +22,62 @@ class Measured:
 
 
 # bench/recipes.py, seeds 0, 1, 2 (docs/performance.md, "Training recipes over seeds"): robust at 10 minutes
-# (--screen), robust-beta, plain (racekit train's defaults on piccolo) and sac (plain with --algorithm sac) at 30
+# (--screen), the others at 30. "plain" is racekit train's defaults on piccolo; the recipes measured before
+# those defaults (agent/ppo.py's FORMER) name that they trained with the former PPO settings.
 MEASURED: dict[str, Measured] = {
-    "plain": Measured("", 30.0, (0.6, 1.4, 2.4)),
-    "robust": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish", 10.0,
-                       (3.3, None, None)),
+    "plain": Measured("", 30.0, (0.8, 0.7, 0.7)),  # each first clean at its first evaluation
+    "plain-gaussian": Measured(f"--distribution gaussian {FORMER_FLAGS}", 30.0, (0.6, 1.4, 2.4)),
+    "robust": Measured(f"--track generated --randomize --alternate-direction --bootstrap-at-finish "
+                       f"--distribution gaussian {FORMER_FLAGS}", 10.0, (3.3, None, None)),
     "sac": Measured("--algorithm sac", 30.0, (10.2, 15.2, 21.9)),  # each first clean at its first evaluation
     "robust-beta": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish "
-                            "--distribution beta", 30.0, (4.3, 9.4, 4.6)),
+                            f"--distribution beta {FORMER_FLAGS}", 30.0, (4.3, 9.4, 4.6)),
 }
+
+
+def ppo_settings(ppo: dict) -> str | None:
+    """"defaults" if a run's PPO settings are racekit train's defaults, "former" if they are the defaults
+    before them (with either distribution: the name says which), else None."""
+    from racekit.agent.ppo import FORMER, PPOConfig
+
+    keys = ("learning_rate", "gamma", "minibatch", "entropy")
+    if all(ppo.get(k, getattr(PPOConfig, k)) == getattr(PPOConfig, k) for k in keys):
+        return "defaults"
+    if all(ppo.get(k) == FORMER[k] for k in keys):
+        return "former"
+    return None
 
 
 def recipe_of(run: dict) -> str | None:
     """The measured recipe a run's config (config.json's "run") was trained with, or None."""
     ppo = run.get("ppo") or {}
-    robust = (run.get("algorithm", "ppo") == "ppo"  # every measured recipe is PPO's
+    distribution, settings = ppo.get("distribution", "gaussian"), ppo_settings(ppo)
+    robust = (run.get("algorithm", "ppo") == "ppo"  # every measured recipe but sac is PPO's
               and run.get("tracks") == ["generated"] and run.get("alternate_direction")
               and run.get("randomize") == "default"
               and ppo.get("bootstrap_at_finish") and run.get("race_type", "time-trial") == "time-trial"
               and run.get("actions") is None)
     if robust:
-        name = "robust-beta" if ppo.get("distribution") == "beta" else "robust"
+        name = {"beta": "robust-beta", "gaussian": "robust"}.get(distribution) if settings == "former" else None
         return name if name in MEASURED else None
     algorithm = run.get("algorithm", "ppo")
     plain = (algorithm in ("ppo", "sac") and not run.get("tracks") and run.get("track") == "piccolo"
              and not run.get("alternate_direction") and run.get("randomize") is None
-             and not ppo.get("bootstrap_at_finish") and ppo.get("distribution", "gaussian") == "gaussian"
+             and not ppo.get("bootstrap_at_finish")
              and run.get("race_type", "time-trial") == "time-trial" and run.get("actions") is None
              and run.get("from_model") is None and run.get("network", "racekit") == "racekit"
              and list(run.get("sensors") or ["front-camera"]) == ["front-camera"])
-    name = "sac" if algorithm == "sac" else "plain"  # the "sac" recipe is the plain one with --algorithm sac
-    return name if plain and name in MEASURED else None
+    if not plain:
+        return None
+    if algorithm == "sac":  # the "sac" recipe is the plain one with --algorithm sac
+        name = "sac"
+    elif settings == "defaults" and distribution == "beta":
+        name = "plain"
+    elif settings == "former" and distribution == "gaussian":
+        name = "plain-gaussian"
+    else:
+        return None
+    return name if name in MEASURED else None
 
 
 def comparison(run: dict, evaluations: list[dict], minutes_trained: float) -> str | None:

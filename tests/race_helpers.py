@@ -27,6 +27,7 @@ def constant_model(path: Path, steering: float = 0.0, speed: float = 2.0, track:
     from racekit.sim.sensors import LIDARS, lidar_space
 
     cfg = RunConfig(track=track, frame_stack=frame_stack, sensors=list(sensors))
+    cfg.ppo.distribution = "gaussian"  # its mean is the actor's bias, set below
     spec = cfg.action_spec()
     cameras = 2 if "stereo-cameras" in sensors else 1
     obs_shape = (cfg.camera_height, cfg.camera_width, frame_stack * cameras)

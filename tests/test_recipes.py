@@ -4,6 +4,7 @@ from racekit.cli.train import new_run_config
 from racekit.recipes import MEASURED, comparison, recipe_of
 
 ROBUST = ["--track", "generated", "--randomize", "--alternate-direction", "--bootstrap-at-finish"]
+FORMER = ["--learning-rate", "3e-4", "--discount", "0.99", "--minibatch", "256", "--entropy", "0.01"]
 
 
 def config(*flags) -> dict:
@@ -12,16 +13,21 @@ def config(*flags) -> dict:
 
 
 def test_a_run_is_matched_to_the_recipe_its_flags_make():
-    assert recipe_of(config(*ROBUST)) == "robust"
-    assert recipe_of(config(*ROBUST, "--distribution", "beta")) == "robust-beta"
-    assert recipe_of(config(*ROBUST, "--randomize", "strong")) is None  # another recipe, not measured
+    assert recipe_of(config(*ROBUST, "--distribution", "gaussian", *FORMER)) == "robust"
+    assert recipe_of(config(*ROBUST, "--distribution", "beta", *FORMER)) == "robust-beta"
+    assert recipe_of(config(*ROBUST)) is None  # the robust flags with today's defaults: not measured yet
+    assert recipe_of(config(*ROBUST, "--randomize", "strong", *FORMER)) is None  # another recipe, not measured
     assert recipe_of(config()) == "plain"  # racekit train's defaults on piccolo
-    assert recipe_of(config("--track", "generated")) is None and recipe_of(config("--distribution", "beta")) is None
+    assert recipe_of(config("--distribution", "beta")) == "plain"  # the default, named
+    assert recipe_of(config("--distribution", "gaussian", *FORMER)) == "plain-gaussian"  # the former defaults
+    assert recipe_of(config("--distribution", "gaussian")) is None  # neither
+    assert recipe_of(config("--learning-rate", "1e-4")) is None
+    assert recipe_of(config("--track", "generated")) is None
     assert recipe_of(config("--sensor", "front-camera", "--sensor", "lidar")) is None
 
 
 def test_the_first_clean_evaluation_is_set_beside_the_recipes_seeds():
-    run = config(*ROBUST, "--distribution", "beta")
+    run = config(*ROBUST, "--distribution", "beta", *FORMER)
     measured = MEASURED["robust-beta"]
     slowest = max(m for m in measured.first_clean_minutes if m is not None)
     early = [{"all_clean": False, "wall_seconds": 30.0}, {"all_clean": True, "wall_seconds": 60.0 * slowest}]

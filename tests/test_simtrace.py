@@ -72,7 +72,7 @@ def test_the_run_reads_as_a_deepracer_for_cloud_model_folder(run):
     assert log.fh.type == LogFolderType.DRFC_MODEL_SINGLE_WORKERS
     hp = log.hyperparameters()
     assert (hp["batch_size"], hp["num_epochs"], hp["lr"], hp["discount_factor"], hp["beta_entropy"],
-            hp["stack_size"], hp["num_episodes_between_training"]) == (32, 1, 3e-4, 0.99, 0.01, 1, PER_ITERATION)
+            hp["stack_size"], hp["num_episodes_between_training"]) == (32, 1, 7.3e-4, 0.95, 0.0, 1, PER_ITERATION)
     assert log.action_space() == {"steering_angle": {"high": 30.0, "low": -30.0}, "speed": {"high": 4.0, "low": 0.5}}
     assert log.agent_and_network() == {"sensor_list": ["FRONT_FACING_CAMERA"], "simapp_version": "5",
                                        "network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"}

@@ -84,7 +84,12 @@ def test_the_policy_distribution_reaches_the_ppo_settings_and_stays_with_the_run
     from racekit.cli.train import new_run_config
 
     line = ["train", "--out", str(tmp_path / "run")]
-    assert new_run_config(build_parser().parse_args(line)).ppo.distribution == "gaussian"
+    assert new_run_config(build_parser().parse_args(line)).ppo.distribution == "beta"  # the measured default
+    assert new_run_config(build_parser().parse_args([*line, "--distribution", "gaussian"])).ppo.distribution == "gaussian"
+    # an action list's policy is a categorical; DeepRacer's networks are for DeepRacer's cars (a Gaussian PPO)
+    assert new_run_config(build_parser().parse_args([*line, "--discrete"])).ppo.distribution == "gaussian"
+    assert new_run_config(build_parser().parse_args([*line, "--network", "deepracer-shallow"])).ppo.distribution \
+        == "gaussian"
     assert new_run_config(build_parser().parse_args([*line, "--distribution", "beta"])).ppo.distribution == "beta"
     assert main(["train", "--out", str(tmp_path), "--resume", "--distribution", "beta"]) == 2
     assert "--distribution cannot change when resuming" in error_line(capsys)

@@ -208,10 +208,14 @@ def test_from_copies_the_weights_and_records_the_source(tmp_path, capsys):
 
 
 def test_from_a_model_with_another_camera_or_action_space_is_one_line_and_writes_nothing(tmp_path, capsys):
+    from racekit.agent.policy import ActorCritic
+
     source = tmp_path / "source"
     cfg = RunConfig(track="oval", camera_width=48, camera_height=36, frame_stack=1)
-    state = {"model": {}, "optimizer": {}, "global_step": 7, "run": cfg.to_json(), "obs_shape": [36, 48, 1],
-             "camera": cfg.camera(), "actions": cfg.action_spec().as_dict()}
+    cfg.ppo.distribution = "gaussian"  # a run from before the Beta was the default
+    model = ActorCritic((36, 48, 1), cfg.action_spec(), distribution="gaussian")
+    state = {"model": model.state_dict(), "optimizer": {}, "global_step": 7, "run": cfg.to_json(),
+             "obs_shape": [36, 48, 1], "camera": cfg.camera(), "actions": cfg.action_spec().as_dict()}
     save_checkpoint(source / "checkpoints" / "last.pt", state)
     out = tmp_path / "run"
     base = ["train", "--out", str(out), "--from", str(source), "--steps", "128"]
@@ -231,6 +235,10 @@ def test_from_a_model_with_another_camera_or_action_space_is_one_line_and_writes
     assert error_line(capsys) == (f"racekit: error: --from {tmp_path / 'nowhere'}: no such run directory or "
                                   f"checkpoint file")
     assert not out.exists()
+    # without --distribution, the new run takes the source's (the default, a Beta, could not hold its weights)
+    assert main([*base, "--camera", "48x36", "--frame-stack", "1", "--envs", "2", "--rollout-steps", "64",
+                 "--eval-every", "100000", "--no-simtrace", "--quiet"]) == 0
+    assert json.loads((out / "config.json").read_text())["run"]["ppo"]["distribution"] == "gaussian"
 
 
 def test_a_run_from_before_the_new_fields_resumes(tmp_path):

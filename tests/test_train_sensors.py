@@ -148,7 +148,8 @@ def test_a_sensor_model_goes_to_a_deepracer_car_only_with_deepracers_network_and
     capsys.readouterr()
     assert main(["export", str(sensor_run), "--format", "deepracer", "-o", str(tmp_path / "model.tar.gz")]) == 2
     line = error_line(capsys)
-    assert "trained with racekit's network, a camera of 80x60" in line and "sensor" not in line.split(f"{sensor_run}: ")[1]
+    assert "trained with racekit's network, the Beta distribution (DeepRacer's continuous PPO is Gaussian), a camera " \
+           "of 80x60" in line and "sensor" not in line.split(f"{sensor_run}: ")[1]
     assert not (tmp_path / "model.tar.gz").exists()
 
 

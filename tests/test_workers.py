@@ -27,7 +27,8 @@ def test_the_workers_batch_is_the_in_process_collectors_side_by_side():
     cfg = tiny()
     rollouts = WorkerRollouts(cfg, [0, 0], cfg.action_spec(), seed=5, envs_per_worker=1)
     try:
-        model = ActorCritic(rollouts.single_observation_space.shape, cfg.action_spec())
+        model = ActorCritic(rollouts.single_observation_space.shape, cfg.action_spec(),
+                            distribution=cfg.distribution())
         batch, stats = rollouts.bind(model).collect()
     finally:
         rollouts.close()
@@ -56,7 +57,8 @@ def test_the_same_seed_repeats_a_rollout_and_another_seed_does_not():
         rollouts = WorkerRollouts(cfg, [0, 0], cfg.action_spec(), seed=seed)
         try:
             if model is None:
-                model = ActorCritic(rollouts.single_observation_space.shape, cfg.action_spec())
+                model = ActorCritic(rollouts.single_observation_space.shape, cfg.action_spec(),
+                                    distribution=cfg.distribution())
             batches.append(rollouts.bind(model).collect()[0])
         finally:
             rollouts.close()
@@ -69,7 +71,8 @@ def test_a_worker_that_dies_is_one_clear_error_and_the_others_are_stopped():
     rollouts = WorkerRollouts(cfg, [0, 0], cfg.action_spec(), seed=0, envs_per_worker=1)
     processes = list(rollouts.processes)
     try:
-        model = ActorCritic(rollouts.single_observation_space.shape, cfg.action_spec())
+        model = ActorCritic(rollouts.single_observation_space.shape, cfg.action_spec(),
+                            distribution=cfg.distribution())
         rollouts.bind(model)
         os.kill(processes[1].pid, signal.SIGKILL)
         with pytest.raises(RunError, match=r"^rollout worker 1 \(envs \[1\]\) died \(exit code -9\)$"):

@@ -70,17 +70,18 @@ def register(subparsers) -> None:
     adv.add_argument("--rollout-steps", type=int, help="steps per env per update (default 256)")
     adv.add_argument("--envs-per-worker", type=int,
                      help="envs each rollout worker process steps, with its own copy of the policy (default 2)")
-    adv.add_argument("--minibatch", type=int, help="PPO minibatch (default 256)")
+    adv.add_argument("--minibatch", type=int, help="PPO minibatch (default 128)")
     adv.add_argument("--epochs", type=int, help="PPO epochs per update (default 4)")
-    adv.add_argument("--learning-rate", type=float, help="Adam learning rate (default 3e-4)")
-    adv.add_argument("--entropy", type=float, help="entropy bonus coefficient (default 0.01)")
-    adv.add_argument("--discount", type=float, help="discount factor gamma (default 0.99)")
+    adv.add_argument("--learning-rate", type=float, help="Adam learning rate (default 7.3e-4 for PPO)")
+    adv.add_argument("--entropy", type=float, help="entropy bonus coefficient (default 0)")
+    adv.add_argument("--discount", type=float, help="discount factor gamma (default 0.95 for PPO)")
     adv.add_argument("--bootstrap-at-finish", action="store_true",
                      help="value a finished lap as if the race went on, so faster laps always score more "
                           "(default: the finish ends the episode's returns, as in DeepRacer)")
     adv.add_argument("--distribution", choices=("gaussian", "beta"), default=None,
-                     help="the policy's distribution over continuous actions: gaussian (sampled, then clipped "
-                          "to the ranges, as DeepRacer's PPO; the default) or beta (never outside them)")
+                     help="the policy's distribution over continuous actions: beta (never outside the ranges; "
+                          "the default) or gaussian (sampled, then clipped to them, as DeepRacer's PPO; the "
+                          "default with --network deepracer-*); with --from, the model's own")
     adv.add_argument("--network", choices=tuple(NETWORK_NAMES), default=None,
                      help="the policy's network: racekit's (the default) or one of DeepRacer's presets, which "
                           "export to a DeepRacer car (racekit export --format deepracer) and see DeepRacer's "
@@ -151,7 +152,8 @@ def new_run_config(args):
         if args.network != "racekit":  # DeepRacer's input, unless asked otherwise below
             cfg.camera_width, cfg.camera_height, cfg.frame_stack = 160, 120, 1
     if args.from_model is not None:
-        cfg.from_model = {"path": args.from_model}  # checked against this run's camera and actions by train()
+        # checked against this run's camera and actions by train(); without --distribution, the model's own
+        cfg.from_model = {"path": args.from_model, "follow_distribution": args.distribution is None}
         take_deepracer_model(cfg, args)
     if args.reward:
         for note in load_reward(args.reward).notes:  # a bad file: RewardError, one line naming its line
@@ -193,11 +195,15 @@ def new_run_config(args):
     if args.speed_range:
         cfg.speed_range = tuple(args.speed_range)
     if args.discrete:
-        if cfg.ppo.distribution == "beta":
+        if args.distribution == "beta":
             raise UserError("--distribution beta is for continuous actions, not --discrete's action list")
         cfg.actions = [list(a) for a in DEEPRACER_ACTIONS]
     if args.actions:
         cfg.actions = action_list(args)
+    if args.distribution is None and (cfg.actions is not None or cfg.network != "racekit"):
+        # an action list's policy is a categorical; DeepRacer's networks go to DeepRacer's cars, whose
+        # continuous PPO is a Gaussian
+        cfg.ppo.distribution = "gaussian"
     for name, (low, high) in (("--steering-range", cfg.steering_range), ("--speed-range", cfg.speed_range)):
         if not low < high:
             raise UserError(f"{name} must be LOW < HIGH, got {low} {high}")
