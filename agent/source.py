@@ -90,12 +90,13 @@ def source_model(source: str | dict, cfg) -> tuple[dict, dict]:
         listed = theirs.get("type") == spec["type"] == "discrete" and len(theirs["actions"]) == len(spec["actions"])
         raise RunError(f"--from {given}: action space {describe_actions(theirs, listed)} differs from this "
                        f"run's {describe_actions(spec, listed)}")
+    their_distribution = distribution_of(state)
     follow = isinstance(source, dict) and source.get("follow_distribution")
-    if follow and cfg.algorithm == "ppo" and cfg.actions is None and distribution_of(state) in ("gaussian", "beta"):
-        cfg.ppo.distribution = distribution_of(state)  # no --distribution given: the model's own
-    if distribution_of(state) != cfg.distribution():
-        raise RunError(f"--from {given}: its policy's distribution is {distribution_of(state)}, this run's "
-                       f"{cfg.distribution()} (--distribution {distribution_of(state)} to start from it)")
+    if follow and cfg.algorithm == "ppo" and cfg.actions is None and their_distribution in ("gaussian", "beta"):
+        cfg.ppo.distribution = their_distribution  # no --distribution given: the model's own
+    if their_distribution != cfg.distribution():
+        raise RunError(f"--from {given}: its policy's distribution is {their_distribution}, this run's "
+                       f"{cfg.distribution()} (--distribution {their_distribution} to start from it)")
     record = {"path": given, "checkpoint": str(checkpoint),
               "sha256": state.get("sha256") or sha256_of(str(path)),
               "run": path.parent.parent.name if path.parent.name == "checkpoints" else None,

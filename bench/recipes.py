@@ -37,6 +37,7 @@ from racekit.agent.train import train
 from racekit.cli import build_parser
 from racekit.cli.train import new_run_config
 from racekit.models import open_driver
+from racekit.recipes import FORMER_FLAGS
 from racekit.suite import race_suite
 from racekit.tracks import DEFAULT_TRACK
 from robustness import expert_lap_time  # bench/robustness.py's: the expert under race rules, same speed limit
@@ -47,7 +48,7 @@ RESULTS = ROOT / "bench" / "results" / "recipes.jsonl"
 ROBUST = ["--track", "generated", "--randomize", "--alternate-direction", "--bootstrap-at-finish"]
 # racekit train's PPO defaults until 2026-12-06 (agent/ppo.py's FORMER): the rows measured before the measured
 # recipe became the defaults name them, so that a row says what it trained with
-FORMER = ["--learning-rate", "3e-4", "--discount", "0.99", "--minibatch", "256", "--entropy", "0.01"]
+FORMER = list(FORMER_FLAGS)
 RECIPES = {
     "plain": [],  # racekit train's defaults on the default track, the project's best example reward
     "plain-gaussian": ["--distribution", "gaussian", *FORMER],  # the defaults before them

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FORMER_FLAGS = "--learning-rate 3e-4 --discount 0.99 --minibatch 256 --entropy 0.01"  # agent/ppo.py's FORMER
+# agent/ppo.py's FORMER as racekit train's flags (bench/recipes.py and bench/robustness.py train with them too)
+FORMER_FLAGS = ("--learning-rate", "3e-4", "--discount", "0.99", "--minibatch", "256", "--entropy", "0.01")
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,12 @@ class Measured:
 # those defaults (agent/ppo.py's FORMER) name that they trained with the former PPO settings.
 MEASURED: dict[str, Measured] = {
     "plain": Measured("", 30.0, (0.8, 0.7, 0.7)),  # each first clean at its first evaluation
-    "plain-gaussian": Measured(f"--distribution gaussian {FORMER_FLAGS}", 30.0, (0.6, 1.4, 2.4)),
+    "plain-gaussian": Measured(f"--distribution gaussian {' '.join(FORMER_FLAGS)}", 30.0, (0.6, 1.4, 2.4)),
     "robust": Measured(f"--track generated --randomize --alternate-direction --bootstrap-at-finish "
-                       f"--distribution gaussian {FORMER_FLAGS}", 10.0, (3.3, None, None)),
+                       f"--distribution gaussian {' '.join(FORMER_FLAGS)}", 10.0, (3.3, None, None)),
     "sac": Measured("--algorithm sac", 30.0, (10.2, 15.2, 21.9)),  # each first clean at its first evaluation
     "robust-beta": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish "
-                            f"--distribution beta {FORMER_FLAGS}", 30.0, (4.3, 9.4, 4.6)),
+                            f"--distribution beta {' '.join(FORMER_FLAGS)}", 30.0, (4.3, 9.4, 4.6)),
 }
 
 
