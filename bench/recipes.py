@@ -55,7 +55,7 @@ RECIPES = {
     "plain-beta": ["--distribution", "beta", *FORMER],
     "robust": [*ROBUST, "--distribution", "gaussian", *FORMER],  # the README's recipe for a physical car until
     "robust-beta": [*ROBUST, "--distribution", "beta", *FORMER],  # ... this one replaced it
-    "robust-defaults": ROBUST,  # the robust flags with today's defaults (not measured yet)
+    "robust-defaults": ROBUST,  # the robust flags with today's defaults: the recipe for a car
     "sac": ["--algorithm", "sac"],  # the plain recipe with SAC (agent/sac.py) instead of PPO
 }
 

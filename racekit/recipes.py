@@ -23,8 +23,9 @@ class Measured:
 
 
 # bench/recipes.py, seeds 0, 1, 2 (docs/performance.md, "Training recipes over seeds"): robust at 10 minutes
-# (--screen), the others at 30. "plain" is racekit train's defaults on piccolo; the recipes measured before
-# those defaults (agent/ppo.py's FORMER) name that they trained with the former PPO settings.
+# (--screen), the others at 30. "plain" is racekit train's defaults on piccolo, "robust-defaults" the robust
+# flags with them; the recipes measured before those defaults (agent/ppo.py's FORMER) name that they trained
+# with the former PPO settings.
 MEASURED: dict[str, Measured] = {
     "plain": Measured("", 30.0, (0.8, 0.7, 0.7)),  # each first clean at its first evaluation
     "plain-gaussian": Measured(f"--distribution gaussian {' '.join(FORMER_FLAGS)}", 30.0, (0.6, 1.4, 2.4)),
@@ -33,6 +34,9 @@ MEASURED: dict[str, Measured] = {
     "sac": Measured("--algorithm sac", 30.0, (10.2, 15.2, 21.9)),  # each first clean at its first evaluation
     "robust-beta": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish "
                             f"--distribution beta {' '.join(FORMER_FLAGS)}", 30.0, (4.3, 9.4, 4.6)),
+    # the recipe for a car: the robust flags with racekit train's defaults
+    "robust-defaults": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish", 30.0,
+                                (4.7, 2.6, 5.9)),
 }
 
 
@@ -59,7 +63,10 @@ def recipe_of(run: dict) -> str | None:
               and ppo.get("bootstrap_at_finish") and run.get("race_type", "time-trial") == "time-trial"
               and run.get("actions") is None)
     if robust:
-        name = {"beta": "robust-beta", "gaussian": "robust"}.get(distribution) if settings == "former" else None
+        if settings == "former":
+            name = {"beta": "robust-beta", "gaussian": "robust"}.get(distribution)
+        else:
+            name = "robust-defaults" if settings == "defaults" and distribution == "beta" else None
         return name if name in MEASURED else None
     algorithm = run.get("algorithm", "ppo")
     plain = (algorithm in ("ppo", "sac") and not run.get("tracks") and run.get("track") == "piccolo"

@@ -15,7 +15,10 @@ def config(*flags) -> dict:
 def test_a_run_is_matched_to_the_recipe_its_flags_make():
     assert recipe_of(config(*ROBUST, "--distribution", "gaussian", *FORMER)) == "robust"
     assert recipe_of(config(*ROBUST, "--distribution", "beta", *FORMER)) == "robust-beta"
-    assert recipe_of(config(*ROBUST)) is None  # the robust flags with today's defaults: not measured yet
+    assert recipe_of(config(*ROBUST)) == "robust-defaults"  # the recipe for a car: the robust flags, today's defaults
+    assert recipe_of(config(*ROBUST, "--distribution", "beta")) == "robust-defaults"
+    assert recipe_of(config(*ROBUST, "--distribution", "gaussian")) is None  # not measured
+    assert recipe_of(config(*ROBUST, "--learning-rate", "1e-4")) is None
     assert recipe_of(config(*ROBUST, "--randomize", "strong", *FORMER)) is None  # another recipe, not measured
     assert recipe_of(config()) == "plain"  # racekit train's defaults on piccolo
     assert recipe_of(config("--distribution", "beta")) == "plain"  # the default, named
