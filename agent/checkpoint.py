@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import tempfile
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+
+from racekit.agent.signals import signals_held
 
 
 class CheckpointError(Exception):
@@ -18,7 +17,7 @@ class CheckpointError(Exception):
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write to a temporary file in the same folder, flush it to disk, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _signals_held():
+    with signals_held():
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -29,29 +28,6 @@ def save_checkpoint(path: Path, state: dict) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-
-
-@contextmanager
-def _signals_held():
-    """Ctrl-C and SIGTERM wait until the block is done, then reach their own handlers.
-
-    torch.save interrupted midway replaces the KeyboardInterrupt with an error of its own, so a run
-    stopped while writing would end with a traceback instead of its message. (Blocking the signal in
-    this thread is not enough: torch's threads could take it.)
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals only ever reach Python handlers in the main thread
-        return
-    caught: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-        if caught:
-            signal.raise_signal(caught[0])
 
 
 def load_checkpoint(path: Path) -> dict:

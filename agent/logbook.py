@@ -10,6 +10,8 @@ import sys
 import types
 from pathlib import Path
 
+from racekit.agent.signals import signals_held
+
 FIELDS = ["update", "global_step", "wall_seconds", "steps_per_second", "episodes", "mean_return", "mean_progress",
           "laps", "best_lap_time", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
           "learning_rate"]
@@ -64,6 +66,10 @@ class Logbook:
                 path.write_text("".join(ln + "\n" for ln in lines))
 
     def log(self, row: dict) -> None:
+        with signals_held():  # a stop waits for the row (agent/signals.py: TensorBoard's writer)
+            self._log(row)
+
+    def _log(self, row: dict) -> None:
         self._writer.writerow({k: row.get(k, "") for k in self.fields})
         self._csv.flush()
         for key, value in row.items():
@@ -87,6 +93,10 @@ class Logbook:
             self._episodes_csv.flush()
 
     def log_evaluation(self, result: dict) -> None:
+        with signals_held():
+            self._log_evaluation(result)
+
+    def _log_evaluation(self, result: dict) -> None:
         with open(self.evals_path, "a") as f:
             f.write(json.dumps(result) + "\n")
         for key in ("completion", "clean_laps", "mean_lap_time", "offtracks"):

@@ -145,8 +145,11 @@ def stack_rollouts(results: list[dict]) -> tuple[dict, EpisodeStats]:
     return batch, stats
 
 
-def _serve(conn, kwargs: dict) -> None:
+def _serve(conn, trainers_end, kwargs: dict) -> None:
     """A worker process: builds its RolloutWorker, then answers rollout requests until told to close."""
+    # forked, it holds the trainer's end of its own pipe too: closed, a trainer that dies (even by SIGKILL)
+    # ends this worker's recv with EOFError instead of leaving it waiting, orphaned, for ever
+    trainers_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
@@ -187,7 +190,7 @@ class WorkerRollouts:
                               obs_shape=None, cfg=ppo, seed=seed + indices[0], tap=tap,
                               network=cfg.policy_network())
                 parent, child = context.Pipe()
-                process = context.Process(target=_serve, args=(child, kwargs), daemon=True,
+                process = context.Process(target=_serve, args=(child, parent, kwargs), daemon=True,
                                           name=f"racekit-rollout-{w}")
                 process.start()
                 child.close()

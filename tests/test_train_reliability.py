@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -94,6 +95,47 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
     # the optimizer went on from its saved state: Adam counted every minibatch step of every update
     adam_steps = {int(s["step"]) for s in resumed["optimizer"]["state"].values()}
     assert adam_steps == {final // BATCH}  # 1 epoch x 1 minibatch per update
+
+
+def process_state(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process from Linux's /proc; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after "(name)"
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
+def running(pid: int) -> bool:
+    state = process_state(pid)
+    return state is not None and state[0] != "Z"  # a zombie has ended, only its parent has not reaped it
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(p.name) for p in Path("/proc").glob("[0-9]*")
+            if (process_state(int(p.name)) or ("Z", 0))[1] == pid and running(int(p.name))]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_rollout_workers_end_when_their_trainer_is_killed(tmp_path):
+    """The trainer alone SIGKILLed (no cleanup runs): its rollout workers see their pipe close and end, instead
+    of waiting, orphaned, for ever (each held the trainer's end of its own pipe, inherited at fork)."""
+    run, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.pt"
+    proc = start("train", "--out", str(run), "--steps", "100000", *TINY)
+    wait_for_checkpoint(proc, last, BATCH)
+    workers = children_of(proc.pid)
+    assert workers  # --envs 2: one rollout worker process
+    proc.kill()
+    proc.wait()  # not communicate(): a worker left behind holds the pipes open
+    proc.stdout.close()
+    proc.stderr.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(running(w) for w in workers):
+        time.sleep(0.1)
+    alive = [w for w in workers if running(w)]
+    for w in alive:
+        os.kill(w, signal.SIGKILL)
+    assert not alive, f"rollout workers {alive} outlived their trainer"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
