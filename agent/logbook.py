@@ -67,14 +67,11 @@ class Logbook:
 
     def log(self, row: dict) -> None:
         with signals_held():  # a stop waits for the row (agent/signals.py: TensorBoard's writer)
-            self._log(row)
-
-    def _log(self, row: dict) -> None:
-        self._writer.writerow({k: row.get(k, "") for k in self.fields})
-        self._csv.flush()
-        for key, value in row.items():
-            if key not in ("update", "global_step") and isinstance(value, (int, float)):
-                self.tensorboard.add_scalar(f"train/{key}", value, row["global_step"])
+            self._writer.writerow({k: row.get(k, "") for k in self.fields})
+            self._csv.flush()
+            for key, value in row.items():
+                if key not in ("update", "global_step") and isinstance(value, (int, float)):
+                    self.tensorboard.add_scalar(f"train/{key}", value, row["global_step"])
 
     def log_episodes(self, records: list[dict], step: int, envs: int) -> None:
         """A rollout's finished episodes (agent.rollout.EpisodeStats.records), the rollout starting at `step`."""
@@ -93,15 +90,11 @@ class Logbook:
             self._episodes_csv.flush()
 
     def log_evaluation(self, result: dict) -> None:
-        with signals_held():
-            self._log_evaluation(result)
-
-    def _log_evaluation(self, result: dict) -> None:
-        with open(self.evals_path, "a") as f:
+        with signals_held(), open(self.evals_path, "a") as f:
             f.write(json.dumps(result) + "\n")
-        for key in ("completion", "clean_laps", "mean_lap_time", "offtracks"):
-            if isinstance(result.get(key), (int, float)):
-                self.tensorboard.add_scalar(f"eval/{key}", result[key], result["global_step"])
+            for key in ("completion", "clean_laps", "mean_lap_time", "offtracks"):
+                if isinstance(result.get(key), (int, float)):
+                    self.tensorboard.add_scalar(f"eval/{key}", result[key], result["global_step"])
 
     def close(self) -> None:
         self._csv.close()

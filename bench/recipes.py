@@ -37,7 +37,7 @@ from racekit.agent.train import train
 from racekit.cli import build_parser
 from racekit.cli.train import new_run_config
 from racekit.models import open_driver
-from racekit.recipes import FORMER_FLAGS
+from racekit.recipes import FORMER_FLAGS, ROBUST_FLAGS
 from racekit.suite import race_suite
 from racekit.tracks import DEFAULT_TRACK
 from robustness import expert_lap_time  # bench/robustness.py's: the expert under race rules, same speed limit
@@ -45,7 +45,7 @@ from robustness import expert_lap_time  # bench/robustness.py's: the expert unde
 ROOT = Path(__file__).resolve().parents[1]
 REWARD = ROOT / "examples" / "rewards" / "speed_along_track.py"
 RESULTS = ROOT / "bench" / "results" / "recipes.jsonl"
-ROBUST = ["--track", "generated", "--randomize", "--alternate-direction", "--bootstrap-at-finish"]
+ROBUST = list(ROBUST_FLAGS)
 # racekit train's PPO defaults until 2026-12-06 (agent/ppo.py's FORMER): the rows measured before the measured
 # recipe became the defaults name them, so that a row says what it trained with
 FORMER = list(FORMER_FLAGS)

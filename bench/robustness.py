@@ -38,7 +38,7 @@ from racekit.agent.train import RunConfig, train
 from racekit.cli import build_parser
 from racekit.cli.train import new_run_config
 from racekit.models import open_driver
-from racekit.recipes import FORMER_FLAGS
+from racekit.recipes import FORMER_FLAGS, ROBUST_FLAGS
 from racekit.sim.env import TimeTrialEnv
 from racekit.sim.expert import ExpertDriver, drive_lap
 from racekit.tracks import DEFAULT_TRACK, load_track
@@ -62,8 +62,7 @@ def expert_lap_time(track: str = DEFAULT_TRACK, max_speed: float = 4.0, laps: in
 # Both with the Gaussian and the PPO settings this bench was measured with (racekit train's defaults until
 # 2026-12-06, agent/ppo.py's FORMER), so that its figures in docs/performance.md reproduce.
 FORMER = ["--distribution", "gaussian", *FORMER_FLAGS]
-RECIPES = {"plain": FORMER, "robust": ["--track", "generated", "--randomize", "--alternate-direction",
-                                       "--bootstrap-at-finish", *FORMER]}
+RECIPES = {"plain": FORMER, "robust": [*ROBUST_FLAGS, *FORMER]}
 
 
 def config(recipe: str, args) -> RunConfig:

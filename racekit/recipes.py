@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 # agent/ppo.py's FORMER as racekit train's flags (bench/recipes.py and bench/robustness.py train with them too)
 FORMER_FLAGS = ("--learning-rate", "3e-4", "--discount", "0.99", "--minibatch", "256", "--entropy", "0.01")
+# the robust recipe's own flags: many generated tracks, both directions, randomised, returns past the finish
+ROBUST_FLAGS = ("--track", "generated", "--randomize", "--alternate-direction", "--bootstrap-at-finish")
+_FORMER, _ROBUST = " ".join(FORMER_FLAGS), " ".join(ROBUST_FLAGS)  # as Measured.flags writes them
 
 
 @dataclass(frozen=True)
@@ -28,15 +31,11 @@ class Measured:
 # with the former PPO settings.
 MEASURED: dict[str, Measured] = {
     "plain": Measured("", 30.0, (0.8, 0.7, 0.7)),  # each first clean at its first evaluation
-    "plain-gaussian": Measured(f"--distribution gaussian {' '.join(FORMER_FLAGS)}", 30.0, (0.6, 1.4, 2.4)),
-    "robust": Measured(f"--track generated --randomize --alternate-direction --bootstrap-at-finish "
-                       f"--distribution gaussian {' '.join(FORMER_FLAGS)}", 10.0, (3.3, None, None)),
+    "plain-gaussian": Measured(f"--distribution gaussian {_FORMER}", 30.0, (0.6, 1.4, 2.4)),
+    "robust": Measured(f"{_ROBUST} --distribution gaussian {_FORMER}", 10.0, (3.3, None, None)),
     "sac": Measured("--algorithm sac", 30.0, (10.2, 15.2, 21.9)),  # each first clean at its first evaluation
-    "robust-beta": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish "
-                            f"--distribution beta {' '.join(FORMER_FLAGS)}", 30.0, (4.3, 9.4, 4.6)),
-    # the recipe for a car: the robust flags with racekit train's defaults
-    "robust-defaults": Measured("--track generated --randomize --alternate-direction --bootstrap-at-finish", 30.0,
-                                (4.7, 2.6, 5.9)),
+    "robust-beta": Measured(f"{_ROBUST} --distribution beta {_FORMER}", 30.0, (4.3, 9.4, 4.6)),
+    "robust-defaults": Measured(_ROBUST, 30.0, (4.7, 2.6, 5.9)),  # the recipe for a car: the robust flags alone
 }
 
 
