@@ -202,6 +202,7 @@ class Outcome:
     race_type: str = "time-trial"
     boxes: list = field(default_factory=list)  # sim.render.Box: the track's obstacles and the race's boxes
     bot_paths: list[list[tuple[float, float]]] = field(default_factory=list)  # each bot's (x, y), step by step
+    progress: float = 0.0  # % of the lap being driven when the race ended (0 after its last lap)
 
     @property
     def dnf(self) -> bool:
@@ -316,7 +317,8 @@ def race(entrant: Entrant, track, rules: Rules, on_step: Callable | None = None)
                    offtracks=info["offtracks"], crashes=info["crashes"], resets=info["resets"],
                    termination=info["termination"], sim_time=float(info["sim_time"]), segments=log.segments,
                    incidents=log.incidents, ground_image=ground, crashes_per_lap=log.crashes_per_lap,
-                   race_type=rules.race_type, boxes=boxes, bot_paths=bot_paths)
+                   race_type=rules.race_type, boxes=boxes, bot_paths=bot_paths,
+                   progress=0.0 if info["termination"] == "lap_complete" else float(info["progress"]))
 
 
 def _incident(info: dict, seen: dict) -> str | None:
