@@ -6,9 +6,10 @@ avoidance reward, for up to --minutes of wall-clock time, an evaluation every
 --eval-every env steps (greedy policy, 3 laps under race rules with the boxes of
 the evaluation's seed). Reports the minutes and env steps to the first evaluation
 with 3 laps and no crash or off-track, and the crash rate per lap at each
-evaluation. Then one head-to-bot run (3 bot cars) for the same budget, reporting
+evaluation. Then one head-to-bot run (3 bot cars, seed the first of --seeds; with --bots-only one for each
+seed and no object avoidance) for the same budget, reporting
 its crashes per lap at each evaluation; and after the budget its exported model (best and last checkpoint,
-racekit's model file) races --bot-races head-to-bot races of 3 laps under race rules (bots placed by seeds
+racekit's model file) races --bot-races (50) head-to-bot races of 3 laps under race rules (bots placed by seeds
 0, 1, ...), whose crashes per lap driven are the head-to-bot figure (goal with sensors, issue 24: under 0.03).
 
 The bar (issue 11): 2 of 3 seeds reach a clean evaluation within 30 minutes;
@@ -17,7 +18,7 @@ beyond that, 3 of 3 within 15 minutes. With --sensor (issue 24), the car's senso
 Each object-avoidance run is a row of bench/results/object_avoidance.jsonl.
 
     .venv/bin/python bench/object_avoidance.py [--seeds 0 1 2] [--minutes 30] [--max-speed 3] [--no-bots]
-        [--bots-only] [--bot-races 20] [--sensor front-camera ...]
+        [--bots-only] [--bot-races 50] [--sensor front-camera ...]
 """
 from __future__ import annotations
 
@@ -92,8 +93,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=10_000)
     parser.add_argument("--max-speed", type=float, default=3.0, help="top of the speed range, m/s")
     parser.add_argument("--no-bots", action="store_true", help="skip the head-to-bot run")
-    parser.add_argument("--bots-only", action="store_true", help="only the head-to-bot run")
-    parser.add_argument("--bot-races", type=int, default=20, help="3-lap races of the head-to-bot model")
+    parser.add_argument("--bots-only", action="store_true", help="only head-to-bot runs, one for each seed")
+    parser.add_argument("--bot-races", type=int, default=50, help="3-lap races of the head-to-bot model")
     parser.add_argument("--sensor", action="append", default=None, help="the car's sensors (default front-camera)")
     args = parser.parse_args()
     sensors = check_sensors(args.sensor or ["front-camera"])
@@ -121,8 +122,8 @@ def main() -> None:
     if not args.bots_only:
         print(f"object avoidance: {successes}/{len(args.seeds)} seeds clean within {args.minutes:g} min "
               f"(bar: 2 of 3 within 30 min): {'PASS' if successes >= 2 and args.minutes <= 30 else 'FAIL'}")
-    if not args.no_bots:
-        run_dir, seed = scratch / "bots", args.seeds[0]
+    for seed in [] if args.no_bots else args.seeds if args.bots_only else args.seeds[:1]:
+        run_dir = scratch / f"bots-seed{seed}"
         evals = run(run_dir, "head-to-bot", BOT_REWARD, seed, args.minutes, args.eval_every,
                     stop_when_clean=False, max_speed=args.max_speed, sensors=sensors)
         print(f"head-to-bot (3 bots, reward {BOT_REWARD.name}), seed {seed}, {args.minutes:g} min: "

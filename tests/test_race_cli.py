@@ -102,6 +102,18 @@ def test_off_tracks_cost_their_penalty_in_the_lap_time_and_show_on_replay_and_ma
     assert marker_pixels(two.track_map) > 20 * n
 
 
+def test_a_race_says_how_far_into_its_last_lap_it_ended(models):
+    """A DNF ends part-way round its lap (crashes per lap driven count that part); a finished race at 0."""
+    from racekit.racing import Rules, check_model, race as race_model
+    from racekit.tracks import load_track
+
+    oval = load_track("oval")
+    dnf = race_model(check_model(models["straight"]), oval, Rules(laps=1, max_resets=2))
+    assert dnf.dnf and dnf.lap_times == [] and 0 < dnf.progress < 100
+    finished = race_model(check_model(models["clone"]), oval, Rules(laps=1))
+    assert not finished.dnf and len(finished.lap_times) == 1 and finished.progress == 0
+
+
 def test_too_many_resets_is_a_dnf_that_is_stored_but_not_ranked(models, tmp_path, capsys):
     code, out, err = race(capsys, tmp_path, str(models["straight"]), "--track", "oval", "--laps", "1",
                           "--max-resets", "2", "--name", "wall-hugger")
