@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--bot-races", type=int, default=50, help="3-lap races of the head-to-bot model")
     parser.add_argument("--sensor", action="append", default=None, help="the car's sensors (default front-camera)")
     args = parser.parse_args()
+    if args.no_bots and args.bots_only:
+        parser.error("--no-bots and --bots-only leave nothing to run")
     sensors = check_sensors(args.sensor or ["front-camera"])
     scratch = Path(tempfile.mkdtemp(prefix="racekit-bench-objects-"))
     print(f"sensors {', '.join(sensors)}, track {DEFAULT_TRACK}, 6 boxes, reward {OBJECT_REWARD.name}, "
@@ -122,7 +124,8 @@ def main() -> None:
     if not args.bots_only:
         print(f"object avoidance: {successes}/{len(args.seeds)} seeds clean within {args.minutes:g} min "
               f"(bar: 2 of 3 within 30 min): {'PASS' if successes >= 2 and args.minutes <= 30 else 'FAIL'}")
-    for seed in [] if args.no_bots else args.seeds if args.bots_only else args.seeds[:1]:
+    bot_seeds = [] if args.no_bots else args.seeds if args.bots_only else args.seeds[:1]
+    for seed in bot_seeds:
         run_dir = scratch / f"bots-seed{seed}"
         evals = run(run_dir, "head-to-bot", BOT_REWARD, seed, args.minutes, args.eval_every,
                     stop_when_clean=False, max_speed=args.max_speed, sensors=sensors)

@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from racekit.agent.observations import split
-from racekit.racing import DrivenLog, Outcome, RaceError, new_replay_folder, slug
+from racekit.racing import DrivenLog, Outcome, RaceError, new_replay_folder, slug, unfinished_lap
 
 LETTERS = "AB"
 
@@ -142,7 +142,8 @@ def drive_heat(entrants, track, rules, grid, video_path: Path, size, names, on_s
                         offtracks=info["offtracks"], crashes=info["crashes"], resets=info["resets"],
                         termination=info["termination"], sim_time=info["finish_time"] or info["sim_time"],
                         segments=log.segments, incidents=log.incidents, ground_image=ground,
-                        crashes_per_lap=log.crashes_per_lap, race_type="head-to-head")
+                        crashes_per_lap=log.crashes_per_lap, race_type="head-to-head",
+                        progress=unfinished_lap(info))
                 for log, info in zip(logs, infos)]
     return outcomes, order, contacts
 

@@ -317,8 +317,12 @@ def race(entrant: Entrant, track, rules: Rules, on_step: Callable | None = None)
                    offtracks=info["offtracks"], crashes=info["crashes"], resets=info["resets"],
                    termination=info["termination"], sim_time=float(info["sim_time"]), segments=log.segments,
                    incidents=log.incidents, ground_image=ground, crashes_per_lap=log.crashes_per_lap,
-                   race_type=rules.race_type, boxes=boxes, bot_paths=bot_paths,
-                   progress=0.0 if info["termination"] == "lap_complete" else float(info["progress"]))
+                   race_type=rules.race_type, boxes=boxes, bot_paths=bot_paths, progress=unfinished_lap(info))
+
+
+def unfinished_lap(info: dict) -> float:
+    """Outcome.progress from a car's last info: how far round the lap it was driving when its race ended."""
+    return 0.0 if info["termination"] == "lap_complete" else float(info["progress"])
 
 
 def _incident(info: dict, seen: dict) -> str | None:

@@ -62,10 +62,8 @@ def recipe_of(run: dict) -> str | None:
               and ppo.get("bootstrap_at_finish") and run.get("race_type", "time-trial") == "time-trial"
               and run.get("actions") is None)
     if robust:
-        if settings == "former":
-            name = {"beta": "robust-beta", "gaussian": "robust"}.get(distribution)
-        else:
-            name = "robust-defaults" if settings == "defaults" and distribution == "beta" else None
+        name = {("former", "beta"): "robust-beta", ("former", "gaussian"): "robust",
+                ("defaults", "beta"): "robust-defaults"}.get((settings, distribution))
         return name if name in MEASURED else None
     algorithm = run.get("algorithm", "ppo")
     plain = (algorithm in ("ppo", "sac") and not run.get("tracks") and run.get("track") == "piccolo"

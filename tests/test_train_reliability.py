@@ -14,6 +14,7 @@ import pytest
 
 from racekit.agent.checkpoint import load_checkpoint
 from racekit.cli import main
+from racekit.console.processes import alive  # a zombie counts as ended
 
 BATCH = 32  # 2 envs x 16 steps per update
 TINY = ["--track", "oval", "--envs", "2", "--rollout-steps", "16", "--minibatch", "32", "--epochs", "1",
@@ -97,23 +98,16 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
     assert adam_steps == {final // BATCH}  # 1 epoch x 1 minibatch per update
 
 
-def process_state(pid: int) -> tuple[str, int] | None:
-    """(state, parent pid) of a process from Linux's /proc; None once it is gone."""
+def parent_of(pid: int) -> int | None:
+    """A process's parent pid from Linux's /proc; None once it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after "(name)"
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])  # after "(name) state"
     except OSError:
         return None
-    return fields[0], int(fields[1])
-
-
-def running(pid: int) -> bool:
-    state = process_state(pid)
-    return state is not None and state[0] != "Z"  # a zombie has ended, only its parent has not reaped it
 
 
 def children_of(pid: int) -> list[int]:
-    return [int(p.name) for p in Path("/proc").glob("[0-9]*")
-            if (process_state(int(p.name)) or ("Z", 0))[1] == pid and running(int(p.name))]
+    return [int(p.name) for p in Path("/proc").glob("[0-9]*") if parent_of(int(p.name)) == pid and alive(int(p.name))]
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
@@ -130,12 +124,12 @@ def test_rollout_workers_end_when_their_trainer_is_killed(tmp_path):
     proc.stdout.close()
     proc.stderr.close()
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(running(w) for w in workers):
+    while time.monotonic() < deadline and any(alive(w) for w in workers):
         time.sleep(0.1)
-    alive = [w for w in workers if running(w)]
-    for w in alive:
+    left = [w for w in workers if alive(w)]
+    for w in left:
         os.kill(w, signal.SIGKILL)
-    assert not alive, f"rollout workers {alive} outlived their trainer"
+    assert not left, f"rollout workers {left} outlived their trainer"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
