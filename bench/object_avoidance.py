@@ -101,10 +101,10 @@ def main() -> None:
         parser.error("--no-bots and --bots-only leave nothing to run")
     sensors = check_sensors(args.sensor or ["front-camera"])
     scratch = Path(tempfile.mkdtemp(prefix="racekit-bench-objects-"))
-    print(f"sensors {', '.join(sensors)}, track {DEFAULT_TRACK}, 6 boxes, reward {OBJECT_REWARD.name}, "
-          f"speed 0.5-{args.max_speed:g} m/s, "
-          f"{args.minutes:g} min per seed, "
-          f"runs in {scratch}", flush=True)
+    task = (f"3 bots, reward {BOT_REWARD.name}" if args.bots_only
+            else f"6 boxes, reward {OBJECT_REWARD.name}")
+    print(f"sensors {', '.join(sensors)}, track {DEFAULT_TRACK}, {task}, speed 0.5-{args.max_speed:g} m/s, "
+          f"{args.minutes:g} min per seed, runs in {scratch}", flush=True)
     successes = 0
     for seed in [] if args.bots_only else args.seeds:
         evals = run(scratch / f"objects-seed{seed}", "object-avoidance", OBJECT_REWARD, seed, args.minutes,
