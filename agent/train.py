@@ -87,6 +87,9 @@ class RunConfig:
     num_bots: int = 3  # head-to-bot bots
     bot_speed: float = BOT_SPEED  # m/s
     bot_lane_changes: bool = False
+    # with boxes or bots, the share of training episodes that start where a race puts a crashed car back: at
+    # rest 1 m behind one, in the other lane (sim/env.py's putback_starts; 0 for runs from before it)
+    putback_starts: float = 0.25
     randomize: str | None = None  # a randomisation preset's name or a file's path (sim/randomization.py)
     from_model: dict | None = None  # the model this run started from (--from): path, checkpoint, sha256, step
     eval_panel: bool = True  # several or generated tracks: evaluate on evaluation_panel() (False: runs before it)
@@ -137,6 +140,8 @@ class RunConfig:
         kwargs = {"camera_width": self.camera_width, "camera_height": self.camera_height,
                   "grayscale": self.grayscale, "frame_stack": self.frame_stack, "start_noise": True,
                   **self.race_kwargs(), **self.lens_kwargs(), **self.sensor_kwargs()}
+        if self.race_type != "time-trial" and self.putback_starts:
+            kwargs["putback_starts"] = self.putback_starts
         if self.randomize is not None:
             kwargs["randomize"] = self.randomize
         if self.actions is not None:
@@ -184,6 +189,7 @@ class RunConfig:
         data["ppo"] = PPOConfig(**{**PPO_FORMER, **data.get("ppo", {})})  # what it was trained with
         data["sac"] = SACConfig(**data.get("sac", {}))
         data.setdefault("eval_panel", False)  # a run from before the panel resumes evaluating as it was trained
+        data.setdefault("putback_starts", 0.0)  # and one from before put-back starts starts as it did
         return cls(**data)
 
 

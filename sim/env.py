@@ -75,6 +75,10 @@ class TimeTrialEnv(gym.Env):
     `start_advance` of the lap each episode (DeepRacer moves it 5%); `reset(seed=...)` restarts that
     schedule, and `options={"start_fraction": f}` places the start explicitly. With `start_noise`, the
     pose is perturbed by up to 5 cm sideways and 3 degrees of heading, drawn from `self.np_random`.
+    With boxes or bots and `putback_starts` p, an episode starts with probability p (drawn from
+    `self.np_random`) where the race rules put a car back after a crash: at rest 1 m behind one of them, in
+    the other lane, a bot stopped as a touched one is. Training starts there too, so that a model does not
+    meet that pose first in a race (where a model that hits the object again from there hits it every time).
 
     ## Episode End
     Terminated: `laps` laps complete (progress reaches 100), all four wheels off the track, crashed into
@@ -116,7 +120,7 @@ class TimeTrialEnv(gym.Env):
     actions: a discrete action list of (steering_deg, speed) pairs instead of the continuous action.
     reverse: drive the track in the other direction (`is_reversed`).
     control_hz, substeps: control rate and physics steps per control step (default 6, see sim/world.py).
-    start_fraction, start_advance, start_noise: the starting point (see Starting State).
+    start_fraction, start_advance, start_noise, putback_starts: the starting point (see Starting State).
     max_steps: step cap; default twice the laps at the minimum speed.
     laps, race, offtrack_penalty, crash_penalty, max_resets: race rules (see Episode End).
     info_params: put `params` in `info` (training turns this off: less to copy between processes).
@@ -143,7 +147,8 @@ class TimeTrialEnv(gym.Env):
                  camera_height: int = 60, grayscale: bool = True, frame_stack: int = 1,
                  steering_range=(-30.0, 30.0), speed_range=(0.5, 4.0), actions=None, reverse: bool = False,
                  control_hz: float = 15.0, substeps: int = SUBSTEPS, start_fraction: float = 0.0,
-                 start_advance: float = 0.05, start_noise: bool = False, max_steps: int | None = None,
+                 start_advance: float = 0.05, start_noise: bool = False, putback_starts: float = 0.0,
+                 max_steps: int | None = None,
                  render_mode: str | None = None, render_view: str = "chase", car_spec: CarSpec = CarSpec(),
                  laps: int = 1, race: bool = False, offtrack_penalty: float = 2.0, crash_penalty: float = 5.0,
                  max_resets: int | None = None, info_params: bool = True, renderer: str = "fast",
@@ -159,6 +164,8 @@ class TimeTrialEnv(gym.Env):
             raise ValueError(f"frame_stack must be >= 1, got {frame_stack}")
         if laps < 1:
             raise ValueError(f"laps must be >= 1, got {laps}")
+        if not 0.0 <= putback_starts <= 1.0:
+            raise ValueError(f"putback_starts must be a probability from 0 to 1, got {putback_starts!r}")
         if (isinstance(fov_deg, bool) or not isinstance(fov_deg, numbers.Real) or not math.isfinite(fov_deg)
                 or not 10.0 <= fov_deg < 170.0):
             raise ValueError(f"fov_deg must be a horizontal field of view from 10 to 170 degrees, got {fov_deg!r}")
@@ -183,6 +190,7 @@ class TimeTrialEnv(gym.Env):
         self.car_spec = car_spec
         self.render_mode, self.render_view = render_mode, render_view
         self.start_fraction, self.start_advance, self.start_noise = start_fraction, start_advance, start_noise
+        self.putback_starts = putback_starts
         self.laps, self.race, self.max_resets, self.info_params = laps, race, max_resets, info_params
         self.penalties = {"off_track": offtrack_penalty, "reversed": offtrack_penalty, "stuck": offtrack_penalty,
                           "crashed": crash_penalty}
@@ -242,7 +250,10 @@ class TimeTrialEnv(gym.Env):
         self._episode += 1
         fraction = fraction % 1.0 if self.track.closed else min(fraction, 0.9)
         self.objects.reset(self.np_random, fraction * self.track.length)
-        x, y, yaw = self._clear_pose(fraction * self.track.length)  # the start, clear of any object there
+        start_s = fraction * self.track.length
+        if self.putback_starts and self.objects.placed and self.np_random.random() < self.putback_starts:
+            start_s = self.objects.as_if_hit(self.np_random)  # _clear_pose puts the car 1 m behind it
+        x, y, yaw = self._clear_pose(start_s)  # the start, clear of any object there
         if self.start_noise:
             side = self.np_random.uniform(-0.05, 0.05)
             x, y = x - side * np.sin(yaw), y + side * np.cos(yaw)

@@ -273,6 +273,21 @@ class Objects:
                 points.append((box.centre[0] + u * c - v * s, box.centre[1] + u * s + v * c, hz))
         return in_view(car, spec, points).reshape(len(boxes), 5).any(axis=1).tolist()
 
+    @property
+    def placed(self) -> list[int]:
+        """World box indices of the race type's boxes and bots (not the track's obstacles)."""
+        return self.boxes + [bot.body for bot in self.bots]
+
+    def as_if_hit(self, rng) -> float:
+        """One of the boxes or bots drawn from `rng` as the one the car just hit (a bot stops, as a touched one
+        does); returns where it stands along the track."""
+        index = self.placed[int(rng.integers(len(self.placed)))]
+        for bot in self.bots:
+            if bot.body == index:
+                bot.paused_until = self.clock + BOT_PAUSE_S
+        s, _ = self.track.project(np.array([self.world.standing[index].centre[:2]]))
+        return float(np.ravel(s)[0])
+
     def clear_spot(self, s: float) -> tuple[float, float]:
         """Where to put the car down near `s` (its centre along the track) clear of every object, as
         (s, lateral offset): the centre line at s, or, with an object within 1 m along the track, 1 m

@@ -11,6 +11,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import racekit.envs  # noqa: F401  (registers the racekit/ env ids)
+from racekit.agent.train import RunConfig
 from racekit.cli import main
 from racekit.sim import objects
 from racekit.sim.env import TimeTrialEnv
@@ -220,6 +221,44 @@ def test_bots_start_spread_ahead_of_the_car_and_a_seed_repeats_them():
     assert p["objects_speed"] == [objects.BOT_SPEED] * 3
     assert env.reset(seed=5)[1]["objects"] == info["objects"] != env.reset(seed=6)[1]["objects"]
     env.close()
+
+
+@pytest.mark.parametrize("race_type", ["object-avoidance", "head-to-bot"])
+def test_putback_starts_begin_at_rest_behind_an_object_in_the_other_lane_as_a_race_puts_a_crashed_car(race_type):
+    env = TimeTrialEnv(race_type=race_type, putback_starts=1.0)
+    for seed in range(4):
+        env.reset(seed=seed)
+        states = env.objects.states()
+        obj_s, obj_offset = env.track.project(np.array([(o.x, o.y) for o in states]))
+        car_s, car_offset = env.track.project(np.array(env.world.car.pose()[:2]))
+        gaps = [objects.along(env.track, float(car_s), float(s)) for s in obj_s]
+        near = int(np.argmin(np.abs(gaps)))
+        assert gaps[near] == pytest.approx(objects.RESET_BEHIND, abs=0.03)
+        assert np.sign(car_offset) == -np.sign(obj_offset[near]) and abs(car_offset) > 0.15
+        assert env.world.car.speed() < 0.01 and not env.objects.crashed(env.lap.s)
+        p = env.step(SLOW)[4]["params"]
+        if race_type == "head-to-bot":  # that bot stands, as one the car has just touched; the others drive
+            assert [v for i, v in enumerate(p["objects_speed"]) if i != near] == [objects.BOT_SPEED] * 2
+            assert p["objects_speed"][near] == 0.0
+    env.close()
+
+
+def test_putback_starts_are_drawn_from_the_seed_and_training_gives_them_a_quarter_of_its_episodes():
+    env = TimeTrialEnv(race_type="head-to-bot", putback_starts=0.5)
+
+    def put_back(seed: int) -> list[bool]:
+        """Which of 30 episodes after reset(seed) start in a lane rather than on the centre line."""
+        env.reset(seed=seed)
+        return [bool(env.reset() and abs(env.lap.offset) > 0.15) for _ in range(30)]
+
+    first = put_back(3)
+    assert first == put_back(3) and 5 < sum(first) < 25  # a seed repeats them; some episodes, not all
+    env.close()
+    assert RunConfig(race_type="head-to-bot").env_kwargs()["putback_starts"] == 0.25
+    assert "putback_starts" not in RunConfig().env_kwargs()  # a time trial has nothing to be put behind
+    old = RunConfig(race_type="object-avoidance").to_json()
+    del old["putback_starts"]  # a run from before them resumes without them
+    assert "putback_starts" not in RunConfig.from_json(old).env_kwargs()
 
 
 def narrow_bot_env(tmp_path, bot_at: float, **kwargs):

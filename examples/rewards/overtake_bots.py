@@ -3,13 +3,16 @@
 Bots drive lane lines at objects_speed. The car aims at a target line: the
 centre line while no bot is near, the other lane's centre (halfway between the
 centre line and the border on the bot's other side) from 1.5 s before it would
-reach the bot ahead at the present closing speed until the bot is 0.5 m behind.
+reach the bot ahead at the present closing speed, or from 1.5 m behind it however
+slow the car is (a race puts a crashed car back at rest 1 m behind the bot), until
+the bot is 0.5 m behind.
 The reward is speed along the track, scaled by how near the car keeps to the
 target line. Off the track or crashed it earns almost nothing.
 """
 import math
 
 WARNING_S = 1.5  # start pulling out this long before reaching the bot ahead
+NEAR_M = 1.5  # a bot this near ahead is passed on the other lane whatever the closing speed
 CLEAR_BEHIND_M = 0.5  # keep to the other lane until the bot is this far behind
 
 
@@ -33,7 +36,7 @@ def reward_function(params):
         gap_ahead = (params["objects_distance"][ahead] - here) % track_length
         gap_behind = (here - params["objects_distance"][behind]) % track_length
         closing = params["speed"] - params["objects_speed"][ahead]  # m/s; <= 0: not catching up
-        near = (ahead if closing > 0 and gap_ahead < WARNING_S * closing
+        near = (ahead if gap_ahead < max(WARNING_S * closing, NEAR_M)
                 else behind if gap_behind < CLEAR_BEHIND_M else None)
         if near is not None:
             target = -lane if params["objects_left_of_center"][near] else lane
