@@ -36,7 +36,8 @@ def load_checkpoint(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # a damaged file's bytes can make unpickling raise anything (MemoryError too)
-        raise CheckpointError(f"{path}: corrupt checkpoint ({type(exc).__name__}: {exc})") from None
+        reason = " ".join(str(exc).split())  # some of torch's messages span lines; the error stays one
+        raise CheckpointError(f"{path}: corrupt checkpoint ({type(exc).__name__}: {reason})") from None
     missing = {"model", "optimizer", "global_step", "run"} - set(state) if isinstance(state, dict) else {"model"}
     if missing:
         raise CheckpointError(f"{path}: not a racekit checkpoint (missing {', '.join(sorted(missing))})")
