@@ -76,9 +76,9 @@ class TimeTrialEnv(gym.Env):
     schedule, and `options={"start_fraction": f}` places the start explicitly. With `start_noise`, the
     pose is perturbed by up to 5 cm sideways and 3 degrees of heading, drawn from `self.np_random`.
     With boxes or bots and `putback_starts` p, an episode starts with probability p (drawn from
-    `self.np_random`) where the race rules put a car back after a crash: at rest 1 m behind one of them, in
-    the other lane, a bot stopped as a touched one is. Training starts there too, so that a model does not
-    meet that pose first in a race (where a model that hits the object again from there hits it every time).
+    `self.np_random`) where the race rules restart a car after a crash: at rest 1 m behind one of them, in
+    the other lane for a box, in its lane for a bot. Training starts there too, so that a model does not meet
+    that pose first in a race (where a model that hits the object again from there hits it every time).
 
     ## Episode End
     Terminated: `laps` laps complete (progress reaches 100), all four wheels off the track, crashed into
@@ -87,10 +87,11 @@ class TimeTrialEnv(gym.Env):
     per step for 15 steps).
     Truncated: `max_steps` reached. `info["termination"]` names the reason.
     Race rules (`race=True`, DeepRacer's evaluation): off the track, crashed, driving backwards or stuck
-    do not end the episode; the car is put back at rest on the centre line where it was (with an object
-    within 1 m along the track, 1 m behind that object in the other lane, as DeepRacer does), and a penalty
-    (`offtrack_penalty`, or `crash_penalty` for a crash) of simulated time counts in the lap time. More
-    than `max_resets` resets ends the episode as "dnf".
+    do not end the episode. A penalty (`offtrack_penalty`, or `crash_penalty` for a crash) of simulated time
+    counts in the lap time, the car standing while the bots drive on; then a car that ran into a bot goes on
+    from where it hit it, and any other is put back at rest on the centre line where it was (with an object
+    within 1 m along the track, 1 m behind that object in the other lane). So does DeepRacer's simulator
+    (markov/agent_ctrl/rollout_agent_ctrl.py). More than `max_resets` resets ends the episode as "dnf".
 
     ## Info
     `params` (the reward params of the step), `progress`, `lap_time` (the first lap's simulated seconds,
@@ -252,8 +253,9 @@ class TimeTrialEnv(gym.Env):
         self.objects.reset(self.np_random, fraction * self.track.length)
         start_s = fraction * self.track.length
         if self.putback_starts and self.objects.placed and self.np_random.random() < self.putback_starts:
-            start_s = self.objects.as_if_hit(self.np_random)  # _clear_pose puts the car 1 m behind it
-        x, y, yaw = self._clear_pose(start_s)  # the start, clear of any object there
+            x, y, yaw = self._pose(*self.objects.as_if_hit(self.np_random))
+        else:
+            x, y, yaw = self._pose(*self.objects.clear_spot(start_s))  # the start, clear of any object there
         if self.start_noise:
             side = self.np_random.uniform(-0.05, 0.05)
             x, y = x - side * np.sin(yaw), y + side * np.cos(yaw)
@@ -305,7 +307,7 @@ class TimeTrialEnv(gym.Env):
             self.counts["offtracks" if termination == "off_track" else "crashes"] += 1
         reward = self.reward_function(params)  # the step that ends an episode is scored too
         if self.race and termination in self.penalties:
-            termination = self._put_back(self.penalties[termination])
+            termination = self._put_back(termination)
         truncated = termination is None and self._steps >= self.max_steps
 
         self._frames.append(self._camera_frame())
@@ -346,13 +348,19 @@ class TimeTrialEnv(gym.Env):
                                       self.action_space.high)
         return float(steering), float(speed)
 
-    def _put_back(self, penalty: float) -> str | None:
-        """Race rules: the car back at rest on the centre line where it was (or, with an object within 1 m,
-        1 m behind it in the other lane: sim/objects.py), after a time penalty."""
+    def _put_back(self, kind: str) -> str | None:
+        """Race rules: a time penalty that the car stands out while the bots drive on. A car that ran into a
+        bot stands where it hit it; any other is put back at rest on the centre line where it was (or, with an
+        object within 1 m, 1 m behind it in the other lane: sim/objects.py)."""
         self.counts["resets"] += 1
         if self.max_resets is not None and self.counts["resets"] > self.max_resets:
             return "dnf"
-        x, y, yaw = self._clear_pose(self.lap.s - self.car_spec.reference_ahead)  # s of the car's centre
+        penalty = self.penalties[kind]
+        self.objects.drive_on(penalty, self.world.control_dt)
+        if kind == "crashed" and self.objects.ran_into_bot:
+            x, y, yaw = self.world.car.pose()
+        else:
+            x, y, yaw = self._pose(*self.objects.clear_spot(self.lap.s - self.car_spec.reference_ahead))
         self.world.place_car(x, y, yaw)
         self.world.sim_time += penalty
         self.lap.add_penalty(penalty)
@@ -373,9 +381,8 @@ class TimeTrialEnv(gym.Env):
             return "stuck"
         return None
 
-    def _clear_pose(self, s: float) -> tuple[float, float, float]:
-        """(x, y, yaw) of the car put down at rest near s: on the centre line, or clear of an object there."""
-        s, lateral = self.objects.clear_spot(s)
+    def _pose(self, s: float, lateral: float) -> tuple[float, float, float]:
+        """(x, y, yaw) of the car at rest `lateral` metres left of the centre line at s, facing along it."""
         x, y = self.track.point_at(s)
         yaw = float(self.track.heading_at(s))
         return float(x - lateral * np.sin(yaw)), float(y + lateral * np.cos(yaw)), yaw

@@ -9,7 +9,8 @@ along the lane (models/box_obstacle/model.sdf); placement evenly from one gap af
 the lap's end, then each, in random order, moved uniformly between its neighbours +- the gap, in a random
 lane (markov/agent_ctrl/obstacles_agent_ctrl.py); lanes halfway between the centre line and each border
 (markov/track_geom/track_data.py); bots at 0.2 m/s, 2 m apart or more, changing lanes every 3-5 s over 1 m,
-pausing 2 s after a collision (markov/agent_ctrl/bot_cars_agent_ctrl.py), 0.196 x 0.324 m
+all pausing 2 s when one runs into the car from behind, and driving on while the car is held for a penalty
+(their place is a function of simulated time: markov/agent_ctrl/bot_cars_agent_ctrl.py), 0.196 x 0.324 m
 (markov/track_geom/constants.py); put back 1 m behind an object within 1 m, in the other lane
 (markov/agent_ctrl/rollout_agent_ctrl.py).
 """
@@ -31,7 +32,7 @@ BOT_SIZE = (0.32, 0.20, 0.15)  # m: DeepRacer's car
 BOT_RGB = (40, 90, 200)  # blue, apart from the red car and the orange boxes
 BOT_SPEED = 0.2  # m/s, DeepRacer's default
 BOT_GAP = 2.0  # m between bots at the start (DeepRacer's MIN_DISTANCE_BETWEEN_BOT_CARS)
-BOT_PAUSE_S = 2.0  # a bot that touches the car stops this long
+BOT_PAUSE_S = 2.0  # every bot stops this long when one runs into the car from behind
 LANE_CHANGE_EVERY = (3.0, 5.0)  # s, drawn uniformly
 LANE_CHANGE_M = 1.0  # of travel along the track
 # m between boxes along the track: DeepRacer's MIN_DISTANCE_BETWEEN_OBSTACLES is 2.0, which its simulator reads
@@ -168,6 +169,7 @@ class Objects:
         self.boxes: list[int] = []  # ... and object avoidance's boxes, which are static too
         self.bots: list[Bot] = []
         self.clock = 0.0
+        self.ran_into_bot = False
         self.rng = np.random.default_rng(0)
         length, width, height = BOX_SIZE if options.race_type == "object-avoidance" else BOT_SIZE
         rgb = OBSTACLE if options.race_type == "object-avoidance" else BOT_RGB
@@ -237,16 +239,25 @@ class Objects:
         """After the physics of a step: did the car crash? `car_s` is its centre along the track.
 
         Touching a box or obstacle is a crash. A bot is the car's crash only when the bot is ahead (the car ran
-        into it): a bot that runs into the car from behind is not, as in DeepRacer. Every bot touched stops
-        for BOT_PAUSE_S, then drives on.
+        into it; the bot drives on). A bot that runs into the car from behind is not, and every bot stops for
+        BOT_PAUSE_S, then drives on, as in DeepRacer.
         """
         car, bodies = self.world.car, self.world.bodies
-        hit = any(car.touching([bodies[i]]) for i in self.static)
+        hit_static = any(car.touching([bodies[i]]) for i in self.static)
+        self.ran_into_bot = False  # the crash was into a bot alone (the race rules hold the car where it is)
         for bot in self.bots:
             if car.touching([bodies[bot.body]]):
-                bot.paused_until = self.clock + BOT_PAUSE_S
-                hit = hit or along(self.track, car_s, bot.s) > 0
-        return hit
+                ahead = along(self.track, car_s, bot.s) > 0
+                self.ran_into_bot = self.ran_into_bot or (ahead and not hit_static)
+                if not ahead and all(self.clock >= b.paused_until for b in self.bots):
+                    for paused in self.bots:
+                        paused.paused_until = self.clock + BOT_PAUSE_S
+        return hit_static or self.ran_into_bot
+
+    def drive_on(self, seconds: float, dt: float) -> None:
+        """The bots drive on for `seconds` (a penalty the car stands out), one control period `dt` at a time."""
+        for _ in range(int(round(seconds / dt))):
+            self.step(dt)
 
     # -- what the env reads ------------------------------------------------------------------------------
     def states(self) -> list[ObjectState]:
@@ -278,15 +289,17 @@ class Objects:
         """World box indices of the race type's boxes and bots (not the track's obstacles)."""
         return self.boxes + [bot.body for bot in self.bots]
 
-    def as_if_hit(self, rng) -> float:
-        """One of the boxes or bots drawn from `rng` as the one the car just hit (a bot stops, as a touched one
-        does); returns where it stands along the track."""
+    def as_if_hit(self, rng) -> tuple[float, float]:
+        """Where the race rules would restart a car that just hit one of the boxes or bots (drawn from `rng`),
+        as (s, lateral offset): 1 m behind a box in the other lane (clear_spot); 1 m behind a bot in its lane
+        (held where it hit the bot, the car sees it drive on through the penalty)."""
         index = self.placed[int(rng.integers(len(self.placed)))]
         for bot in self.bots:
             if bot.body == index:
-                bot.paused_until = self.clock + BOT_PAUSE_S
+                s = bot.s - RESET_BEHIND
+                return s, bot.lateral(self.track, s)
         s, _ = self.track.project(np.array([self.world.standing[index].centre[:2]]))
-        return float(np.ravel(s)[0])
+        return self.clear_spot(float(np.ravel(s)[0]))
 
     def clear_spot(self, s: float) -> tuple[float, float]:
         """Where to put the car down near `s` (its centre along the track) clear of every object, as
