@@ -11,8 +11,10 @@ lane (markov/agent_ctrl/obstacles_agent_ctrl.py); lanes halfway between the cent
 (markov/track_geom/track_data.py); bots at 0.2 m/s, 2 m apart or more, changing lanes every 3-5 s over 1 m,
 all pausing 2 s when one runs into the car from behind, and driving on while the car is held for a penalty
 (their place is a function of simulated time: markov/agent_ctrl/bot_cars_agent_ctrl.py), 0.196 x 0.324 m
-(markov/track_geom/constants.py); put back 1 m behind an object within 1 m, in the other lane
-(markov/agent_ctrl/rollout_agent_ctrl.py).
+(markov/track_geom/constants.py); after a crash into a box, or off the track with a box within 1 m, put back
+1 m behind it in the other lane, and after running into a bot, held where it hit it
+(markov/agent_ctrl/rollout_agent_ctrl.py). racekit puts a car that left the track beside a bot behind the bot
+too (DeepRacer puts it down in the nearer lane, where it may stand on the bot, and lets it blink through).
 """
 from __future__ import annotations
 
