@@ -22,14 +22,16 @@ seeing what it was trained on. The world (its ground texture, the chase view) ha
 different look is drawn by a fast renderer of its own (the PyBullet renderers have one ground texture, so
 with them both cars must see one look).
 
-## Race rules, per car (DeepRacer's evaluation)
-Off the track (all four wheels), a crash, driving backwards (15 steps) or stuck (15 steps) puts the car
-back at rest on the centre line where it was (or, with the other car within 1 m along the track, 1 m
-behind it in the other lane) and holds it there for the penalty (`offtrack_penalty`, `crash_penalty` for
-a crash): the race clock is one for both cars, so a penalty is time the other car drives on, and it
-counts in the penalised car's lap time. More than `max_resets` resets is a DNF.
-A contact between the cars is a crash for the car behind (along the track), DeepRacer's head-to-bot rule:
-it hit the other; the car hit goes on. Every contact is recorded as (time, lap, hitter, hit, x, y).
+## Race rules, per car (DeepRacer's evaluation, markov/agent_ctrl/rollout_agent_ctrl.py)
+Off the track (all four wheels), driving backwards (15 steps) or stuck (15 steps) puts the car back at
+rest on the centre line where it was (or, with the other car within 1 m along the track, 1 m behind it in
+the other lane) and holds it there for the penalty (`offtrack_penalty`). A contact between the cars is a
+crash for the car behind (along the track): it hit the other, which goes on. The car behind stands out
+`crash_penalty` where it hit, at rest and, as DeepRacer's blinking car, not collidable with the other car
+(it drives on through it); collisions come back once the penalty is over and the two no longer overlap.
+The race clock is one for both cars, so a penalty is time the other car drives on, and it counts in the
+penalised car's lap time. More than `max_resets` resets is a DNF. Every contact is recorded as (time,
+lap, hitter, hit, x, y).
 A car that has done its laps (or is out: DNF) leaves the track, so it is no obstacle to the other.
 The heat ends when both are done, or at `max_steps`.
 """
@@ -97,6 +99,7 @@ class Racer:
     still: int = 0
     last_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
     hold_until: float = 0.0  # held at rest (a penalty) until this race time
+    ghost: bool = False  # not collidable with the other car: it ran into it and stands out its penalty
     termination: str | None = None  # lap_complete, dnf, max_steps once the car is done
     finish_time: float | None = None
     parked: bool = False
@@ -182,6 +185,8 @@ class HeadToHead:
             racer.counts = {"offtracks": 0, "crashes": 0, "resets": 0}
             racer.falling = racer.still = 0
             racer.hold_until, racer.termination, racer.finish_time, racer.parked = 0.0, None, None, False
+            racer.ghost = False
+        self._collide(True)
         self.racers[1].car.reset(*poses[1])
         world.reset_car(*poses[0])  # car A, then the physics settles both on their wheels; the clock at zero
         for shell in self.shells:
@@ -207,6 +212,10 @@ class HeadToHead:
         self.racers[1].car.moved()
         self._steps += 1
 
+        for racer in self.racers:
+            if racer.ghost and world.sim_time >= racer.hold_until - 1e-9 and not self._overlapping():
+                racer.ghost = False
+                self._collide(True)
         touching = self._touching()
         events = [[], []]
         for racer in self.racers:
@@ -285,9 +294,19 @@ class HeadToHead:
                        "dnf": dnf, "hit": hit})
         if dnf:
             racer.termination = "dnf"
+        elif kind == "crashed":
+            self._hold_where_it_hit(racer, penalty)
         else:
             self._put_back(racer, penalty)
         return events
+
+    def _hold_where_it_hit(self, racer: Racer, penalty: float) -> None:
+        """At rest where it ran into the other car, held for the penalty and not collidable with that car."""
+        racer.car.reset(*racer.car.pose())
+        racer.hold_until = self.world.sim_time + penalty
+        racer.falling = racer.still = 0
+        racer.ghost = True
+        self._collide(False)
 
     def _put_back(self, racer: Racer, penalty: float) -> None:
         """At rest on the centre line where the car was, or 1 m behind the other car if it is within 1 m, in
@@ -317,6 +336,19 @@ class HeadToHead:
         if a.done or b.done:
             return False
         return bool(p.getContactPoints(a.car.body, b.car.body, physicsClientId=self.world.client))
+
+    def _overlapping(self) -> bool:
+        """The two bodies touch or interpenetrate (asked of the geometry, whatever the collision filter)."""
+        a, b = self.racers
+        return bool(p.getClosestPoints(a.car.body, b.car.body, 0.0, physicsClientId=self.world.client))
+
+    def _collide(self, enable: bool) -> None:
+        """Switch the physics' contacts between the two cars, every link pair, on or off."""
+        client = self.world.client
+        a, b = (r.car.body for r in self.racers)
+        for link_a in range(-1, p.getNumJoints(a, physicsClientId=client)):
+            for link_b in range(-1, p.getNumJoints(b, physicsClientId=client)):
+                p.setCollisionFilterPair(a, b, link_a, link_b, int(enable), physicsClientId=client)
 
     def _centre_s(self, racer: Racer) -> float:
         """Where the car's centre is along the track (its lap counter follows the reference point)."""

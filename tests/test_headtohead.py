@@ -80,20 +80,53 @@ def test_a_faster_car_right_behind_runs_into_the_slower_one_and_it_is_the_crash_
     h = heat(Grid(stagger=0.6, single_file=True), crash_penalty=5.0)
     try:
         h.reset()
-        held, hit_at = 0, None
+        held, hit_at, where_held = 0, None, []
         for step in range(100):
             _, infos, _ = h.step([(0.0, 0.8), (0.0, 2.0)])  # A slow ahead, B fast behind
             crash = [e for e in infos[1]["events"] if e["kind"] == "crash"]
             if crash and hit_at is None:
                 hit_at = step
                 assert crash[0]["hit"] == 0 and crash[0]["penalty"] == 5.0
+                hit_xy = np.array([crash[0]["x"], crash[0]["y"]])
             held += infos[1]["holding"]
+            if infos[1]["holding"]:
+                where_held.append(np.hypot(infos[1]["x"] - hit_xy[0], infos[1]["y"] - hit_xy[1]))
         assert hit_at is not None and hit_at < 15
-        [contact] = h.contacts[:1]
+        [contact] = h.contacts  # one contact: B, held, no longer collides with A
         assert (contact.hitter, contact.hit, contact.lap) == (1, 0, 1) and contact.sim_time < 1.0
-        assert infos[1]["crashes"] >= 1 and infos[0]["crashes"] == 0  # the car hit goes on, no penalty
+        assert infos[1]["crashes"] == 1 and infos[0]["crashes"] == 0  # the car hit goes on, no penalty
         assert held >= 5.0 * 15 - 1  # B held at rest for its penalty (75 steps of 1/15 s) ...
+        assert max(where_held) < 0.05  # ... where it hit A (DeepRacer's rule; not put back behind it) ...
         assert infos[0]["progress"] > 15  # ... while A drove on
+    finally:
+        h.close()
+
+
+def test_a_car_held_where_it_hit_does_not_block_the_car_it_hit():
+    """A stands still; B runs into it and stands out its penalty there, as DeepRacer's blinking car: not
+    collidable. A backs through it without a second contact; the cars collide again only once the penalty is
+    over and they are apart."""
+    h = heat(Grid(stagger=0.6, single_file=True), crash_penalty=1.0)
+    try:
+        h.reset()
+        for _ in range(30):  # A waits (not long enough to be stuck), B drives into it
+            _, infos, _ = h.step([(0.0, 0.0), (0.0, 1.0)])
+            if infos[1]["crashes"]:
+                break
+        assert infos[1]["crashes"] == 1 and infos[1]["holding"]
+        a_at, b_at = (np.array([infos[i]["x"], infos[i]["y"]]) for i in (0, 1))
+        gap = np.hypot(*(a_at - b_at))
+        for _ in range(10):  # A backs up into B (its commands ignored while held)
+            _, infos, _ = h.step([(0.0, -0.5), (0.0, 1.0)])
+        a_now, b_now = (np.array([infos[i]["x"], infos[i]["y"]]) for i in (0, 1))
+        assert np.hypot(*(a_now - a_at)) > gap and np.hypot(*(b_now - b_at)) < 0.01  # through B, B held
+        assert len(h.contacts) == 1 and infos[0]["crashes"] == infos[0]["resets"] == 0
+        for _ in range(8):  # the penalty runs out with the two bodies inside each other: still no contacts
+            _, infos, _ = h.step([(0.0, 0.0), (0.0, 0.0)])
+        assert not infos[1]["holding"] and h.racers[1].ghost and len(h.contacts) == 1
+        for _ in range(15):  # A drives off; apart, the cars collide again
+            _, infos, _ = h.step([(0.0, 1.0), (0.0, 0.0)])
+        assert not h.racers[1].ghost and len(h.contacts) == 1
     finally:
         h.close()
 
