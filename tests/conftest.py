@@ -31,15 +31,10 @@ def one_thread():
 def trained_run(tmp_path_factory):
     """A tiny real run, as `racekit train` writes it (a few seconds of training), trained once per test process
     (each xdist worker): never changed; tests take a copy of it through `real_run`."""
-    import subprocess
-    import sys
+    from train_helpers import train_tiny
 
     root = tmp_path_factory.mktemp("trained") / "runs"
-    done = subprocess.run([sys.executable, "-m", "racekit", "train", "--out", str(root / "tiny"), "--track", "oval",
-                           "--steps", "256", "--envs", "2", "--rollout-steps", "128", "--eval-every", "100000",
-                           "--camera", "36x36", "--no-simtrace", "--quiet"], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr
+    train_tiny(root / "tiny")
     return root
 
 

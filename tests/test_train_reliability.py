@@ -1,6 +1,7 @@
-"""`racekit train` as a user runs it (real processes, real signals): killed with SIGKILL it resumes from
-its last checkpoint, Ctrl-C/SIGTERM keep the checkpoint and exit 130, a reward function that fails
-mid-run stops it with exit 2 and the checkpoint intact, and bad run dirs give one clear line."""
+"""`racekit train` as a user runs it (real processes, real signals): the same seed and step budget repeat a
+run exactly (another seed does not), killed with SIGKILL it resumes from its last checkpoint, Ctrl-C/SIGTERM
+keep the checkpoint and exit 130, a reward function that fails mid-run stops it with exit 2 and the checkpoint
+intact, and bad run dirs give one clear line."""
 import csv
 import os
 import shutil
@@ -11,10 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from racekit.agent.checkpoint import load_checkpoint
+from racekit.agent.logbook import read_evaluations
 from racekit.cli import main
 from racekit.console.processes import alive  # a zombie counts as ended
+from train_helpers import train_tiny
 
 BATCH = 32  # 2 envs x 16 steps per update
 TINY = ["--track", "oval", "--envs", "2", "--rollout-steps", "16", "--minibatch", "32", "--epochs", "1",
@@ -73,6 +77,24 @@ def metric_steps(run) -> list[int]:
 
 def error_lines(stderr: str) -> list[str]:
     return [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("pybullet build time")]
+
+
+def test_the_same_seed_and_step_budget_repeat_a_run_exactly_and_another_seed_does_not(trained_run, tmp_path):
+    """Seeds make runs repeatable: the rollout workers' envs, the policy's actions, the minibatches and the
+    evaluation. (A --minutes budget anneals the learning rate over wall-clock time, so only a step budget
+    repeats to the bit: docs/training.md.)"""
+    def outcome(run):
+        state = load_checkpoint(run / "checkpoints" / "last.pt")
+        evaluations = [{k: v for k, v in row.items() if k != "wall_seconds"} for row in read_evaluations(run)]
+        return state["global_step"], state["model"], evaluations
+
+    train_tiny(tmp_path / "again")
+    train_tiny(tmp_path / "other", "--seed", "1")
+    step, weights, evaluations = outcome(trained_run / "tiny")
+    again, other = outcome(tmp_path / "again"), outcome(tmp_path / "other")
+    assert again[0] == step == 256 and evaluations and again[2] == evaluations
+    assert all(torch.equal(weights[k], again[1][k]) for k in weights)
+    assert not all(torch.equal(weights[k], other[1][k]) for k in weights)
 
 
 def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
