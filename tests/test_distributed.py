@@ -113,12 +113,16 @@ def trace_rows(run: Path) -> list[dict]:
 
 @pytest.mark.timeout(180)
 def test_ray_actors_drive_each_envs_own_tracks_randomised_and_write_the_sim_trace(tmp_path):
+    """... with DeepRacer Evo's sensors: each step's observation a dict of the stereo pair and the LIDAR."""
     run = tmp_path / "run"
     cfg = RunConfig(tracks=["oval", "piccolo"], track="oval", track_episodes=1, randomize="default", steps=512,
                     eval_every=10**9, eval_laps=1, camera_width=48, camera_height=36, frame_stack=1,
-                    ppo=PPOConfig(envs=2, rollout_steps=128, minibatch=128, epochs=1))
+                    sensors=["stereo-cameras", "lidar"], ppo=PPOConfig(envs=2, rollout_steps=128, minibatch=128,
+                                                                       epochs=1))
     summary = train(run, cfg, quiet=True, ray=RayOptions(address="local", actors=2))
     assert summary["outcome"] == "done"
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert state["camera"]["sensors"] == ["stereo-cameras", "lidar"] and state["lidar_size"] == 64
     with open(run / "episodes.csv", newline="") as f:
         episodes = list(csv.DictReader(f))
     by_env = {env: [e["track"] for e in episodes if e["env"] == env] for env in ("0", "1")}

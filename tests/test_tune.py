@@ -19,7 +19,10 @@ from racekit.cli.train import new_run_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REWARD = REPO / "examples" / "rewards" / "speed_along_track.py"
-TINY = ["--camera", "48x36", "--frame-stack", "1", "--envs", "2", "--eval-laps", "1", "--no-simtrace"]
+# the trials take any train option after --: here DeepRacer Evo's sensors too (a dict observation per step)
+TINY = ["--camera", "48x36", "--frame-stack", "1", "--envs", "2", "--eval-laps", "1", "--no-simtrace",
+        "--sensor", "stereo-cameras", "--sensor", "lidar"]
+SENSORS = ["stereo-cameras", "lidar"]
 
 
 def ppo_of(config: dict) -> dict:
@@ -48,6 +51,7 @@ def test_a_search_runs_each_trial_as_a_train_run_and_prints_the_line_that_reprod
     for run in trials:  # each trial is an ordinary run directory with the trial's settings
         config = json.loads((run / "config.json").read_text())["run"]
         assert config["track"] == "oval" and config["camera_width"] == 48 and config["seed"] == 0
+        assert config["sensors"] == SENSORS
         evaluations = [json.loads(x) for x in (run / "evaluations.jsonl").read_text().splitlines()]
         assert evaluations and (run / "checkpoints" / "last.pt").is_file()
         seen_settings.append(ppo_of(config))
@@ -82,7 +86,7 @@ def test_a_search_runs_each_trial_as_a_train_run_and_prints_the_line_that_reprod
     cfg = new_run_config(build_parser().parse_args(reproduce[1:]))
     best_config = json.loads((best_run / "config.json").read_text())["run"]
     assert ppo_of({"ppo": vars(cfg.ppo)}) == ppo_of(best_config)
-    assert cfg.track == "oval" and cfg.camera_width == 48 and cfg.minutes == 0.15
+    assert cfg.track == "oval" and cfg.camera_width == 48 and cfg.minutes == 0.15 and cfg.sensors == SENSORS
     assert trainers_running(out) == []  # no trial left a trainer behind
 
 
