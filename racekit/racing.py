@@ -12,7 +12,7 @@ the same file, the same checks, the same onnxruntime session as on the car) and 
 checks that the simulator can give it what it expects (its camera's size, its lens,
 mount and look: a model from DeepRacer's simulator races through DeepRacer's camera in
 DeepRacer's look); every problem is a RaceError naming the file, raised before any race
-starts. `race` drives the laps: an off-track puts the car back on the centre line with a
+starts. `race` drives the laps: an off-track puts the car back in the nearer lane with a
 time penalty that counts in the lap time, more than `max_resets` resets is a DNF (the env's
 race rules, sim/env.py); a crash into a box or a bot ahead costs `crash_penalty` and puts
 the car back clear of it. It records the driven line, where the car left the track or

@@ -89,7 +89,7 @@ class TimeTrialEnv(gym.Env):
     Race rules (`race=True`, DeepRacer's evaluation): off the track, crashed, driving backwards or stuck
     do not end the episode. A penalty (`offtrack_penalty`, or `crash_penalty` for a crash) of simulated time
     counts in the lap time, the car standing while the bots drive on; then a car that ran into a bot goes on
-    from where it hit it, and any other is put back at rest on the centre line where it was (with an object
+    from where it hit it, and any other is put back at rest in the nearer lane where it was (with an object
     within 1 m along the track, 1 m behind that object in the other lane). So does DeepRacer's simulator
     (markov/agent_ctrl/rollout_agent_ctrl.py). More than `max_resets` resets ends the episode as "dnf".
 
@@ -350,7 +350,7 @@ class TimeTrialEnv(gym.Env):
 
     def _put_back(self, kind: str) -> str | None:
         """Race rules: a time penalty that the car stands out while the bots drive on. A car that ran into a
-        bot stands where it hit it; any other is put back at rest on the centre line where it was (or, with an
+        bot stands where it hit it; any other is put back at rest in the nearer lane where it was (or, with an
         object within 1 m, 1 m behind it in the other lane: sim/objects.py)."""
         self.counts["resets"] += 1
         if self.max_resets is not None and self.counts["resets"] > self.max_resets:
@@ -360,7 +360,9 @@ class TimeTrialEnv(gym.Env):
         if kind == "crashed" and self.objects.ran_into_bot:
             x, y, yaw = self.world.car.pose()
         else:
-            x, y, yaw = self._pose(*self.objects.clear_spot(self.lap.s - self.car_spec.reference_ahead))
+            s = self.lap.s - self.car_spec.reference_ahead
+            _, offset = self.track.project(np.array(self.world.car.pose()[:2]), near_s=s)
+            x, y, yaw = self._pose(*self.objects.clear_spot(s, 1.0 if float(offset) > 0 else -1.0))
         self.world.place_car(x, y, yaw)
         self.world.sim_time += penalty
         self.lap.add_penalty(penalty)

@@ -24,11 +24,11 @@ with them both cars must see one look).
 
 ## Race rules, per car (DeepRacer's evaluation, markov/agent_ctrl/rollout_agent_ctrl.py)
 Off the track (all four wheels), driving backwards (15 steps) or stuck (15 steps) puts the car back at
-rest on the centre line where it was (or, with the other car within 1 m along the track, 1 m behind it in
-the other lane) and holds it there for the penalty (`offtrack_penalty`). A contact between the cars is a
-crash for the car behind (along the track): it hit the other, which goes on. The car behind stands out
-`crash_penalty` where it hit, at rest and, as DeepRacer's blinking car, not collidable with the other car
-(it drives on through it); collisions come back once the penalty is over and the two no longer overlap.
+rest in the nearer lane where it was and holds it there for the penalty (`offtrack_penalty`). A contact
+between the cars is a crash for the car behind (along the track): it hit the other, which goes on; the car
+behind stands out `crash_penalty` where it hit, at rest. A car held for a penalty is, as DeepRacer's
+blinking car, not collidable with the other car, which drives on through it (even where it was put down on
+top of it); collisions come back once the penalty is over and the two no longer overlap.
 The race clock is one for both cars, so a penalty is time the other car drives on, and it counts in the
 penalised car's lap time. More than `max_resets` resets is a DNF. Every contact is recorded as (time,
 lap, hitter, hit, x, y).
@@ -49,7 +49,7 @@ from racekit.sim.car import Car, CarSpec
 from racekit.sim.env import PROGRESS_FALLING_STEPS, STUCK_DISTANCE, STUCK_STEPS
 from racekit.sim.headtohead_sensors import CAR_BOX, CarSensors, LidarShell, car_box
 from racekit.sim.lap import LapProgress
-from racekit.sim.objects import RESET_BEHIND, along, lane_offset
+from racekit.sim.objects import along, lane_offset
 from racekit.sim.looks import LOOKS, look_ground, look_sky
 from racekit.sim.render import make_renderer
 from racekit.sim.world import SUBSTEPS, World
@@ -294,36 +294,24 @@ class HeadToHead:
                        "dnf": dnf, "hit": hit})
         if dnf:
             racer.termination = "dnf"
-        elif kind == "crashed":
-            self._hold_where_it_hit(racer, penalty)
         else:
-            self._put_back(racer, penalty)
+            self._hold(racer, penalty, racer.car.pose() if kind == "crashed" else self._lane_spot(racer))
         return events
 
-    def _hold_where_it_hit(self, racer: Racer, penalty: float) -> None:
-        """At rest where it ran into the other car, held for the penalty and not collidable with that car."""
-        racer.car.reset(*racer.car.pose())
+    def _lane_spot(self, racer: Racer) -> tuple[float, float, float]:
+        """The pose in the nearer lane where the car is, facing along the track."""
+        s = self._centre_s(racer)
+        _, offset = self.track.project(np.array(racer.car.pose()[:2]), near_s=s)
+        return self._pose(s, lane_offset(self.track, s, 1.0 if float(offset) > 0 else -1.0))
+
+    def _hold(self, racer: Racer, penalty: float, pose: tuple[float, float, float]) -> None:
+        """At rest at `pose` for the penalty, not collidable with the other car (DeepRacer's blinking car)."""
+        racer.car.reset(*pose)
         racer.hold_until = self.world.sim_time + penalty
         racer.falling = racer.still = 0
+        racer.last_xy = np.array(pose[:2])
         racer.ghost = True
         self._collide(False)
-
-    def _put_back(self, racer: Racer, penalty: float) -> None:
-        """At rest on the centre line where the car was, or 1 m behind the other car if it is within 1 m, in
-        the other lane; held there for the penalty."""
-        s = self._centre_s(racer)
-        lateral = 0.0
-        other = self.racers[1 - racer.index]
-        if not other.done:
-            other_s, other_offset = self.track.project(np.array(other.car.pose()[:2]))
-            gap = along(self.track, s, float(other_s))
-            if abs(gap) < RESET_BEHIND:
-                s = s + gap - RESET_BEHIND
-                lateral = lane_offset(self.track, s, -1.0 if float(other_offset) > 0 else 1.0)
-        racer.car.reset(*self._pose(s, lateral))
-        racer.hold_until = self.world.sim_time + penalty
-        racer.falling = racer.still = 0
-        racer.last_xy = np.array(racer.car.pose()[:2])
 
     def _park(self, racer: Racer) -> None:
         """A car that is done leaves the track (far off its bounds), out of the other's way and view."""

@@ -11,10 +11,11 @@ lane (markov/agent_ctrl/obstacles_agent_ctrl.py); lanes halfway between the cent
 (markov/track_geom/track_data.py); bots at 0.2 m/s, 2 m apart or more, changing lanes every 3-5 s over 1 m,
 all pausing 2 s when one runs into the car from behind, and driving on while the car is held for a penalty
 (their place is a function of simulated time: markov/agent_ctrl/bot_cars_agent_ctrl.py), 0.196 x 0.324 m
-(markov/track_geom/constants.py); after a crash into a box, or off the track with a box within 1 m, put back
-1 m behind it in the other lane, and after running into a bot, held where it hit it
-(markov/agent_ctrl/rollout_agent_ctrl.py). racekit puts a car that left the track beside a bot behind the bot
-too (DeepRacer puts it down in the nearer lane, where it may stand on the bot, and lets it blink through).
+(markov/track_geom/constants.py); off the track (or driving backwards, or stuck), put back at rest in the
+nearer lane where it was, but with a box within 1 m, 1 m behind it in the other lane, as after a crash into
+a box; after running into a bot, held where it hit it (markov/agent_ctrl/rollout_agent_ctrl.py). racekit
+puts a car that left the track beside a bot behind the bot too (DeepRacer puts it down in the nearer lane,
+where it may stand on the bot, and lets it blink through; racekit's head-to-head does that with two cars).
 """
 from __future__ import annotations
 
@@ -303,11 +304,12 @@ class Objects:
         s, _ = self.track.project(np.array([self.world.standing[index].centre[:2]]))
         return self.clear_spot(float(np.ravel(s)[0]))
 
-    def clear_spot(self, s: float) -> tuple[float, float]:
+    def clear_spot(self, s: float, lane: float = 0.0) -> tuple[float, float]:
         """Where to put the car down near `s` (its centre along the track) clear of every object, as
-        (s, lateral offset): the centre line at s, or, with an object within 1 m along the track, 1 m
-        behind that object in the other lane (DeepRacer's put-back)."""
-        lateral, states = 0.0, self.states()
+        (s, lateral offset): lane line `lane` at s (0: the centre line; +1 the left lane, -1 the right), or,
+        with an object within 1 m along the track, 1 m behind that object in the other lane (DeepRacer's
+        put-back)."""
+        lateral, states = lane_offset(self.track, s, lane), self.states()
         if not states:
             return s, lateral
         obj_s, obj_offset = self.track.project(np.array([(o.x, o.y) for o in states]))

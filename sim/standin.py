@@ -17,8 +17,8 @@ speeds it asks for (at the default cap 0.5 it drives at half of them).
 
 Rules: plain laps from the start line in simulated seconds. The car waits at
 rest on the line; the lap clock starts on its first forward throttle. Off the
-track (all four wheels off the road) or a crash puts it back at rest on the
-centre line where it left, after a time penalty, as in DeepRacer's evaluation;
+track (all four wheels off the road) or a crash puts it back at rest in the
+nearer lane where it left, after a time penalty, as in DeepRacer's evaluation;
 nothing ends the session. Driving backwards or standing still is allowed.
 """
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy as np
 from racekit.sim.camera import CameraSpec, mounted
 from racekit.sim.car import CarSpec
 from racekit.sim.lap import LapProgress
+from racekit.sim.objects import lane_offset
 from racekit.sim.world import SUBSTEPS, World
 from racekit.tracks import Track
 
@@ -125,10 +126,13 @@ class StandIn:
         return None
 
     def _put_back(self, penalty: float) -> None:
-        """At rest on the centre line where the car left; the penalty counts in the lap time."""
+        """At rest in the nearer lane where the car left; the penalty counts in the lap time."""
         s = self.lap.s - self.car_spec.reference_ahead
         x, y = self.track.point_at(s)
-        self.world.place_car(float(x), float(y), float(self.track.heading_at(s)))
+        yaw = float(self.track.heading_at(s))
+        _, offset = self.track.project(np.array(self.world.car.pose()[:2]), near_s=s)
+        lateral = lane_offset(self.track, s, 1.0 if float(offset) > 0 else -1.0)
+        self.world.place_car(float(x - lateral * np.sin(yaw)), float(y + lateral * np.cos(yaw)), yaw)
         self.world.sim_time += penalty
         self.lap.add_penalty(penalty)
 

@@ -262,6 +262,24 @@ def test_race_puts_the_car_back_after_an_off_track_and_the_penalty_counts_in_the
     env.close(), clean_env.close()
 
 
+@pytest.mark.parametrize("steering, side", [(30.0, 1.0), (-30.0, -1.0)])
+def test_race_puts_a_car_back_in_the_nearer_lane_where_it_left_the_track(steering, side):
+    """DeepRacer's put-back (markov/agent_ctrl/rollout_agent_ctrl.py): at rest in the lane, of the two, nearer
+    to the car, at its place along the track, facing along it."""
+    env = TimeTrialEnv(race=True, offtrack_penalty=1.0)
+    env.reset(seed=0)
+    for step in range(200):  # straight on, then hard over to one side until the car leaves the track
+        _, _, _, _, info = env.step(np.array([steering if step >= 10 else 0.0, 2.0], np.float32))
+        if info["offtracks"]:
+            break
+    x, y, yaw = env.world.car.pose()
+    s, offset = env.track.project(np.array([x, y]))
+    assert info["offtracks"] == 1 and env.world.car.speed() < 0.05
+    assert offset == pytest.approx(side * env.track.width_at(s) / 4, abs=0.02)
+    assert abs((yaw - env.track.heading_at(s) + np.pi) % (2 * np.pi) - np.pi) < 0.05
+    env.close()
+
+
 def test_race_ends_as_dnf_after_too_many_resets():
     env = TimeTrialEnv(race=True, max_resets=2, offtrack_penalty=2.0)
     env.reset(seed=0)
