@@ -13,7 +13,7 @@ from racekit.sim.camera import MOUNTS, CameraSpec, chase_camera, mounted
 from racekit.sim.car import CarSpec
 from racekit.sim.lap import LapProgress
 from racekit.sim.looks import LOOKS
-from racekit.sim.objects import BOT_SPEED, OBJECT_GAP, ObjectOptions, Objects
+from racekit.sim.objects import BOT_SPEED, OBJECT_GAP, ObjectOptions, Objects, nearer_lane, pose_at
 from racekit.sim.params import StepState, heading_degrees, reward_params
 from racekit.sim.randomization import as_randomization
 from racekit.sim.randomizer import Randomizer
@@ -253,9 +253,9 @@ class TimeTrialEnv(gym.Env):
         self.objects.reset(self.np_random, fraction * self.track.length)
         start_s = fraction * self.track.length
         if self.putback_starts and self.objects.placed and self.np_random.random() < self.putback_starts:
-            x, y, yaw = self._pose(*self.objects.as_if_hit(self.np_random))
+            x, y, yaw = pose_at(self.track, *self.objects.as_if_hit(self.np_random))
         else:
-            x, y, yaw = self._pose(*self.objects.clear_spot(start_s))  # the start, clear of any object there
+            x, y, yaw = pose_at(self.track, *self.objects.clear_spot(start_s))  # the start, clear of objects
         if self.start_noise:
             side = self.np_random.uniform(-0.05, 0.05)
             x, y = x - side * np.sin(yaw), y + side * np.cos(yaw)
@@ -361,8 +361,8 @@ class TimeTrialEnv(gym.Env):
             x, y, yaw = self.world.car.pose()
         else:
             s = self.lap.s - self.car_spec.reference_ahead
-            _, offset = self.track.project(np.array(self.world.car.pose()[:2]), near_s=s)
-            x, y, yaw = self._pose(*self.objects.clear_spot(s, 1.0 if float(offset) > 0 else -1.0))
+            lateral = nearer_lane(self.track, s, self.world.car.pose()[:2])
+            x, y, yaw = pose_at(self.track, *self.objects.clear_spot(s, lateral))
         self.world.place_car(x, y, yaw)
         self.world.sim_time += penalty
         self.lap.add_penalty(penalty)
@@ -382,12 +382,6 @@ class TimeTrialEnv(gym.Env):
         if self._still >= STUCK_STEPS:
             return "stuck"
         return None
-
-    def _pose(self, s: float, lateral: float) -> tuple[float, float, float]:
-        """(x, y, yaw) of the car at rest `lateral` metres left of the centre line at s, facing along it."""
-        x, y = self.track.point_at(s)
-        yaw = float(self.track.heading_at(s))
-        return float(x - lateral * np.sin(yaw)), float(y + lateral * np.cos(yaw)), yaw
 
     def _objects_in_view(self) -> list[bool]:
         return self.objects.in_view(self.world.car, self.camera)

@@ -49,7 +49,7 @@ from racekit.sim.car import Car, CarSpec
 from racekit.sim.env import PROGRESS_FALLING_STEPS, STUCK_DISTANCE, STUCK_STEPS
 from racekit.sim.headtohead_sensors import CAR_BOX, CarSensors, LidarShell, car_box
 from racekit.sim.lap import LapProgress
-from racekit.sim.objects import along, lane_offset
+from racekit.sim.objects import along, lane_offset, nearer_lane, pose_at
 from racekit.sim.looks import LOOKS, look_ground, look_sky
 from racekit.sim.render import make_renderer
 from racekit.sim.world import SUBSTEPS, World
@@ -181,7 +181,7 @@ class HeadToHead:
         start = 0.0 if track.closed else self.grid.stagger
         poses = []
         for racer, s, lane in ((self.racers[0], start, 1.0), (self.racers[1], start - self.grid.stagger, -1.0)):
-            poses.append(self._pose(s, 0.0 if self.grid.single_file else lane_offset(track, s, lane)))
+            poses.append(pose_at(track, s, 0.0 if self.grid.single_file else lane_offset(track, s, lane)))
             racer.counts = {"offtracks": 0, "crashes": 0, "resets": 0}
             racer.falling = racer.still = 0
             racer.hold_until, racer.termination, racer.finish_time, racer.parked = 0.0, None, None, False
@@ -301,8 +301,7 @@ class HeadToHead:
     def _lane_spot(self, racer: Racer) -> tuple[float, float, float]:
         """The pose in the nearer lane where the car is, facing along the track."""
         s = self._centre_s(racer)
-        _, offset = self.track.project(np.array(racer.car.pose()[:2]), near_s=s)
-        return self._pose(s, lane_offset(self.track, s, 1.0 if float(offset) > 0 else -1.0))
+        return pose_at(self.track, s, nearer_lane(self.track, s, racer.car.pose()[:2]))
 
     def _hold(self, racer: Racer, penalty: float, pose: tuple[float, float, float]) -> None:
         """At rest at `pose` for the penalty, not collidable with the other car (DeepRacer's blinking car)."""
@@ -341,11 +340,6 @@ class HeadToHead:
     def _centre_s(self, racer: Racer) -> float:
         """Where the car's centre is along the track (its lap counter follows the reference point)."""
         return racer.lap.s - self.car_spec.reference_ahead
-
-    def _pose(self, s: float, lateral: float) -> tuple[float, float, float]:
-        x, y = self.track.point_at(s)
-        yaw = float(self.track.heading_at(s))
-        return float(x - lateral * math.sin(yaw)), float(y + lateral * math.cos(yaw)), yaw
 
     def _camera(self, racer: Racer) -> np.ndarray:
         """The car's camera (or stereo pair): the world's boxes, and the other car (unless it has left the track)."""

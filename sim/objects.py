@@ -136,6 +136,19 @@ def lane_offset(track, s: float, lane: float) -> float:
     return lane * float(track.width_at(s)) / 4
 
 
+def nearer_lane(track, s: float, xy) -> float:
+    """Lateral offset at s of the lane line nearer to the point xy (where DeepRacer puts a car back)."""
+    _, offset = track.project(np.asarray(xy, dtype=float), near_s=s)
+    return lane_offset(track, s, 1.0 if float(offset) > 0 else -1.0)
+
+
+def pose_at(track, s: float, lateral: float) -> tuple[float, float, float]:
+    """(x, y, yaw) `lateral` metres left of the centre line at s, facing along the track."""
+    x, y = track.point_at(s)
+    yaw = float(track.heading_at(s))
+    return float(x - lateral * math.sin(yaw)), float(y + lateral * math.cos(yaw)), yaw
+
+
 def along(track, a: float, b: float) -> float:
     """b - a along the track, wrapped into (-length/2, length/2] on loops."""
     d = b - a
@@ -304,12 +317,11 @@ class Objects:
         s, _ = self.track.project(np.array([self.world.standing[index].centre[:2]]))
         return self.clear_spot(float(np.ravel(s)[0]))
 
-    def clear_spot(self, s: float, lane: float = 0.0) -> tuple[float, float]:
+    def clear_spot(self, s: float, lateral: float = 0.0) -> tuple[float, float]:
         """Where to put the car down near `s` (its centre along the track) clear of every object, as
-        (s, lateral offset): lane line `lane` at s (0: the centre line; +1 the left lane, -1 the right), or,
-        with an object within 1 m along the track, 1 m behind that object in the other lane (DeepRacer's
-        put-back)."""
-        lateral, states = lane_offset(self.track, s, lane), self.states()
+        (s, lateral offset): `lateral` m left of the centre line at s, or, with an object within 1 m along
+        the track, 1 m behind that object in the other lane (DeepRacer's put-back)."""
+        states = self.states()
         if not states:
             return s, lateral
         obj_s, obj_offset = self.track.project(np.array([(o.x, o.y) for o in states]))

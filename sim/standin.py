@@ -30,7 +30,7 @@ import numpy as np
 from racekit.sim.camera import CameraSpec, mounted
 from racekit.sim.car import CarSpec
 from racekit.sim.lap import LapProgress
-from racekit.sim.objects import lane_offset
+from racekit.sim.objects import nearer_lane, pose_at
 from racekit.sim.world import SUBSTEPS, World
 from racekit.tracks import Track
 
@@ -128,11 +128,7 @@ class StandIn:
     def _put_back(self, penalty: float) -> None:
         """At rest in the nearer lane where the car left; the penalty counts in the lap time."""
         s = self.lap.s - self.car_spec.reference_ahead
-        x, y = self.track.point_at(s)
-        yaw = float(self.track.heading_at(s))
-        _, offset = self.track.project(np.array(self.world.car.pose()[:2]), near_s=s)
-        lateral = lane_offset(self.track, s, 1.0 if float(offset) > 0 else -1.0)
-        self.world.place_car(float(x - lateral * np.sin(yaw)), float(y + lateral * np.cos(yaw)), yaw)
+        self.world.place_car(*pose_at(self.track, s, nearer_lane(self.track, s, self.world.car.pose()[:2])))
         self.world.sim_time += penalty
         self.lap.add_penalty(penalty)
 
