@@ -212,10 +212,11 @@ class HeadToHead:
         self.racers[1].car.moved()
         self._steps += 1
 
-        for racer in self.racers:
+        for racer in self.racers:  # a penalty over, and clear of the other car: collidable again
             if racer.ghost and world.sim_time >= racer.hold_until - 1e-9 and not self._overlapping():
                 racer.ghost = False
-                self._collide(True)
+                if not any(r.ghost for r in self.racers):  # one pair filter: both must be done with it
+                    self._collide(True)
         touching = self._touching()
         events = [[], []]
         for racer in self.racers:
