@@ -160,3 +160,14 @@ class Car:
     def touching(self, bodies) -> bool:
         """True when the car is in contact with any of `bodies` (obstacles, walls)."""
         return any(p.getContactPoints(self.body, b, physicsClientId=self.client) for b in bodies)
+
+    def overlapping(self, bodies) -> bool:
+        """True when the car's shapes touch or interpenetrate any of `bodies`, collidable with it or not."""
+        return any(p.getClosestPoints(self.body, b, 0.0, physicsClientId=self.client) for b in bodies)
+
+    def collide_with(self, body: int, enable: bool) -> None:
+        """Switch the physics' contacts between the car (every link) and `body` (every link) on or off."""
+        client = self.client
+        for link in range(-1, p.getNumJoints(self.body, physicsClientId=client)):
+            for other in range(-1, p.getNumJoints(body, physicsClientId=client)):
+                p.setCollisionFilterPair(self.body, body, link, other, int(enable), physicsClientId=client)

@@ -89,9 +89,11 @@ class TimeTrialEnv(gym.Env):
     Race rules (`race=True`, DeepRacer's evaluation): off the track, crashed, driving backwards or stuck
     do not end the episode. A penalty (`offtrack_penalty`, or `crash_penalty` for a crash) of simulated time
     counts in the lap time, the car standing while the bots drive on; then a car that ran into a bot goes on
-    from where it hit it, and any other is put back at rest in the nearer lane where it was (with an object
-    within 1 m along the track, 1 m behind that object in the other lane). So does DeepRacer's simulator
-    (markov/agent_ctrl/rollout_agent_ctrl.py). More than `max_resets` resets ends the episode as "dnf".
+    from where it hit it, and any other is put back at rest in the nearer lane where it was (with a box
+    within 1 m along the track, 1 m behind that box in the other lane); after a penalty the car passes
+    through the bots until it is clear of them. So does DeepRacer's simulator
+    (markov/agent_ctrl/rollout_agent_ctrl.py, its blinking car). More than `max_resets` resets ends the
+    episode as "dnf".
 
     ## Info
     `params` (the reward params of the step), `progress`, `lap_time` (the first lap's simulated seconds,
@@ -284,6 +286,7 @@ class TimeTrialEnv(gym.Env):
         world = self.world
         self.objects.step(world.control_dt)  # the bots drive one control period
         world.step(*(self._randomizer.command(steering, speed) if self._randomizer else (steering, speed)))
+        self.objects.collide_when_clear()
         car = world.car
         self._steps += 1
         x, y, yaw = car.pose()
@@ -350,8 +353,9 @@ class TimeTrialEnv(gym.Env):
 
     def _put_back(self, kind: str) -> str | None:
         """Race rules: a time penalty that the car stands out while the bots drive on. A car that ran into a
-        bot stands where it hit it; any other is put back at rest in the nearer lane where it was (or, with an
-        object within 1 m, 1 m behind it in the other lane: sim/objects.py)."""
+        bot stands where it hit it; any other is put back at rest in the nearer lane where it was (or, with a
+        box within 1 m, 1 m behind it in the other lane: sim/objects.py). Then, as DeepRacer's blinking car,
+        it passes through the bots until it is clear of them."""
         self.counts["resets"] += 1
         if self.max_resets is not None and self.counts["resets"] > self.max_resets:
             return "dnf"
@@ -359,10 +363,11 @@ class TimeTrialEnv(gym.Env):
         self.objects.drive_on(penalty, self.world.control_dt)
         if kind == "crashed" and self.objects.ran_into_bot:
             x, y, yaw = self.world.car.pose()
-        else:
+        else:  # a box within 1 m puts the car behind it; a bot does not (the car passes through bots)
             s = self.lap.s - self.car_spec.reference_ahead
             lateral = nearer_lane(self.track, s, self.world.car.pose()[:2])
-            x, y, yaw = pose_at(self.track, *self.objects.clear_spot(s, lateral))
+            x, y, yaw = pose_at(self.track, *self.objects.clear_spot(s, lateral, bots=False))
+        self.objects.pass_through_bots()
         self.world.place_car(x, y, yaw)
         self.world.sim_time += penalty
         self.lap.add_penalty(penalty)

@@ -326,17 +326,12 @@ class HeadToHead:
         return bool(p.getContactPoints(a.car.body, b.car.body, physicsClientId=self.world.client))
 
     def _overlapping(self) -> bool:
-        """The two bodies touch or interpenetrate (asked of the geometry, whatever the collision filter)."""
         a, b = self.racers
-        return bool(p.getClosestPoints(a.car.body, b.car.body, 0.0, physicsClientId=self.world.client))
+        return a.car.overlapping([b.car.body])
 
     def _collide(self, enable: bool) -> None:
-        """Switch the physics' contacts between the two cars, every link pair, on or off."""
-        client = self.world.client
-        a, b = (r.car.body for r in self.racers)
-        for link_a in range(-1, p.getNumJoints(a, physicsClientId=client)):
-            for link_b in range(-1, p.getNumJoints(b, physicsClientId=client)):
-                p.setCollisionFilterPair(a, b, link_a, link_b, int(enable), physicsClientId=client)
+        a, b = self.racers
+        a.car.collide_with(b.car.body, enable)
 
     def _centre_s(self, racer: Racer) -> float:
         """Where the car's centre is along the track (its lap counter follows the reference point)."""

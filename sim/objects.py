@@ -13,9 +13,9 @@ all pausing 2 s when one runs into the car from behind, and driving on while the
 (their place is a function of simulated time: markov/agent_ctrl/bot_cars_agent_ctrl.py), 0.196 x 0.324 m
 (markov/track_geom/constants.py); off the track (or driving backwards, or stuck), put back at rest in the
 nearer lane where it was, but with a box within 1 m, 1 m behind it in the other lane, as after a crash into
-a box; after running into a bot, held where it hit it (markov/agent_ctrl/rollout_agent_ctrl.py). racekit
-puts a car that left the track beside a bot behind the bot too (DeepRacer puts it down in the nearer lane,
-where it may stand on the bot, and lets it blink through; racekit's head-to-head does that with two cars).
+a box; after running into a bot, held where it hit it; after any penalty, not collidable with the bots (the
+blinking car) until clear of them, so a car put down on a bot passes through it
+(markov/agent_ctrl/rollout_agent_ctrl.py).
 """
 from __future__ import annotations
 
@@ -186,6 +186,7 @@ class Objects:
         self.bots: list[Bot] = []
         self.clock = 0.0
         self.ran_into_bot = False
+        self.passing_through = False  # the car, after a penalty, not collidable with the bots until clear of them
         self.rng = np.random.default_rng(0)
         length, width, height = BOX_SIZE if options.race_type == "object-avoidance" else BOT_SIZE
         rgb = OBSTACLE if options.race_type == "object-avoidance" else BOT_RGB
@@ -203,6 +204,7 @@ class Objects:
         """Place the boxes or bots for an episode starting at `start_s` (the car's centre, along the track):
         at the fixed positions, or spread over the lap ahead of the car, each in a random lane."""
         self.rng, self.clock = rng, 0.0
+        self._pass_through(False)
         places = self._places(rng, start_s)
         for index, (s, lane) in zip(self.boxes, places):
             (x, y), yaw = lane_pose(self.track, s, lane_offset(self.track, s, lane))
@@ -270,6 +272,22 @@ class Objects:
                         paused.paused_until = self.clock + BOT_PAUSE_S
         return hit_static or self.ran_into_bot
 
+    def pass_through_bots(self) -> None:
+        """After a penalty, the car is not collidable with the bots (DeepRacer's blinking car) until it is clear
+        of them: put back in its lane, it may stand on one, and the bot drives on through it."""
+        self._pass_through(True)
+
+    def collide_when_clear(self) -> None:
+        """Every step: the bots collidable again once none overlaps the car."""
+        if self.passing_through and not self.world.car.overlapping([self.world.bodies[b.body] for b in self.bots]):
+            self._pass_through(False)
+
+    def _pass_through(self, on: bool) -> None:
+        if self.bots and on != self.passing_through:
+            for bot in self.bots:
+                self.world.car.collide_with(self.world.bodies[bot.body], not on)
+        self.passing_through = on and bool(self.bots)
+
     def drive_on(self, seconds: float, dt: float) -> None:
         """The bots drive on for `seconds` (a penalty the car stands out), one control period `dt` at a time."""
         for _ in range(int(round(seconds / dt))):
@@ -317,11 +335,12 @@ class Objects:
         s, _ = self.track.project(np.array([self.world.standing[index].centre[:2]]))
         return self.clear_spot(float(np.ravel(s)[0]))
 
-    def clear_spot(self, s: float, lateral: float = 0.0) -> tuple[float, float]:
-        """Where to put the car down near `s` (its centre along the track) clear of every object, as
-        (s, lateral offset): `lateral` m left of the centre line at s, or, with an object within 1 m along
-        the track, 1 m behind that object in the other lane (DeepRacer's put-back)."""
-        states = self.states()
+    def clear_spot(self, s: float, lateral: float = 0.0, bots: bool = True) -> tuple[float, float]:
+        """Where to put the car down near `s` (its centre along the track) clear of the objects (with `bots`
+        False, of the static ones only), as (s, lateral offset): `lateral` m left of the centre line at s, or,
+        with an object within 1 m along the track, 1 m behind that object in the other lane (DeepRacer's
+        put-back)."""
+        states = [o for o in self.states() if bots or not o.is_bot]
         if not states:
             return s, lateral
         obj_s, obj_offset = self.track.project(np.array([(o.x, o.y) for o in states]))

@@ -285,6 +285,26 @@ def test_running_into_a_bot_ahead_is_a_crash_the_car_stands_there_and_the_bot_dr
     env.close()
 
 
+def test_a_car_put_back_onto_a_bot_passes_through_it_as_deepracers_blinking_car(tmp_path):
+    """Off the track beside a bot: put back in the nearer lane even where the bot is (DeepRacer does not move
+    it behind a bot, only behind a box), and not collidable with the bots until clear of them: no crash, and
+    the bot, never touched, never stops."""
+    env = narrow_bot_env(tmp_path, 2.0, race=True, offtrack_penalty=1.0)
+    env.reset(seed=0, options={"start_fraction": 1.0 / env.track.length})
+    bot = env.step(np.array([0.0, 0.0], np.float32))[4]["params"]["objects_location"][0]
+    bot_s = float(env.track.project(np.array(bot))[0])
+    # off the road on the left, 0.1 m behind where the bot will be after the penalty (0.2 m on)
+    env.world.place_car(*objects.pose_at(env.track, bot_s + objects.BOT_SPEED * 1.0 - 0.1, 0.5))
+    infos = [env.step(np.array([0.0, 0.5], np.float32))[4] for _ in range(40)]  # then on, faster than the bot
+    after = infos[1]["params"]  # the first step from where the car was put down
+    assert infos[0]["offtracks"] == 1 and after["is_left_of_center"]  # in the nearer lane, the left
+    assert np.hypot(after["x"] - after["objects_location"][0][0], after["y"] - after["objects_location"][0][1]) < 0.3
+    assert not any(i["params"]["is_crashed"] for i in infos) and infos[-1]["crashes"] == 0
+    assert {i["params"]["objects_speed"][0] for i in infos} == {objects.BOT_SPEED}
+    assert not env.objects.passing_through  # clear of it: the bots are collidable again
+    env.close()
+
+
 def test_a_bot_running_into_the_car_from_behind_is_not_the_cars_crash(tmp_path):
     env = narrow_bot_env(tmp_path, 1.0, bot_speed=1.0)  # 1.5 m behind the car, catching up at 0.5 m/s
     env.reset(seed=0, options={"start_fraction": 2.5 / env.track.length})
