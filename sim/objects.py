@@ -143,7 +143,8 @@ def nearer_lane(track, s: float, xy) -> float:
 
 
 def pose_at(track, s: float, lateral: float) -> tuple[float, float, float]:
-    """(x, y, yaw) `lateral` metres left of the centre line at s, facing along the track."""
+    """(x, y, yaw) `lateral` metres left of the centre line at s, facing along it: a car's pose, from the centre
+    line's own point and heading (lane_pose smooths both, for the boxes and bots)."""
     x, y = track.point_at(s)
     yaw = float(track.heading_at(s))
     return float(x - lateral * math.sin(yaw)), float(y + lateral * math.cos(yaw)), yaw
