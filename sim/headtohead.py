@@ -99,7 +99,7 @@ class Racer:
     still: int = 0
     last_xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
     hold_until: float = 0.0  # held at rest (a penalty) until this race time
-    ghost: bool = False  # not collidable with the other car: it ran into it and stands out its penalty
+    passing_through: bool = False  # since a penalty, not collidable with the other car until clear of it
     termination: str | None = None  # lap_complete, dnf, max_steps once the car is done
     finish_time: float | None = None
     parked: bool = False
@@ -185,7 +185,7 @@ class HeadToHead:
             racer.counts = {"offtracks": 0, "crashes": 0, "resets": 0}
             racer.falling = racer.still = 0
             racer.hold_until, racer.termination, racer.finish_time, racer.parked = 0.0, None, None, False
-            racer.ghost = False
+            racer.passing_through = False
         self._collide(True)
         self.racers[1].car.reset(*poses[1])
         world.reset_car(*poses[0])  # car A, then the physics settles both on their wheels; the clock at zero
@@ -213,9 +213,9 @@ class HeadToHead:
         self._steps += 1
 
         for racer in self.racers:  # a penalty over, and clear of the other car: collidable again
-            if racer.ghost and world.sim_time >= racer.hold_until - 1e-9 and not self._overlapping():
-                racer.ghost = False
-                if not any(r.ghost for r in self.racers):  # one pair filter: both must be done with it
+            if racer.passing_through and world.sim_time >= racer.hold_until - 1e-9 and not self._overlapping():
+                racer.passing_through = False
+                if not any(r.passing_through for r in self.racers):  # one pair filter: both must be done with it
                     self._collide(True)
         touching = self._touching()
         events = [[], []]
@@ -310,7 +310,7 @@ class HeadToHead:
         racer.hold_until = self.world.sim_time + penalty
         racer.falling = racer.still = 0
         racer.last_xy = np.array(pose[:2])
-        racer.ghost = True
+        racer.passing_through = True
         self._collide(False)
 
     def _park(self, racer: Racer) -> None:
@@ -323,7 +323,7 @@ class HeadToHead:
         a, b = self.racers
         if a.done or b.done:
             return False
-        return bool(p.getContactPoints(a.car.body, b.car.body, physicsClientId=self.world.client))
+        return a.car.touching([b.car.body])
 
     def _overlapping(self) -> bool:
         a, b = self.racers

@@ -123,10 +123,10 @@ def test_a_car_held_where_it_hit_does_not_block_the_car_it_hit():
         assert len(h.contacts) == 1 and infos[0]["crashes"] == infos[0]["resets"] == 0
         for _ in range(8):  # the penalty runs out with the two bodies inside each other: still no contacts
             _, infos, _ = h.step([(0.0, 0.0), (0.0, 0.0)])
-        assert not infos[1]["holding"] and h.racers[1].ghost and len(h.contacts) == 1
+        assert not infos[1]["holding"] and h.racers[1].passing_through and len(h.contacts) == 1
         for _ in range(15):  # A drives off, B after it, slower; apart, the cars collide again
             _, infos, _ = h.step([(0.0, 1.0), (0.0, 0.3)])
-        assert not h.racers[1].ghost and len(h.contacts) == 1
+        assert not h.racers[1].passing_through and len(h.contacts) == 1
     finally:
         h.close()
 
@@ -143,11 +143,11 @@ def test_a_car_off_the_track_is_put_back_in_the_nearer_lane_held_and_not_collida
                 break
         x, y, _ = h.racers[0].car.pose()
         s, offset = h.track.project(np.array([x, y]))
-        assert infos[0]["offtracks"] == 1 and infos[0]["holding"] and h.racers[0].ghost
+        assert infos[0]["offtracks"] == 1 and infos[0]["holding"] and h.racers[0].passing_through
         assert offset == pytest.approx(-h.track.width_at(s) / 4, abs=0.02)
         for _ in range(20):  # the penalty (15 steps) over, A drives on and collides again once clear of B
             _, infos, _ = h.step([(0.0, 1.0), (0.0, 0.5)])
-        assert not infos[0]["holding"] and not any(r.ghost for r in h.racers) and h.contacts == []
+        assert not infos[0]["holding"] and not any(r.passing_through for r in h.racers) and h.contacts == []
     finally:
         h.close()
 
