@@ -355,7 +355,7 @@ class TimeTrialEnv(gym.Env):
         """Race rules: a time penalty that the car stands out while the bots drive on. A car that ran into a
         bot stands where it hit it; any other is put back at rest in the nearer lane where it was (or, with a
         box within 1 m, 1 m behind it in the other lane: sim/objects.py). Then, as DeepRacer's blinking car,
-        it passes through the bots until it is clear of them."""
+        it passes through the bots until it is clear of them; DeepRacer blinks a car only for a penalty above 0 s."""
         self.counts["resets"] += 1
         if self.max_resets is not None and self.counts["resets"] > self.max_resets:
             return "dnf"
@@ -367,7 +367,8 @@ class TimeTrialEnv(gym.Env):
             s = self.lap.s - self.car_spec.reference_ahead
             lateral = nearer_lane(self.track, s, self.world.car.pose()[:2])
             x, y, yaw = pose_at(self.track, *self.objects.clear_spot(s, lateral, bots=False))
-        self.objects.pass_through_bots()
+        if penalty > 0:
+            self.objects.pass_through_bots()
         self.world.place_car(x, y, yaw)
         self.world.sim_time += penalty
         self.lap.add_penalty(penalty)

@@ -305,13 +305,15 @@ class HeadToHead:
         return pose_at(self.track, s, nearer_lane(self.track, s, racer.car.pose()[:2]))
 
     def _hold(self, racer: Racer, penalty: float, pose: tuple[float, float, float]) -> None:
-        """At rest at `pose` for the penalty, not collidable with the other car (DeepRacer's blinking car)."""
+        """At rest at `pose` for the penalty, not collidable with the other car (DeepRacer's blinking car, which
+        blinks only for a penalty above 0 s)."""
         racer.car.reset(*pose)
         racer.hold_until = self.world.sim_time + penalty
         racer.falling = racer.still = 0
         racer.last_xy = np.array(pose[:2])
-        racer.passing_through = True
-        self._collide(False)
+        if penalty > 0:
+            racer.passing_through = True
+            self._collide(False)
 
     def _park(self, racer: Racer) -> None:
         """A car that is done leaves the track (far off its bounds), out of the other's way and view."""

@@ -305,6 +305,19 @@ def test_a_car_put_back_onto_a_bot_passes_through_it_as_deepracers_blinking_car(
     env.close()
 
 
+def test_a_car_put_back_with_no_penalty_does_not_blink_and_meets_the_bot(tmp_path):
+    """DeepRacer blinks a car only for a penalty above 0 s: put back onto a bot with none, it stays collidable."""
+    env = narrow_bot_env(tmp_path, 2.0, race=True, offtrack_penalty=0.0)
+    env.reset(seed=0, options={"start_fraction": 1.0 / env.track.length})
+    bot = env.step(np.array([0.0, 0.0], np.float32))[4]["params"]["objects_location"][0]
+    bot_s = float(env.track.project(np.array(bot))[0])
+    env.world.place_car(*objects.pose_at(env.track, bot_s - 0.1, 0.5))  # off the road on the left, at the bot
+    infos = [env.step(np.array([0.0, 0.5], np.float32))[4] for _ in range(10)]
+    assert infos[0]["offtracks"] == 1 and not env.objects.passing_through
+    assert any(i["params"]["is_crashed"] for i in infos[1:])
+    env.close()
+
+
 def test_a_bot_running_into_the_car_from_behind_is_not_the_cars_crash(tmp_path):
     env = narrow_bot_env(tmp_path, 1.0, bot_speed=1.0)  # 1.5 m behind the car, catching up at 0.5 m/s
     env.reset(seed=0, options={"start_fraction": 2.5 / env.track.length})
