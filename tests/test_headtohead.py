@@ -152,7 +152,6 @@ def test_a_car_off_the_track_is_put_back_in_the_nearer_lane_held_and_not_collida
         h.close()
 
 
-
 def test_a_car_put_back_with_no_penalty_stays_collidable():
     """DeepRacer blinks a car only for a penalty above 0 s."""
     h = heat(Grid(stagger=0.6, single_file=True), offtrack_penalty=0.0)
@@ -165,6 +164,7 @@ def test_a_car_put_back_with_no_penalty_stays_collidable():
         assert infos[0]["offtracks"] == 1 and not any(r.passing_through for r in h.racers)
     finally:
         h.close()
+
 
 def nearest_ray(ranges) -> tuple[float, float]:
     """(range, car-frame angle in degrees) of a scan's nearest return."""
