@@ -131,16 +131,22 @@ def test_a_car_held_where_it_hit_does_not_block_the_car_it_hit():
         h.close()
 
 
+def drive_a_off_the_track(h) -> list[dict]:
+    """From the start, car A hard right until it leaves the track; B follows straight on, slowly. The infos."""
+    h.reset()
+    for step in range(200):
+        _, infos, _ = h.step([(-30.0 if step >= 5 else 0.0, 2.0), (0.0, 0.5)])
+        if infos[0]["offtracks"]:
+            break
+    return infos
+
+
 def test_a_car_off_the_track_is_put_back_in_the_nearer_lane_held_and_not_collidable():
     """DeepRacer's put-back in head-to-head: the nearer lane where the car left, whoever stands there (the car
     held for its penalty is not collidable, so it cannot land on the other car and push it)."""
     h = heat(Grid(stagger=0.6, single_file=True), offtrack_penalty=1.0)
     try:
-        h.reset()
-        for step in range(200):  # A hard right until it leaves the track; B follows straight on, slowly
-            _, infos, _ = h.step([(-30.0 if step >= 5 else 0.0, 2.0), (0.0, 0.5)])
-            if infos[0]["offtracks"]:
-                break
+        infos = drive_a_off_the_track(h)
         x, y, _ = h.racers[0].car.pose()
         s, offset = h.track.project(np.array([x, y]))
         assert infos[0]["offtracks"] == 1 and infos[0]["holding"] and h.racers[0].passing_through
@@ -156,11 +162,7 @@ def test_a_car_put_back_with_no_penalty_stays_collidable():
     """DeepRacer blinks a car only for a penalty above 0 s."""
     h = heat(Grid(stagger=0.6, single_file=True), offtrack_penalty=0.0)
     try:
-        h.reset()
-        for step in range(200):
-            _, infos, _ = h.step([(-30.0 if step >= 5 else 0.0, 2.0), (0.0, 0.5)])
-            if infos[0]["offtracks"]:
-                break
+        infos = drive_a_off_the_track(h)
         assert infos[0]["offtracks"] == 1 and not any(r.passing_through for r in h.racers)
     finally:
         h.close()

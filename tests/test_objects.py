@@ -285,14 +285,19 @@ def test_running_into_a_bot_ahead_is_a_crash_the_car_stands_there_and_the_bot_dr
     env.close()
 
 
+def start_behind_the_bot(env) -> float:
+    """Reset 1 m along the track, stand one step; where the bot is along the track (its s)."""
+    env.reset(seed=0, options={"start_fraction": 1.0 / env.track.length})
+    bot = env.step(np.array([0.0, 0.0], np.float32))[4]["params"]["objects_location"][0]
+    return float(env.track.project(np.array(bot))[0])
+
+
 def test_a_car_put_back_onto_a_bot_passes_through_it_as_deepracers_blinking_car(tmp_path):
     """Off the track beside a bot: put back in the nearer lane even where the bot is (DeepRacer does not move
     it behind a bot, only behind a box), and not collidable with the bots until clear of them: no crash, and
     the bot, never touched, never stops."""
     env = narrow_bot_env(tmp_path, 2.0, race=True, offtrack_penalty=1.0)
-    env.reset(seed=0, options={"start_fraction": 1.0 / env.track.length})
-    bot = env.step(np.array([0.0, 0.0], np.float32))[4]["params"]["objects_location"][0]
-    bot_s = float(env.track.project(np.array(bot))[0])
+    bot_s = start_behind_the_bot(env)
     # off the road on the left, 0.1 m behind where the bot will be after the penalty (0.2 m on)
     env.world.place_car(*objects.pose_at(env.track, bot_s + objects.BOT_SPEED * 1.0 - 0.1, 0.5))
     infos = [env.step(np.array([0.0, 0.5], np.float32))[4] for _ in range(40)]  # then on, faster than the bot
@@ -308,9 +313,7 @@ def test_a_car_put_back_onto_a_bot_passes_through_it_as_deepracers_blinking_car(
 def test_a_car_put_back_with_no_penalty_does_not_blink_and_meets_the_bot(tmp_path):
     """DeepRacer blinks a car only for a penalty above 0 s: put back onto a bot with none, it stays collidable."""
     env = narrow_bot_env(tmp_path, 2.0, race=True, offtrack_penalty=0.0)
-    env.reset(seed=0, options={"start_fraction": 1.0 / env.track.length})
-    bot = env.step(np.array([0.0, 0.0], np.float32))[4]["params"]["objects_location"][0]
-    bot_s = float(env.track.project(np.array(bot))[0])
+    bot_s = start_behind_the_bot(env)
     env.world.place_car(*objects.pose_at(env.track, bot_s - 0.1, 0.5))  # off the road on the left, at the bot
     infos = [env.step(np.array([0.0, 0.5], np.float32))[4] for _ in range(10)]
     assert infos[0]["offtracks"] == 1 and not env.objects.passing_through
