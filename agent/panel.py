@@ -5,7 +5,9 @@ able to lap whichever track it happened to draw first, so it is evaluated on a f
 track it calls its own (the first it names, else the default track), both ways when it alternates
 directions, up to two other named tracks, and for generated training two generated tracks that no run
 ever trains on (training draws seeds of 1,000,000 and up, the robustness suite 1-3). Every run with the
-same tracks meets the same panel, so their evaluations compare.
+same tracks meets the same panel, so their evaluations compare. With boxes or bots, each entry of the
+panel is raced with `eval_placements` placements of them (seeds 0, 1, ...: every evaluation meets the same
+ones), as one placement can be the one a model happens to pass.
 
 `cfg` is the run's agent.train.RunConfig (read, not imported: train imports this module).
 """
@@ -40,6 +42,11 @@ def evaluation_panel(cfg) -> list[tuple[str, bool]]:
     return panel
 
 
+def placements(cfg) -> int:
+    """Placements of the boxes or bots an evaluation races on each panel entry (1 in a time trial)."""
+    return 1 if cfg.race_type == "time-trial" else cfg.eval_placements
+
+
 def evaluate_panel(driver, cfg, panel: list[tuple[str, bool]], simtrace: Path | None,
                    live: LiveView | None = None, step: int = 0) -> dict:
     """Race each (track, reversed) of the panel; one result over all of it (the keys of one evaluation:
@@ -47,18 +54,19 @@ def evaluate_panel(driver, cfg, panel: list[tuple[str, bool]], simtrace: Path | 
     live: the run's live view (agent/live.py), shown each car of the panel; step: the run's env steps."""
     actions = cfg.action_spec().as_dict()
     results = []
-    for i, (track, reverse) in enumerate(panel):
+    races = [(track, reverse, seed) for track, reverse in panel for seed in range(placements(cfg))]
+    for i, (track, reverse, seed) in enumerate(races):
         if live is not None:
-            live.begin(step, f"{track}{' reversed' if reverse else ''}")
+            live.begin(step, f"{track}{' reversed' if reverse else ''}{f', placement {seed}' if seed else ''}")
         results.append(evaluate(driver, track, cfg.camera(), actions, laps=cfg.eval_laps, reverse=reverse,
-                                env_kwargs=cfg.race_kwargs(), simtrace=simtrace if i == 0 else None,
+                                seed=seed, env_kwargs=cfg.race_kwargs(), simtrace=simtrace if i == 0 else None,
                                 on_step=None if live is None else live.on_step))
     if live is not None:
         live.end()
     if len(results) == 1:
         return results[0]
-    for result, (_, reverse) in zip(results, panel):
-        result["reverse"] = reverse
+    for result, (_, reverse, seed) in zip(results, races):
+        result["reverse"], result["placement"] = reverse, seed
     times = [t for r in results for t in r["lap_times"]]
     laps = sum(r["laps"] for r in results)
     clean = sum(r["clean_laps"] for r in results)

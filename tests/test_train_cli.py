@@ -18,6 +18,7 @@ def error_line(capsys) -> str:
     (["--speed-range", "3", "1"], "--speed-range must be LOW < HIGH, got 3.0 1.0"),
     (["--steering-range", "-40", "40"], "--steering-range must stay within the car's +/-30 degrees"),
     (["--envs-per-worker", "0"], "--envs-per-worker must be at least 1, got 0"),
+    (["--eval-placements", "0"], "--eval-placements must be at least 1, got 0"),
     (["--discount", "1.5"], "--discount must be more than 0 and at most 1, got 1.5"),
     (["--entropy", "-0.1"], "--entropy must be at least 0, got -0.1"),
     (["--learning-rate", "0"], "--learning-rate must be more than 0, got 0"),

@@ -67,3 +67,18 @@ def test_the_analysis_maps_the_evaluations_on_the_panels_first_track():
     old = RunConfig(tracks=["generated"], track="generated:1234567").to_json()
     del old["eval_panel"]  # a run from before the panel evaluated its first generated track
     assert evaluated_track(old) == "generated:1234567"
+
+
+def test_an_evaluation_with_bots_races_each_placement_and_a_time_trial_one():
+    from racekit.agent.evaluate import evaluate
+
+    cfg = RunConfig(race_type="head-to-bot", eval_laps=1, eval_placements=3)
+    straight = lambda frames: [(0.0, 1.0)]  # noqa: E731 - put back at every bend, meeting the bots where they are
+    result = evaluate_panel(straight, cfg, evaluation_panel(cfg), simtrace=None)
+    assert result["laps"] == 3 and [r["placement"] for r in result["panel"]] == [0, 1, 2]
+    alone = [evaluate(straight, cfg.track, cfg.camera(), cfg.action_spec().as_dict(), laps=1, seed=seed,
+                      env_kwargs=cfg.race_kwargs()) for seed in range(3)]
+    assert [r["crashes"] for r in result["panel"]] == [r["crashes"] for r in alone]
+    assert result["crashes"] == sum(r["crashes"] for r in alone) and len({r["crashes"] for r in alone}) > 1
+    trial = RunConfig(eval_laps=1, eval_placements=3)  # nothing to place: one race
+    assert evaluate_panel(straight, trial, evaluation_panel(trial), simtrace=None)["laps"] == 1

@@ -14,9 +14,9 @@ from racekit.sim import RACE_TYPES  # racekit.sim itself loads nothing of the si
 MIN_CAMERA = 36  # smallest side DeepRacer's conv stack (8/4, 4/2, 3/1) can take
 NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "object_positions", "bots", "bot_speed",
                 "lane_changes", "randomize", "from_model", "reward", "seed", "envs", "rollout_steps", "minibatch",
-                "epochs", "learning_rate", "eval_every", "eval_laps", "camera", "rgb", "frame_stack", "steering_range",
-                "speed_range", "discrete", "actions", "track_episodes", "no_simtrace", "envs_per_worker", "entropy",
-                "discount", "bootstrap_at_finish", "distribution", "network", "algorithm",
+                "epochs", "learning_rate", "eval_every", "eval_laps", "eval_placements", "camera", "rgb",
+                "frame_stack", "steering_range", "speed_range", "discrete", "actions", "track_episodes", "no_simtrace",
+                "envs_per_worker", "entropy", "discount", "bootstrap_at_finish", "distribution", "network", "algorithm",
                 "replay_ratio", "buffer", "warmup", "sensor", "lidar_sectors", "lidar_values", "lidar_clip")
 FLAGS = {"from_model": "--from"}  # options whose flag is not their name
 # agent/networks.py's NETWORKS, named here so that parsing needs no torch (tests/test_cli_train.py checks them)
@@ -95,6 +95,8 @@ def register(subparsers) -> None:
     adv.add_argument("--lidar-clip", type=float, help="discretized-sector-lidar: farthest distance, m (default 2)")
     adv.add_argument("--eval-every", type=int, help="env steps between evaluations (default 25000)")
     adv.add_argument("--eval-laps", type=int, help="laps per evaluation (default 3)")
+    adv.add_argument("--eval-placements", type=int, help="with boxes or bots: placements an evaluation races, "
+                                                         "--eval-laps laps each (default 1)")
     adv.add_argument("--camera", help="camera size WxH (default 80x60)")
     adv.add_argument("--rgb", action="store_true", help="colour camera (default grayscale)")
     adv.add_argument("--frame-stack", type=int, help="frames per observation (default 2)")
@@ -159,7 +161,8 @@ def new_run_config(args):
         for note in load_reward(args.reward).notes:  # a bad file: RewardError, one line naming its line
             print(f"racekit: warning: {note}", file=sys.stderr)
         cfg.reward = str(Path(args.reward).resolve())
-    counts = [(cfg, "--steps"), (cfg, "--eval-every"), (cfg, "--eval-laps"), (cfg, "--frame-stack"),
+    counts = [(cfg, "--steps"), (cfg, "--eval-every"), (cfg, "--eval-laps"), (cfg, "--eval-placements"),
+              (cfg, "--frame-stack"),
               (cfg.ppo, "--envs"), (cfg.ppo, "--rollout-steps"), (cfg.ppo, "--minibatch"), (cfg.ppo, "--epochs"),
               (cfg, "--track-episodes"), (cfg, "--envs-per-worker")]
     for target, flag in counts:
