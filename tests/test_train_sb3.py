@@ -10,6 +10,12 @@ import racekit.envs  # noqa: F401  (registers racekit/TimeTrial-v0)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+@pytest.fixture(autouse=True)
+def sb3_logs_in_tmp_path(tmp_path, monkeypatch):
+    """SB3's default logger makes a folder under the system's temp dir on every learn(); keep it in the test's."""
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path / "sb3"))
+
+
 # SB3's checker recommends a [-1, 1] action Box; ours is in physical units (degrees, m/s) on purpose
 @pytest.mark.filterwarnings("ignore:We recommend you to use a symmetric and normalized Box action space")
 def test_stable_baselines3_ppo_cnn_policy_trains_on_the_registered_env():
