@@ -49,8 +49,9 @@ def placements(cfg) -> int:
 
 def evaluate_panel(driver, cfg, panel: list[tuple[str, bool]], simtrace: Path | None,
                    live: LiveView | None = None, step: int = 0) -> dict:
-    """Race each (track, reversed) of the panel; one result over all of it (the keys of one evaluation:
-    clean laps and laps summed, completion and lap times over all), each entry's own under "panel".
+    """Race each (track, reversed) of the panel, each placement of its boxes or bots; one result over all of it
+    (the keys of one evaluation: clean laps and laps summed, completion and lap times over all; its track
+    "panel" when there are several), each race's own under "panel".
     live: the run's live view (agent/live.py), shown each car of the panel; step: the run's env steps."""
     actions = cfg.action_spec().as_dict()
     results = []
@@ -70,7 +71,7 @@ def evaluate_panel(driver, cfg, panel: list[tuple[str, bool]], simtrace: Path | 
     times = [t for r in results for t in r["lap_times"]]
     laps = sum(r["laps"] for r in results)
     clean = sum(r["clean_laps"] for r in results)
-    return {"track": "panel", "laps": laps, "lap_times": times,
+    return {"track": "panel" if len(panel) > 1 else results[0]["track"], "laps": laps, "lap_times": times,
             "offtracks_per_lap": [n for r in results for n in r["offtracks_per_lap"]],
             "offtracks": sum(r["offtracks"] for r in results), "crashes": sum(r["crashes"] for r in results),
             "resets": sum(r["resets"] for r in results),

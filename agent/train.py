@@ -66,7 +66,7 @@ class RunConfig:
     eval_every: int = 25_000  # env steps between evaluations
     eval_laps: int = 3
     # with boxes or bots, the placements an evaluation races (seeds 0, 1, ..., eval_laps laps each), so that
-    # "best" is clean past more than one placement (agent/panel.py)
+    # a clean evaluation is clean past more than one (agent/panel.py)
     eval_placements: int = 1
     stop_when_clean: bool = False  # stop at the first evaluation with every lap clean (--until-clean)
     camera_width: int = 80

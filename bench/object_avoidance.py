@@ -50,8 +50,7 @@ def run(run_dir: Path, race_type: str, reward: Path, seed: int, minutes: float, 
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = RunConfig(track=DEFAULT_TRACK, reward=str(reward), steps=10_000_000, seed=seed, minutes=minutes,
                     eval_every=eval_every, eval_placements=eval_placements, stop_when_clean=stop_when_clean,
-                    race_type=race_type,
-                    speed_range=(0.5, max_speed), sensors=list(check_sensors(sensors)))
+                    race_type=race_type, speed_range=(0.5, max_speed), sensors=list(check_sensors(sensors)))
     train(run_dir, cfg, quiet=True)
     return read_evaluations(run_dir)
 

@@ -80,6 +80,17 @@ def test_bootstrap_at_finish_reaches_the_ppo_settings_and_stays_with_the_run(tmp
     assert "--bootstrap-at-finish cannot change when resuming" in error_line(capsys)
 
 
+def test_eval_placements_reach_the_run_config_and_stay_with_the_run(tmp_path, capsys):
+    from racekit.cli import build_parser
+    from racekit.cli.train import new_run_config
+
+    line = ["train", "--out", str(tmp_path / "run"), "--race-type", "head-to-bot"]
+    assert new_run_config(build_parser().parse_args(line)).eval_placements == 1
+    assert new_run_config(build_parser().parse_args([*line, "--eval-placements", "4"])).eval_placements == 4
+    assert main(["train", "--out", str(tmp_path), "--resume", "--eval-placements", "4"]) == 2
+    assert "--eval-placements cannot change when resuming" in error_line(capsys)
+
+
 def test_the_policy_distribution_reaches_the_ppo_settings_and_stays_with_the_run(tmp_path, capsys):
     from racekit.cli import build_parser
     from racekit.cli.train import new_run_config

@@ -76,6 +76,7 @@ def test_an_evaluation_with_bots_races_each_placement_and_a_time_trial_one():
     straight = lambda frames: [(0.0, 1.0)]  # noqa: E731 - put back at every bend, meeting the bots where they are
     result = evaluate_panel(straight, cfg, evaluation_panel(cfg), simtrace=None)
     assert result["laps"] == 3 and [r["placement"] for r in result["panel"]] == [0, 1, 2]
+    assert result["track"] == cfg.track  # one track: its name, not "panel" (a run's summary says "over the panel")
     alone = [evaluate(straight, cfg.track, cfg.camera(), cfg.action_spec().as_dict(), laps=1, seed=seed,
                       env_kwargs=cfg.race_kwargs()) for seed in range(3)]
     assert [r["crashes"] for r in result["panel"]] == [r["crashes"] for r in alone]
