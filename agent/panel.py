@@ -42,9 +42,11 @@ def evaluation_panel(cfg) -> list[tuple[str, bool]]:
     return panel
 
 
-def placements(cfg) -> int:
-    """Placements of the boxes or bots an evaluation races on each panel entry (1 in a time trial)."""
-    return 1 if cfg.race_type == "time-trial" else cfg.eval_placements
+def evaluation_races(cfg, panel: list[tuple[str, bool]]) -> list[tuple[str, bool, int]]:
+    """(track, reversed, seed of the boxes' or bots' placement) of each race of an evaluation: every panel
+    entry with each of `eval_placements` placements (one in a time trial, which has nothing to place)."""
+    placements = 1 if cfg.race_type == "time-trial" else cfg.eval_placements
+    return [(track, reverse, seed) for track, reverse in panel for seed in range(placements)]
 
 
 def evaluate_panel(driver, cfg, panel: list[tuple[str, bool]], simtrace: Path | None,
@@ -55,7 +57,7 @@ def evaluate_panel(driver, cfg, panel: list[tuple[str, bool]], simtrace: Path | 
     live: the run's live view (agent/live.py), shown each car of the panel; step: the run's env steps."""
     actions = cfg.action_spec().as_dict()
     results = []
-    races = [(track, reverse, seed) for track, reverse in panel for seed in range(placements(cfg))]
+    races = evaluation_races(cfg, panel)
     for i, (track, reverse, seed) in enumerate(races):
         if live is not None:
             live.begin(step, f"{track}{' reversed' if reverse else ''}{f', placement {seed}' if seed else ''}")

@@ -46,7 +46,7 @@ from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 from racekit.agent.ppo import FORMER as PPO_FORMER, PPOConfig, ppo_update
 from racekit.agent.sac import SACConfig, SACTraining
 from racekit.agent.source import sha256_of, source_model
-from racekit.agent.panel import evaluate_panel, evaluation_panel, placements
+from racekit.agent.panel import evaluate_panel, evaluation_panel, evaluation_races
 from racekit.agent.schedule import GENERATED, TrackSchedule
 from racekit.agent.simtrace import (EPISODES_PER_ITERATION, TrainingTrace, drop_evaluations_after,
                                     evaluation_folder, write_metadata)
@@ -352,7 +352,7 @@ def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, qui
             "network": cfg.policy_network()}
     panel = evaluation_panel(cfg)  # evaluations: the run's track, or the panel, with the race type's objects
     live = LiveView(run_dir, cfg.camera()["channels"])  # RUN/live/: the evaluation car, for the console
-    eval_laps = cfg.eval_laps * len(panel) * placements(cfg)
+    eval_laps = cfg.eval_laps * len(evaluation_races(cfg, panel))
 
     def checkpoint(name: str) -> None:
         save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", {

@@ -162,9 +162,8 @@ def new_run_config(args):
             print(f"racekit: warning: {note}", file=sys.stderr)
         cfg.reward = str(Path(args.reward).resolve())
     counts = [(cfg, "--steps"), (cfg, "--eval-every"), (cfg, "--eval-laps"), (cfg, "--eval-placements"),
-              (cfg, "--frame-stack"),
-              (cfg.ppo, "--envs"), (cfg.ppo, "--rollout-steps"), (cfg.ppo, "--minibatch"), (cfg.ppo, "--epochs"),
-              (cfg, "--track-episodes"), (cfg, "--envs-per-worker")]
+              (cfg, "--frame-stack"), (cfg.ppo, "--envs"), (cfg.ppo, "--rollout-steps"), (cfg.ppo, "--minibatch"),
+              (cfg.ppo, "--epochs"), (cfg, "--track-episodes"), (cfg, "--envs-per-worker")]
     for target, flag in counts:
         key = flag[2:].replace("-", "_")  # the option's name is the config field's
         value = getattr(args, key)
