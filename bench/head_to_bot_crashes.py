@@ -40,30 +40,27 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=100)
     args = parser.parse_args()
     entrant, track = check_model(args.model), load_track(DEFAULT_TRACK)
-    beside = apart = 0
+    gaps = []  # each crash's gap to the bot it met
     for seed in range(args.first_seed, args.first_seed + args.races):
         offsets = deque(maxlen=HISTORY)
 
-        def on_step(env, obs, info, events, seed=seed, offsets=offsets):
-            nonlocal beside, apart
+        def on_step(env, obs, info, events):
             params = info["params"]
             offsets.append(offset(params))
             for event in events:
                 if event["kind"] != "crash":
                     continue
                 gap, lane = nearest_bot(params)
-                if abs(gap) < BOT_SIZE[0]:
-                    beside += 1
-                else:
-                    apart += 1
+                gaps.append(gap)
                 print(f"race seed {seed}, lap {event['lap']}: car at {offset(params):+.2f} m, "
                       f"{params['speed']:.1f} m/s, steering {params['steering_angle']:+.0f} deg; bot {gap:+.2f} m "
                       f"along, {lane} lane; car's offsets before: {' '.join(f'{o:+.2f}' for o in offsets)}",
                       flush=True)
 
         race(entrant, track, Rules(race_type="head-to-bot", laps=3, seed=seed), on_step=on_step)
-    print(f"{beside + apart} crashes in {args.races} races: {beside} with a bot beside the car "
-          f"(centre gap under {BOT_SIZE[0]} m), {apart} with one farther along")
+    beside = sum(abs(gap) < BOT_SIZE[0] for gap in gaps)
+    print(f"{len(gaps)} crashes in {args.races} races: {beside} with a bot beside the car "
+          f"(centre gap under {BOT_SIZE[0]} m), {len(gaps) - beside} with one farther along")
 
 
 if __name__ == "__main__":
