@@ -4,7 +4,8 @@ Races MODEL (racekit's or DeepRacer's model file) --races times head-to-bot, 3 l
 placed by seeds --first-seed, --first-seed + 1, ... (100 and up: the placements bench/object_avoidance.py
 races, none of which its evaluations meet), and prints for each crash the car's offset from the centre line
 (+ left), speed and steering, the nearest bot's gap along the track (its centre ahead of the car's: +) and
-lane, and the car's offsets over the steps before. Then how many crashes met a bot beside the car (centre gap
+lane, and the car's offsets over the steps before. Then the crashes per lap driven (as the bench counts them)
+and how many crashes met a bot beside the car (centre gap
 under a car's length, 0.32 m) and how many one farther along.
 
     .venv/bin/python bench/head_to_bot_crashes.py MODEL [--races 50] [--first-seed 100]
@@ -41,6 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     entrant, track = check_model(args.model), load_track(DEFAULT_TRACK)
     gaps = []  # each crash's gap to the bot it met
+    laps, dnfs = 0.0, 0  # laps driven (finished laps and the unfinished one's part), as the bench counts them
     for seed in range(args.first_seed, args.first_seed + args.races):
         offsets = deque(maxlen=HISTORY)
 
@@ -57,9 +59,12 @@ def main() -> None:
                       f"along, {lane} lane; car's offsets before: {' '.join(f'{o:+.2f}' for o in offsets)}",
                       flush=True)
 
-        race(entrant, track, Rules(race_type="head-to-bot", laps=3, seed=seed), on_step=on_step)
+        outcome = race(entrant, track, Rules(race_type="head-to-bot", laps=3, seed=seed), on_step=on_step)
+        laps += len(outcome.lap_times) + outcome.progress / 100
+        dnfs += outcome.dnf
     beside = sum(abs(gap) < BOT_SIZE[0] for gap in gaps)
-    print(f"{len(gaps)} crashes in {args.races} races: {beside} with a bot beside the car "
+    print(f"{len(gaps)} crashes in {laps:g} laps driven in {args.races} races ({len(gaps) / max(laps, 1e-9):.3f} "
+          f"per lap), {dnfs} DNF: {beside} with a bot beside the car "
           f"(centre gap under {BOT_SIZE[0]} m), {len(gaps) - beside} with one farther along")
 
 
