@@ -158,18 +158,19 @@ def test_no_node_left_stops_with_the_checkpoint_kept(tmp_path):
             while time.monotonic() < deadline:
                 if any(r["event"] == "rollouts" and r["update"] == 1 for r in records(run)):
                     time.sleep(0.3)
+                    options.placement_timeout = 5  # no node left: 5 s shows that none can be placed
                     cluster.remove_node(worker)
                     return
                 time.sleep(0.05)
 
+        # 30 s at first: in a full parallel test run the first actor alone once took over 15 s to be placed
+        options = RayOptions(address=cluster.address, actors=1, placement_timeout=30, debug_step_delay=0.01)
         remover = threading.Thread(target=remove_the_node, daemon=True)
         remover.start()
         cfg = RunConfig(steps=10_000, eval_every=10**9, eval_laps=1, simtrace=False,
                         ppo=PPOConfig(envs=1, rollout_steps=ROLLOUT, minibatch=128, epochs=1))
-        # 30 s: in a full parallel test run the first actor alone once took over 15 s to be placed
-        with pytest.raises(NoRolloutWorkers, match="no rollout actor could be placed.*--resume"):
-            train(run, cfg, quiet=True, ray=RayOptions(address=cluster.address, actors=1, placement_timeout=30,
-                                                       debug_step_delay=0.01))
+        with pytest.raises(NoRolloutWorkers, match="no rollout actor could be placed for 5 s.*--resume"):
+            train(run, cfg, quiet=True, ray=options)
         remover.join(timeout=10)
     finally:
         ray.shutdown()
