@@ -5,8 +5,8 @@ placed by seeds --first-seed, --first-seed + 1, ... (100 and up: the placements 
 races, none of which its evaluations meet), and prints for each crash the car's offset from the centre line
 (+ left), speed and steering, the nearest bot's gap along the track (its centre ahead of the car's: +) and
 lane, and the car's offsets over the steps before. Then the crashes per lap driven (as the bench counts them)
-and how many crashes met a bot beside the car (centre gap
-under a car's length, 0.32 m) and how many one farther along.
+and how many crashes met a bot beside the car (centre gap under a car's length, 0.32 m) and how many one
+farther along.
 
     .venv/bin/python bench/head_to_bot_crashes.py MODEL [--races 50] [--first-seed 100]
 """
