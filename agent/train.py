@@ -16,7 +16,8 @@ type's objects and no randomisation: a one-track run its track, forwards; a run
 on several or generated tracks a fixed panel (`evaluation_panel`): the track the
 user named (piccolo if none), the same generated tracks for every run (seeds no
 training ever draws), both directions where it trains both, so "best" means the
-most clean laps over tracks it may not have seen, then the faster lap. A run may
+most clean laps over tracks it may not have seen, then the faster lap (with boxes
+or bots the later evaluation: agent/logbook.py `better`). A run may
 start from another run's weights, or a DeepRacer model's (`from_model`, --from):
 same network, camera and action space, a fresh optimizer (and, from DeepRacer, a
 fresh value head: its frozen graph holds the policy only), steps counted from 0.
@@ -40,7 +41,7 @@ from racekit.agent.checkpoint import CheckpointError, load_checkpoint, save_chec
 from racekit.agent.errors import RunError  # its home is errors.py (workers and distributed raise it too)
 from racekit.agent.evaluate import evaluate, torch_driver
 from racekit.agent.live import LiveView
-from racekit.agent.logbook import SAC_FIELDS, Logbook, read_evaluations
+from racekit.agent.logbook import SAC_FIELDS, Logbook, better, read_evaluations
 from racekit.agent.observations import model_inputs, obs_len
 from racekit.agent.policy import ActionSpec, ActorCritic, DeterministicPolicy
 from racekit.agent.ppo import FORMER as PPO_FORMER, PPOConfig, ppo_update
@@ -282,18 +283,6 @@ def limits(cfg: RunConfig) -> str:
     ends = " or ".join(x for x in (steps, minutes) if x)
     clean = ", or at the first evaluation with every lap clean" if cfg.stop_when_clean else ""
     return f"training until {ends}{', whichever comes first' if steps and minutes else ''}{clean}"
-
-
-def better(result: dict, best: tuple | None, race_type: str = "time-trial") -> tuple | None:
-    """Ranking of evaluations: clean laps, then completion, then in a time trial the faster mean lap. With boxes
-    or bots the later of two equally clean evaluations wins instead: the fastest clean one was the boldest
-    driver, which crashed more than the last checkpoint in the held-out races (docs/performance.md)."""
-    key = (result["clean_laps"], result["completion"], -(result["mean_lap_time"] or 1e9))
-    if best is None:
-        return key
-    if race_type == "time-trial":
-        return key if key > tuple(best) else None
-    return key if key[:2] >= tuple(best)[:2] else None
 
 
 def train(run_dir: Path, cfg: RunConfig | None = None, resume: bool = False, quiet: bool = False,

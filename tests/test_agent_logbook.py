@@ -1,9 +1,10 @@
-"""The run's records: metrics.csv rows, evaluations, and the training-curve picture drawn from them."""
+"""The run's records: metrics.csv rows, evaluations, the training-curve picture drawn from them, and which
+evaluation is the best."""
 import json
 
 import cv2
 
-from racekit.agent.logbook import FIELDS, Logbook, plot_curves, read_evaluations
+from racekit.agent.logbook import FIELDS, Logbook, better, plot_curves, read_evaluations
 
 
 def test_logbook_writes_rows_and_draws_three_panels(tmp_path):
@@ -46,3 +47,14 @@ def test_reading_evaluations_skips_those_seen_and_waits_for_a_line_being_written
     with (tmp_path / "evaluations.jsonl").open("a") as f:
         f.write('{"global_step": 40')  # a writer part-way through its line
     assert [e["global_step"] for e in read_evaluations(tmp_path)] == [100, 200, 300]
+
+
+def test_best_is_the_faster_of_two_clean_time_trials_and_the_later_of_two_clean_races_with_bots():
+    fast, slow = ({"clean_laps": 12, "completion": 100.0, "mean_lap_time": t} for t in (8.0, 9.0))
+    crashed = {"clean_laps": 11, "completion": 100.0, "mean_lap_time": 7.0}
+    best = better(fast, None)
+    assert better(slow, best) is None and better(crashed, best) is None
+    best = better(fast, None, "head-to-bot")
+    assert better(slow, best, "head-to-bot") == (12, 100.0, -9.0)
+    assert better(crashed, best, "head-to-bot") is None
+    assert better(slow, best, "object-avoidance") is not None

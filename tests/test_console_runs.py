@@ -23,12 +23,13 @@ from racekit.console.runs import (LOG, RunPathError, check_name, curves, find_ru
 from racekit.sim import DEEPRACER_ACTIONS
 
 
-def write_run(folder: Path, steps=None, minutes=None, rows=(), evals=(), log=None, stop_when_clean=False):
+def write_run(folder: Path, steps=None, minutes=None, rows=(), evals=(), log=None, stop_when_clean=False,
+              race_type="time-trial"):
     """A run folder as racekit train leaves it: rows are (global_step, wall_seconds)."""
     (folder / "checkpoints").mkdir(parents=True)
     (folder / "checkpoints" / "last.pt").write_bytes(b"")
     (folder / "config.json").write_text(json.dumps({"run": {
-        "track": "oval", "race_type": "time-trial", "algorithm": "ppo", "steps": steps, "minutes": minutes,
+        "track": "oval", "race_type": race_type, "algorithm": "ppo", "steps": steps, "minutes": minutes,
         "stop_when_clean": stop_when_clean}, "created": "2026-12-06T10:00:00Z"}))
     with open(folder / "metrics.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
@@ -100,6 +101,14 @@ def test_what_the_models_page_shows(tmp_path):
     assert drawn["step"] == [1024, 3072, 4096] and drawn["reward"] == [0.0, 3.0, 4.5]
     assert [e["mean_lap_time"] for e in drawn["evaluations"]] == [None, 9.8, 9.1]
     assert seconds_trained([]) == 0.0
+
+
+def test_the_best_shown_is_the_checkpoint_racekit_train_keeps(tmp_path):
+    """A time trial's best is the faster of two clean evaluations, a race with bots' the later (agent/logbook.py)."""
+    evals = [evaluation(2048, 2, 9.0), evaluation(3072, 3, 9.1), evaluation(4096, 3, 9.8)]
+    for race_type, step in (("time-trial", 3072), ("head-to-bot", 4096)):
+        write_run(tmp_path / race_type, steps=10**6, rows=[(4096, 7.5)], evals=evals, race_type=race_type)
+        assert run_info(tmp_path, race_type).best["global_step"] == step
 
 
 def test_a_half_written_last_row_is_left_for_later(tmp_path):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from racekit.agent.panel import PANEL_GENERATED, evaluate_panel, evaluation_panel
-from racekit.agent.train import RunConfig, better
+from racekit.agent.train import RunConfig
 from racekit.cli import main
 from race_helpers import constant_model
 
@@ -84,13 +84,3 @@ def test_an_evaluation_with_bots_races_each_placement_and_a_time_trial_one():
     trial = RunConfig(eval_laps=1, eval_placements=3)  # nothing to place: one race
     assert evaluate_panel(straight, trial, evaluation_panel(trial), simtrace=None)["laps"] == 1
 
-
-def test_best_is_the_faster_of_two_clean_time_trials_and_the_later_of_two_clean_races_with_bots():
-    fast, slow = ({"clean_laps": 12, "completion": 100.0, "mean_lap_time": t} for t in (8.0, 9.0))
-    crashed = {"clean_laps": 11, "completion": 100.0, "mean_lap_time": 7.0}
-    best = better(fast, None)
-    assert better(slow, best) is None and better(crashed, best) is None
-    best = better(fast, None, "head-to-bot")
-    assert better(slow, best, "head-to-bot") == (12, 100.0, -9.0)
-    assert better(crashed, best, "head-to-bot") is None
-    assert better(slow, best, "object-avoidance") is not None

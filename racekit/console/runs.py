@@ -18,6 +18,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from racekit.agent.logbook import best_evaluation
+
 LOG = "train.log"
 SUBMITTED_REWARD = "submitted_reward.py"  # the reward code the console was given (train copies it to reward_function.py)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -152,11 +154,11 @@ def seconds_trained(rows: list[dict]) -> float:
     return total + last
 
 
-def best_evaluation(results: list[dict]) -> dict | None:
-    """The best evaluation as racekit train ranks them: clean laps, then completion, then the faster mean lap."""
-    if not results:
+def best_summary(results: list[dict], race_type: str | None) -> dict | None:
+    """The best evaluation as racekit train ranks them (agent/logbook.py `better`), in brief."""
+    best = best_evaluation(results, race_type or "time-trial")
+    if best is None:
         return None
-    best = max(results, key=lambda r: (r.get("clean_laps", 0), r.get("completion", 0), -(r.get("mean_lap_time") or 1e9)))
     return {k: best.get(k) for k in ("global_step", "clean_laps", "laps", "completion", "best_lap_time",
                                      "mean_lap_time", "all_clean")}
 
@@ -226,8 +228,10 @@ def run_info(root: Path, run_id: str, pid: int | None = None, queued: bool = Fal
         return imported_info(path, run_id)
     cfg = read_config(path)
     rows, results = metric_rows(path), evaluations(path)
-    info = RunInfo(id=run_id, state="stopped", pid=pid, evaluations=len(results), best=best_evaluation(results),
-                   steps=rows[-1]["global_step"] if rows else 0, seconds_trained=seconds_trained(rows),
+    race_type = cfg["run"].get("race_type") if cfg is not None else None
+    info = RunInfo(id=run_id, state="stopped", pid=pid, evaluations=len(results),
+                   best=best_summary(results, race_type), steps=rows[-1]["global_step"] if rows else 0,
+                   seconds_trained=seconds_trained(rows),
                    can_resume=(path / "checkpoints" / "last.pt").is_file())
     if cfg is not None:
         run = cfg["run"]
