@@ -83,4 +83,3 @@ def test_an_evaluation_with_bots_races_each_placement_and_a_time_trial_one():
     assert result["crashes"] == sum(r["crashes"] for r in alone) and len({r["crashes"] for r in alone}) > 1
     trial = RunConfig(eval_laps=1, eval_placements=3)  # nothing to place: one race
     assert evaluate_panel(straight, trial, evaluation_panel(trial), simtrace=None)["laps"] == 1
-
