@@ -228,10 +228,8 @@ def run_info(root: Path, run_id: str, pid: int | None = None, queued: bool = Fal
         return imported_info(path, run_id)
     cfg = read_config(path)
     rows, results = metric_rows(path), evaluations(path)
-    race_type = cfg["run"].get("race_type") if cfg is not None else None
     info = RunInfo(id=run_id, state="stopped", pid=pid, evaluations=len(results),
-                   best=best_summary(results, race_type), steps=rows[-1]["global_step"] if rows else 0,
-                   seconds_trained=seconds_trained(rows),
+                   steps=rows[-1]["global_step"] if rows else 0, seconds_trained=seconds_trained(rows),
                    can_resume=(path / "checkpoints" / "last.pt").is_file())
     if cfg is not None:
         run = cfg["run"]
@@ -239,6 +237,7 @@ def run_info(root: Path, run_id: str, pid: int | None = None, queued: bool = Fal
         info.race_type, info.algorithm = run.get("race_type"), run.get("algorithm", "ppo")
         info.created = cfg.get("created")
         info.limits = {"steps": run.get("steps"), "minutes": run.get("minutes")}
+    info.best = best_summary(results, info.race_type)
     if pid is not None:
         info.state, info.reason = "training", f"process {pid}"
     elif queued:
