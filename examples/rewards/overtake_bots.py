@@ -5,20 +5,23 @@ centre line while no bot is near, the other lane's centre (halfway between the
 centre line and the border on the bot's other side) from 1.5 s before it would
 reach the bot ahead at the present closing speed, or from 1.5 m behind it however
 slow the car is (a race puts a crashed car back at rest 1 m behind the bot), until
-the bot is 0.5 m behind.
+the bot is 0.8 m behind.
 The reward is speed along the track, scaled by how near the car keeps to the
-target line, and by its room beside a bot it is level with: a car whose side
-comes within 0.15 m of a bot's (lane lines assumed) earns less the nearer it is.
+target line, and by its room beside a bot it is level with (centres within 0.8 m
+along the track): a car whose side comes within 0.2 m of a bot's (lane lines
+assumed) earns less the nearer it is. The room counts from well before the cars
+overlap: in the bench's crashes, cars passing near the centre line, most of them
+in a turn at full speed, touched a bot in the lane beside.
 Off the track or crashed it earns almost nothing.
 """
 import math
 
 WARNING_S = 1.5  # start pulling out this long before reaching the bot ahead
 NEAR_M = 1.5  # a bot this near ahead is passed on the other lane whatever the closing speed
-CLEAR_BEHIND_M = 0.5  # keep to the other lane until the bot is this far behind
-LEVEL_M = 0.5  # a bot whose centre is this near along the track is level with the car (both are 0.32 m long)
+CLEAR_BEHIND_M = 0.8  # keep to the other lane until the bot is this far behind
+LEVEL_M = 0.8  # a bot whose centre is this near along the track is level with the car (both are 0.32 m long)
 TOUCH_M = 0.2  # centre to centre across the track where the sides touch (both are 0.2 m wide)
-ROOM_M = 0.15  # side room that earns the full reward
+ROOM_M = 0.2  # side room that earns the full reward
 
 
 def reward_function(params):
