@@ -34,7 +34,7 @@ from pathlib import Path
 from racekit.agent.export import export_onnx
 from racekit.agent.logbook import read_evaluations
 from racekit.agent.train import RunConfig, train
-from racekit.racing import Rules, check_model, race
+from racekit.racing import Rules, check_model, file_sha256, race
 from racekit.sim.sensors import check_sensors
 from racekit.tracks import DEFAULT_TRACK, load_track
 
@@ -83,7 +83,9 @@ def race_bots(run_dir: Path, which: str, races: int) -> dict:
             "crashes_per_lap": round(crashes / max(laps, 1e-9), 4)}
 
 
-def write_row(row: dict) -> None:
+def write_row(row: dict, reward: Path) -> None:
+    """Append a result, with the reward it trained on (its file's hash: examples change between runs)."""
+    row["reward"], row["reward_sha256"] = reward.name, file_sha256(reward)[:12]
     row["measured"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as f:
@@ -120,7 +122,7 @@ def main() -> None:
         row = {"sensors": list(sensors), "seed": seed, "minutes": args.minutes, "max_speed": args.max_speed,
                "minutes_to_clean": round(clean["wall_seconds"] / 60, 2) if clean else None,
                "steps_to_clean": clean["global_step"] if clean else None, "evaluations": len(evals)}
-        write_row(row)
+        write_row(row, OBJECT_REWARD)
         if clean:
             successes += 1
             print(f"seed {seed}: 3 laps without a crash or off-track after {clean['wall_seconds'] / 60:.1f} min, "
@@ -143,7 +145,8 @@ def main() -> None:
             result = race_bots(run_dir, which, args.bot_races)
             write_row({"sensors": list(sensors), "race_type": "head-to-bot", "seed": seed, "minutes": args.minutes,
                        "max_speed": args.max_speed, "evaluations": len(evals),
-                       "eval_placements": args.eval_placements, "race_seeds": f"{FIRST_RACE_SEED}+", **result})
+                       "eval_placements": args.eval_placements, "race_seeds": f"{FIRST_RACE_SEED}+", **result},
+                      BOT_REWARD)
             print(f"  {which} checkpoint, {result['races']} races of 3 laps: {result['crashes']} crashes in "
                   f"{result['laps_driven']:g} laps driven ({result['crashes_per_lap']:.3f} per lap, goal under "
                   f"0.03), {result['dnfs']} DNF", flush=True)
