@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     entrant, track = check_model(args.model), load_track(DEFAULT_TRACK)
     gaps = []  # each crash's gap to the bot it met
-    laps, dnfs = 0.0, 0  # laps driven (finished laps and the unfinished one's part), as the bench counts them
+    laps, dnfs = 0.0, 0  # laps driven (Outcome.laps_driven), as the bench counts them
     for seed in range(args.first_seed, args.first_seed + args.races):
         offsets = deque(maxlen=HISTORY)
 
@@ -60,7 +60,7 @@ def main() -> None:
                       flush=True)
 
         outcome = race(entrant, track, Rules(race_type="head-to-bot", laps=3, seed=seed), on_step=on_step)
-        laps += len(outcome.lap_times) + outcome.progress / 100
+        laps += outcome.laps_driven
         dnfs += outcome.dnf
     beside = sum(abs(gap) < BOT_SIZE[0] for gap in gaps)
     print(f"{len(gaps)} crashes in {laps:g} laps driven in {args.races} races ({len(gaps) / max(laps, 1e-9):.3f} "

@@ -34,7 +34,7 @@ from pathlib import Path
 from racekit.agent.export import export_onnx
 from racekit.agent.logbook import read_evaluations
 from racekit.agent.train import RunConfig, train
-from racekit.racing import Rules, check_model, file_sha256, race
+from racekit.racing import Rules, check_model, race
 from racekit.sim.sensors import check_sensors
 from racekit.tracks import DEFAULT_TRACK, load_track
 
@@ -77,15 +77,17 @@ def race_bots(run_dir: Path, which: str, races: int) -> dict:
         rules = Rules(race_type="head-to-bot", laps=3, seed=seed)
         outcome = race(entrant, track, rules)
         crashes += outcome.crashes
-        laps += len(outcome.lap_times) + outcome.progress / 100
+        laps += outcome.laps_driven
         dnfs += outcome.dnf
     return {"checkpoint": which, "races": races, "crashes": crashes, "laps_driven": round(laps, 2), "dnfs": dnfs,
             "crashes_per_lap": round(crashes / max(laps, 1e-9), 4)}
 
 
-def write_row(row: dict, reward: Path) -> None:
-    """Append a result, with the reward it trained on (its file's hash: examples change between runs)."""
-    row["reward"], row["reward_sha256"] = reward.name, file_sha256(reward)[:12]
+def write_row(row: dict, run_dir: Path) -> None:
+    """Append a result, with the reward its run trained on: the file's name and the hash the run recorded at
+    its start (config.json), as the example rewards change between benches."""
+    config = json.loads((run_dir / "config.json").read_text())
+    row["reward"], row["reward_sha256"] = Path(config["run"]["reward"]).name, config["reward_sha256"][:12]
     row["measured"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as f:
@@ -116,13 +118,14 @@ def main() -> None:
           f"{args.minutes:g} min per seed, runs in {scratch}", flush=True)
     successes = 0
     for seed in [] if args.bots_only else args.seeds:
-        evals = run(scratch / f"objects-seed{seed}", "object-avoidance", OBJECT_REWARD, seed, args.minutes,
+        run_dir = scratch / f"objects-seed{seed}"
+        evals = run(run_dir, "object-avoidance", OBJECT_REWARD, seed, args.minutes,
                     args.eval_every, stop_when_clean=True, max_speed=args.max_speed, sensors=sensors)
         clean = next((e for e in evals if e["all_clean"]), None)
         row = {"sensors": list(sensors), "seed": seed, "minutes": args.minutes, "max_speed": args.max_speed,
                "minutes_to_clean": round(clean["wall_seconds"] / 60, 2) if clean else None,
                "steps_to_clean": clean["global_step"] if clean else None, "evaluations": len(evals)}
-        write_row(row, OBJECT_REWARD)
+        write_row(row, run_dir)
         if clean:
             successes += 1
             print(f"seed {seed}: 3 laps without a crash or off-track after {clean['wall_seconds'] / 60:.1f} min, "
@@ -146,7 +149,7 @@ def main() -> None:
             write_row({"sensors": list(sensors), "race_type": "head-to-bot", "seed": seed, "minutes": args.minutes,
                        "max_speed": args.max_speed, "evaluations": len(evals),
                        "eval_placements": args.eval_placements, "race_seeds": f"{FIRST_RACE_SEED}+", **result},
-                      BOT_REWARD)
+                      run_dir)
             print(f"  {which} checkpoint, {result['races']} races of 3 laps: {result['crashes']} crashes in "
                   f"{result['laps_driven']:g} laps driven ({result['crashes_per_lap']:.3f} per lap, goal under "
                   f"0.03), {result['dnfs']} DNF", flush=True)

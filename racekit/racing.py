@@ -208,6 +208,11 @@ class Outcome:
     def dnf(self) -> bool:
         return self.termination != "lap_complete"
 
+    @property
+    def laps_driven(self) -> float:
+        """Finished laps and the unfinished one's part: what crashes per lap are counted over."""
+        return len(self.lap_times) + self.progress / 100
+
 
 class DrivenLog:
     """One car's record of a race, kept the same way in a time trial and for each car of a heat: the driven

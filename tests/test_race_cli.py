@@ -110,8 +110,10 @@ def test_a_race_says_how_far_into_its_last_lap_it_ended(models):
     oval = load_track("oval")
     dnf = race_model(check_model(models["straight"]), oval, Rules(laps=1, max_resets=2))
     assert dnf.dnf and dnf.lap_times == [] and 0 < dnf.progress < 100
+    assert dnf.laps_driven == dnf.progress / 100
     finished = race_model(check_model(models["clone"]), oval, Rules(laps=1))
     assert not finished.dnf and len(finished.lap_times) == 1 and finished.progress == 0
+    assert finished.laps_driven == 1
 
 
 def test_too_many_resets_is_a_dnf_that_is_stored_but_not_ranked(models, tmp_path, capsys):
