@@ -9,10 +9,13 @@ clean past more than one). Reports the minutes and env steps to the first evalua
 with 3 laps and no crash or off-track, and the crash rate per lap at each
 evaluation. Then one head-to-bot run (3 bot cars, seed the first of --seeds; with --bots-only one for each
 seed and no object avoidance) for the same budget, reporting
-its crashes per lap at each evaluation; and after the budget its exported model (best and last checkpoint,
-racekit's model file) races --bot-races (50) head-to-bot races of 3 laps under race rules (bots placed by seeds
-100, 101, ..., none an evaluation races), whose crashes per lap driven are the head-to-bot figure (goal with
-sensors, issue 24: under 0.03).
+its crashes per lap at each evaluation. The head-to-bot run keeps each evaluation's checkpoint; after the
+budget the last --validate-last (15) of them race --validation-races (40) races of 3 laps on validation
+placements (seeds 50, 51, ...: neither an evaluation's nor a final race's), and the one with the fewest crashes
+per lap driven (the later of a tie) is the `validated` checkpoint. Then the best, last and validated checkpoints,
+exported (racekit's model file), race --bot-races (50) head-to-bot races of 3 laps under race rules (bots placed
+by seeds 100, 101, ..., none an evaluation or a validation races), whose crashes per lap driven are the
+head-to-bot figure (goal with sensors, issue 24: under 0.03). Validation and final races run in two processes.
 
 The bar (issue 11): 2 of 3 seeds reach a clean evaluation within 30 minutes;
 beyond that, 3 of 3 within 15 minutes. With --sensor (issue 24), the car's sensors (sim/sensors.py), e.g.
@@ -20,7 +23,8 @@ beyond that, 3 of 3 within 15 minutes. With --sensor (issue 24), the car's senso
 Each object-avoidance run is a row of bench/results/object_avoidance.jsonl.
 
     .venv/bin/python bench/object_avoidance.py [--seeds 0 1 2] [--minutes 30] [--max-speed 3] [--no-bots]
-        [--bots-only] [--bot-races 50] [--eval-placements 4] [--sensor front-camera ...]
+        [--bots-only] [--bot-races 50] [--eval-placements 4] [--validate-last 15] [--validation-races 40]
+        [--sensor front-camera ...]
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ import json
 import shutil
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 from racekit.agent.export import export_onnx
@@ -43,13 +49,16 @@ OBJECT_REWARD = ROOT / "examples" / "rewards" / "pass_on_the_free_side.py"
 BOT_REWARD = ROOT / "examples" / "rewards" / "overtake_bots.py"
 RESULTS = ROOT / "bench" / "results" / "object_avoidance.jsonl"
 FIRST_RACE_SEED = 100  # the final races' bots: past the placements evaluations race (seeds 0 to --eval-placements)
+FIRST_VALIDATION_SEED = 50  # the validation races' bots: between the evaluations' and the final races'
 
 
 def run(run_dir: Path, race_type: str, reward: Path, seed: int, minutes: float, eval_every: int,
-        stop_when_clean: bool, max_speed: float, sensors=("front-camera",), eval_placements: int = 1) -> list[dict]:
+        stop_when_clean: bool, max_speed: float, sensors=("front-camera",), eval_placements: int = 1,
+        keep_checkpoints: bool = False) -> list[dict]:
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = RunConfig(track=DEFAULT_TRACK, reward=str(reward), steps=10_000_000, seed=seed, minutes=minutes,
                     eval_every=eval_every, eval_placements=eval_placements, stop_when_clean=stop_when_clean,
+                    keep_checkpoints=keep_checkpoints,
                     race_type=race_type, speed_range=(0.5, max_speed), sensors=list(check_sensors(sensors)))
     train(run_dir, cfg, quiet=True)
     return read_evaluations(run_dir)
@@ -65,15 +74,15 @@ def crash_rates(evals: list[dict]) -> str:
     return "; ".join(rows)
 
 
-def race_bots(run_dir: Path, which: str, races: int) -> dict:
-    """The run's `which` checkpoint exported and raced head-to-bot `races` times (3 laps, bots from seeds
-    100, 101, ...: held out from the evaluations, which choose the best checkpoint): its crashes, laps driven
-    (finished laps and the unfinished one's part) and DNFs."""
+def race_bots(run_dir: Path, which: str, first_seed: int, races: int) -> dict:
+    """The run's checkpoint `which` (best, last or step-N) exported and raced head-to-bot `races` times (3 laps,
+    bots from seeds first_seed, first_seed + 1, ...): its crashes, laps driven (finished laps and the unfinished
+    one's part) and DNFs."""
     model = run_dir / f"{which}.onnx"
-    export_onnx(run_dir, model, which)
+    export_onnx(run_dir / "checkpoints" / f"{which}.pt", model)
     entrant, track = check_model(model), load_track(DEFAULT_TRACK)
     crashes, laps, dnfs = 0, 0.0, 0
-    for seed in range(FIRST_RACE_SEED, FIRST_RACE_SEED + races):
+    for seed in range(first_seed, first_seed + races):
         rules = Rules(race_type="head-to-bot", laps=3, seed=seed)
         outcome = race(entrant, track, rules)
         crashes += outcome.crashes
@@ -81,6 +90,22 @@ def race_bots(run_dir: Path, which: str, races: int) -> dict:
         dnfs += outcome.dnf
     return {"checkpoint": which, "races": races, "crashes": crashes, "laps_driven": round(laps, 2), "dnfs": dnfs,
             "crashes_per_lap": round(crashes / max(laps, 1e-9), 4)}
+
+
+def race_all(run_dir: Path, names: list[str], first_seed: int, races: int) -> list[dict]:
+    """race_bots for each checkpoint, two at a time (one process per core)."""
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(race_bots, [run_dir] * len(names), names, [first_seed] * len(names),
+                             [races] * len(names)))
+
+
+def validate(run_dir: Path, last: int, races: int) -> tuple[str, list[dict]]:
+    """The kept checkpoint with the fewest crashes per lap in `races` validation races (the later of a tie),
+    among the run's `last` latest; and each one's result."""
+    steps = sorted(int(p.stem.removeprefix("step-")) for p in (run_dir / "checkpoints").glob("step-*.pt"))
+    results = race_all(run_dir, [f"step-{step}" for step in steps[-last:]], FIRST_VALIDATION_SEED, races)
+    chosen = min(reversed(results), key=lambda r: r["crashes_per_lap"])  # reversed: min keeps the first, the later
+    return chosen["checkpoint"], results
 
 
 def write_row(row: dict, run_dir: Path) -> None:
@@ -106,8 +131,15 @@ def main() -> None:
     parser.add_argument("--eval-placements", type=int, default=4, choices=range(1, FIRST_RACE_SEED + 1),
                         metavar="N",
                         help="head-to-bot: bot placements each evaluation races, 3 laps each")
+    parser.add_argument("--validate-last", type=int, default=15, metavar="N",
+                        help="head-to-bot: the latest evaluations' checkpoints that validation races")
+    parser.add_argument("--validation-races", type=int, default=40, choices=range(1, FIRST_RACE_SEED -
+                                                                                   FIRST_VALIDATION_SEED + 1),
+                        metavar="N", help="head-to-bot: 3-lap validation races of each checkpoint (at most 50)")
     parser.add_argument("--sensor", action="append", default=None, help="the car's sensors (default front-camera)")
     args = parser.parse_args()
+    if args.validate_last < 1:
+        parser.error(f"--validate-last must be at least 1, got {args.validate_last}")
     if args.no_bots and args.bots_only:
         parser.error("--no-bots and --bots-only leave nothing to run")
     sensors = check_sensors(args.sensor or ["front-camera"])
@@ -141,15 +173,20 @@ def main() -> None:
         run_dir = scratch / f"bots-seed{seed}"
         evals = run(run_dir, "head-to-bot", BOT_REWARD, seed, args.minutes, args.eval_every,
                     stop_when_clean=False, max_speed=args.max_speed, sensors=sensors,
-                    eval_placements=args.eval_placements)
+                    eval_placements=args.eval_placements, keep_checkpoints=True)
         print(f"head-to-bot (3 bots, reward {BOT_REWARD.name}), seed {seed}, {args.minutes:g} min: "
               f"crashes per lap at each evaluation: {crash_rates(evals) or '-'}", flush=True)
-        for which in ("best", "last"):
-            result = race_bots(run_dir, which, args.bot_races)
+        validated, checked = validate(run_dir, args.validate_last, args.validation_races)
+        print(f"  validation, {args.validation_races} races of 3 laps (seeds {FIRST_VALIDATION_SEED}+): " + ", ".join(
+            f"{r['checkpoint']} {r['crashes_per_lap']:.3f}" for r in checked) + f"; validated: {validated}", flush=True)
+        for result in race_all(run_dir, ["best", "last", validated], FIRST_RACE_SEED, args.bot_races):
+            which = "validated" if result["checkpoint"] == validated else result["checkpoint"]
             write_row({"sensors": list(sensors), "race_type": "head-to-bot", "seed": seed, "minutes": args.minutes,
                        "max_speed": args.max_speed, "evaluations": len(evals),
-                       "eval_placements": args.eval_placements, "race_seeds": f"{FIRST_RACE_SEED}+", **result},
-                      run_dir)
+                       "eval_placements": args.eval_placements, "race_seeds": f"{FIRST_RACE_SEED}+", **result,
+                       "checkpoint": which, "step": result["checkpoint"] if which == "validated" else None,
+                       **({"validation": {"races": args.validation_races, "checkpoints": len(checked)}}
+                          if which == "validated" else {})}, run_dir)
             print(f"  {which} checkpoint, {result['races']} races of 3 laps: {result['crashes']} crashes in "
                   f"{result['laps_driven']:g} laps driven ({result['crashes_per_lap']:.3f} per lap, goal under "
                   f"0.03), {result['dnfs']} DNF", flush=True)

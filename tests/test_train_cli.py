@@ -166,3 +166,19 @@ def test_an_action_list_of_your_own_trains_and_goes_into_the_model_files(tmp_pat
         "type": "discrete", "actions": [[-20.0, 1.0], [0.0, 2.5], [20.0, 1.0]]}
     space = json.loads((run / "model" / "model_metadata.json").read_text())["action_space"]
     assert [(a["steering_angle"], a["speed"]) for a in space] == [(-20.0, 1.0), (0.0, 2.5), (20.0, 1.0)]
+
+
+def test_keep_checkpoints_keeps_each_evaluations_checkpoint_and_export_takes_one(tmp_path, capsys):
+    import json
+
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--track", "oval", "--steps", "256", "--envs", "2", "--rollout-steps",
+                 "64", "--minibatch", "64", "--epochs", "1", "--eval-every", "128", "--eval-laps", "1", "--camera",
+                 "40x36", "--no-simtrace", "--quiet", "--keep-checkpoints"]) == 0
+    steps = [json.loads(line)["global_step"] for line in (run / "evaluations.jsonl").read_text().splitlines()]
+    kept = sorted(p.name for p in (run / "checkpoints").glob("step-*.pt"))
+    assert steps == [128, 256] and kept == ["step-128.pt", "step-256.pt"]
+    assert main(["export", str(run / "checkpoints" / "step-128.pt"), "--out", str(tmp_path / "m.onnx")]) == 0
+    assert "at 128 steps" in capsys.readouterr().out
+    assert main(["train", "--out", str(run), "--resume", "--keep-checkpoints"]) == 2
+    assert "--keep-checkpoints cannot change when resuming" in error_line(capsys)

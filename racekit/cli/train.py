@@ -17,7 +17,8 @@ NEW_RUN_ONLY = ("track", "alternate_direction", "race_type", "objects", "object_
                 "epochs", "learning_rate", "eval_every", "eval_laps", "eval_placements", "camera", "rgb",
                 "frame_stack", "steering_range", "speed_range", "discrete", "actions", "track_episodes", "no_simtrace",
                 "envs_per_worker", "entropy", "discount", "bootstrap_at_finish", "distribution", "network", "algorithm",
-                "replay_ratio", "buffer", "warmup", "sensor", "lidar_sectors", "lidar_values", "lidar_clip")
+                "replay_ratio", "buffer", "warmup", "sensor", "lidar_sectors", "lidar_values", "lidar_clip",
+                "keep_checkpoints")
 FLAGS = {"from_model": "--from"}  # options whose flag is not their name
 # agent/networks.py's NETWORKS, named here so that parsing needs no torch (tests/test_cli_train.py checks them)
 NETWORK_NAMES = ("racekit", "deepracer-shallow", "deepracer-standard", "deepracer-deep")
@@ -52,6 +53,9 @@ def register(subparsers) -> None:
                        help="stop after this much wall-clock time (alone, without --steps: the run trains that long)")
     train.add_argument("--until-clean", action="store_true",
                        help="stop at the first evaluation whose laps are all clean (with --minutes as a cap)")
+    train.add_argument("--keep-checkpoints", action="store_true",
+                       help="keep each evaluation's checkpoint too, RUN/checkpoints/step-N.pt (racekit export takes "
+                            "one by its path)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--no-simtrace", action="store_true",
                        help="no DeepRacer sim-trace logs (training-simtrace/, evaluation-*/) in the run directory")
@@ -127,7 +131,7 @@ def new_run_config(args):
     from racekit.tracks import DEFAULT_TRACK, load_track
 
     cfg = RunConfig(seed=args.seed or 0, minutes=args.minutes, simtrace=not args.no_simtrace,
-                    stop_when_clean=args.until_clean)
+                    stop_when_clean=args.until_clean, keep_checkpoints=args.keep_checkpoints)
     if args.minutes is not None:
         if not args.minutes > 0:
             raise UserError(f"--minutes must be more than 0, got {args.minutes:g}")
