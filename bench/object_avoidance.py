@@ -49,7 +49,7 @@ OBJECT_REWARD = ROOT / "examples" / "rewards" / "pass_on_the_free_side.py"
 BOT_REWARD = ROOT / "examples" / "rewards" / "overtake_bots.py"
 RESULTS = ROOT / "bench" / "results" / "object_avoidance.jsonl"
 FIRST_RACE_SEED = 100  # the final races' bots: past the placements evaluations race (seeds 0 to --eval-placements)
-FIRST_VALIDATION_SEED = 50  # the validation races' bots: between the evaluations' and the final races'
+FIRST_VALIDATION_SEED = 50  # the validation races' bots: past the evaluations' (at most 50), before the final races'
 
 
 def run(run_dir: Path, race_type: str, reward: Path, seed: int, minutes: float, eval_every: int,
@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--no-bots", action="store_true", help="skip the head-to-bot run")
     parser.add_argument("--bots-only", action="store_true", help="only head-to-bot runs, one for each seed")
     parser.add_argument("--bot-races", type=int, default=50, help="3-lap races of the head-to-bot model")
-    parser.add_argument("--eval-placements", type=int, default=4, choices=range(1, FIRST_RACE_SEED + 1),
+    parser.add_argument("--eval-placements", type=int, default=4, choices=range(1, FIRST_VALIDATION_SEED + 1),
                         metavar="N",
                         help="head-to-bot: bot placements each evaluation races, 3 laps each")
     parser.add_argument("--validate-last", type=int, default=15, metavar="N",
